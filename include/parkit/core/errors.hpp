@@ -1,0 +1,125 @@
+#pragma once
+/// @file
+/// The exceptions parkit throws, and helpers that describe an arbitrary `std::exception_ptr`.
+
+#include <cstddef>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#if defined(__GNUC__) || defined(__clang__)
+#include <cxxabi.h>
+#include <cstdlib>
+#include <memory>
+#endif
+
+namespace parkit {
+
+namespace detail {
+
+/// Demangles a compiler type name where the ABI allows it.
+inline std::string demangle(const char* name) {
+#if defined(__GNUC__) || defined(__clang__)
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                               std::free);
+    if (status == 0 && out) return out.get();
+#endif
+    return name;
+}
+
+/// The dynamic type name of the exception held by `error` (e.g. "std::invalid_argument").
+inline std::string exception_type_name(const std::exception_ptr& error) {
+    if (!error) return "no exception";
+    try {
+        std::rethrow_exception(error);
+    } catch (...) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (const std::type_info* type = abi::__cxa_current_exception_type()) {
+            return demangle(type->name());
+        }
+#endif
+    }
+    return "unknown exception type";
+}
+
+/// The `what()` of the exception held by `error`, or a description when it is no std::exception.
+inline std::string exception_message(const std::exception_ptr& error) {
+    if (!error) return "no exception";
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "non-standard exception of type " + exception_type_name(error);
+    }
+}
+
+}  // namespace detail
+
+/// A task of a `parallel_map` (or `map`) call failed. Carries the task's index in the input and
+/// the task's own exception, both as `original()` and as the nested exception, so
+/// `std::rethrow_if_nested(e)` or `e.rethrow_original()` re-raises it unchanged.
+class task_error : public std::runtime_error, public std::nested_exception {
+public:
+    /// Builds the error for the task at `index` that failed with `original`. Call it while
+    /// `original` is the exception being handled (inside a `catch`) so the nested exception is
+    /// set; `detail::make_task_error` does that for you.
+    task_error(std::size_t index, std::exception_ptr original)
+        : std::runtime_error("parkit: task " + std::to_string(index) + " failed with " +
+                             detail::exception_type_name(original) + ": " +
+                             detail::exception_message(original)),
+          index_(index),
+          original_(std::move(original)) {}
+
+    /// Position of the failed task in the input range.
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
+    /// The exception the task threw.
+    [[nodiscard]] const std::exception_ptr& original() const noexcept { return original_; }
+    /// Throws the task's own exception.
+    [[noreturn]] void rethrow_original() const { std::rethrow_exception(original_); }
+
+private:
+    std::size_t index_;
+    std::exception_ptr original_;
+};
+
+/// `future::get()` of a task that was cancelled before it started (by `future::cancel()`, by
+/// `shutdown(..., cancel_pending = true)`, or because an earlier task of a map failed).
+class task_cancelled : public std::runtime_error {
+public:
+    /// Builds the error for the cancelled task with submission index `index`.
+    explicit task_cancelled(std::size_t index)
+        : std::runtime_error("parkit: task " + std::to_string(index) +
+                             " was cancelled before it started"),
+          index_(index) {}
+    /// Submission index of the cancelled task.
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
+
+private:
+    std::size_t index_;
+};
+
+/// Work was submitted to an executor after `shutdown()` was called on it.
+class executor_closed : public std::logic_error {
+public:
+    /// Builds the error; `what` names the executor and the call that was refused.
+    explicit executor_closed(const std::string& what) : std::logic_error(what) {}
+};
+
+namespace detail {
+
+/// Makes a `task_error` whose nested exception is `original` (std::nested_exception captures the
+/// exception currently being handled, so it must be built inside a handler of `original`).
+inline task_error make_task_error(std::size_t index, const std::exception_ptr& original) {
+    try {
+        std::rethrow_exception(original);
+    } catch (...) {
+        return task_error(index, original);
+    }
+}
+
+}  // namespace detail
+
+}  // namespace parkit

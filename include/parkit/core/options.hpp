@@ -1,0 +1,98 @@
+#pragma once
+/// @file
+/// The options of `parallel_map` and `map`: workers, backend, chunking, progress, error policy.
+
+#include <cstddef>
+#include <functional>
+
+namespace parkit {
+
+/// Where `parallel_map` runs its tasks.
+enum class backend {
+    sequential,  ///< a plain loop on the calling thread (same error and progress semantics)
+    threads,     ///< the process-wide thread pool (or a pool of n_jobs threads if larger)
+};
+
+/// What a `parallel_map` call does when a task throws.
+namespace on_error {
+/// Policy type of `on_error::raise`.
+struct raise_t {};
+/// Policy type of `on_error::collect`.
+struct collect_t {
+    /// Only `on_error::collect` is a collect_t, so leaving out `.on_error` always means raise.
+    struct token {};
+    /// Constructs the policy value (use `on_error::collect`).
+    explicit constexpr collect_t(token) noexcept {}
+};
+/// Stop at the first failure: cancel the remaining work and throw `parkit::task_error`
+/// (task index + the task's exception, nested). The default.
+inline constexpr raise_t raise{};
+/// Run every task; return all results and all errors with their indices (`parkit::collected`).
+inline constexpr collect_t collect{collect_t::token{}};
+}  // namespace on_error
+
+/// A snapshot of a running map, given to the progress callback.
+struct progress_info {
+    std::size_t done = 0;        ///< tasks finished (successfully or not)
+    std::size_t total = 0;       ///< tasks in the call
+    double elapsed_s = 0.0;      ///< seconds since the call started
+    int workers = 1;             ///< workers taking part
+
+    /// Tasks per second so far (0 before the first finishes).
+    [[nodiscard]] double rate() const noexcept { return elapsed_s > 0 ? done / elapsed_s : 0.0; }
+    /// Estimated seconds left at the current rate (0 when done or unknown).
+    [[nodiscard]] double eta_s() const noexcept {
+        return done > 0 && done < total ? elapsed_s * static_cast<double>(total - done) / done
+                                        : 0.0;
+    }
+    /// Fraction done in [0, 1] (1 for an empty call).
+    [[nodiscard]] double fraction() const noexcept {
+        return total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+    }
+};
+
+/// Options of `parallel_map` / `map`, written with designated initializers:
+/// @code
+/// parkit::parallel_map(f, xs, {.n_jobs = 4, .chunk_size = 100, .progress = true});
+/// parkit::parallel_map(f, xs, {.on_error = parkit::on_error::collect});  // -> collected<R>
+/// @endcode
+/// `OnError` is the error policy's type, so the result type follows from the options:
+/// `std::vector<R>` with `on_error::raise` (the default, `parkit::options`), and
+/// `parkit::collected<R>` with `on_error::collect` (`parkit::collect_options`). This primary
+/// template is the collecting one: its `on_error` has no default, so a braced list that leaves
+/// `.on_error` out can only mean `parkit::options`.
+template <class OnError>
+struct basic_options {
+    /// Workers, as in joblib: positive = that many, -1 = all cores, -2 = all but one, ...
+    int n_jobs = -1;
+    /// Where the tasks run.
+    parkit::backend backend = parkit::backend::threads;
+    /// Tasks per chunk; 0 = automatic (adapts to the measured task time, so tiny tasks are
+    /// batched and long ones spread over all workers).
+    std::size_t chunk_size = 0;
+    /// Report progress on stderr: joblib-style lines, or a live bar when stderr is a terminal.
+    bool progress = false;
+    /// Called with a snapshot after chunks finish (at most every 100 ms, and once at the end);
+    /// never concurrently with itself. Independent of `progress`.
+    std::function<void(const progress_info&)> on_progress = {};
+    /// Error policy; must be named: `.on_error = parkit::on_error::collect`.
+    OnError on_error;
+};
+
+/// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
+template <>
+struct basic_options<on_error::raise_t> {
+    int n_jobs = -1;                                      ///< workers (joblib rule)
+    parkit::backend backend = parkit::backend::threads;   ///< where tasks run
+    std::size_t chunk_size = 0;                           ///< tasks per chunk, 0 = automatic
+    bool progress = false;                                ///< report on stderr
+    std::function<void(const progress_info&)> on_progress = {};  ///< progress callback
+    on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
+};
+
+/// Options with the default error policy (`on_error::raise`).
+using options = basic_options<on_error::raise_t>;
+/// Options with `on_error::collect`.
+using collect_options = basic_options<on_error::collect_t>;
+
+}  // namespace parkit

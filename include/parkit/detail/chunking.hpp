@@ -1,0 +1,102 @@
+#pragma once
+/// @file
+/// Hands out index ranges of a map to its workers. Automatic mode adapts each worker's chunk to
+/// the measured time per task (joblib's auto-batching, scaled to C++ costs): chunks aim at
+/// ~50 us, so 20 ns tasks run in batches of thousands while 1 ms tasks go one at a time; near
+/// the end chunks shrink so no worker finishes last alone.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+
+namespace parkit::detail {
+
+/// A half-open range of input indices.
+struct index_range {
+    std::size_t begin = 0;  ///< first index
+    std::size_t end = 0;    ///< one past the last index
+    /// Number of indices.
+    [[nodiscard]] std::size_t size() const noexcept { return end - begin; }
+};
+
+/// Shared dispenser of chunks over [0, total).
+class chunk_dispenser {
+public:
+    /// Target duration of one automatic chunk.
+    static constexpr double target_chunk_ns = 50'000.0;
+
+    /// A worker's own adaptive state.
+    struct cursor {
+        std::size_t chunk = 1;       ///< next chunk size
+        double ns_per_task = -1.0;   ///< smoothed measured time per task (< 0: unknown)
+        double measured_ns = 0.0;    ///< total time of the chunks run so far
+        std::size_t measured_tasks = 0;  ///< tasks in those chunks
+    };
+
+    /// Below this much measured time, a time-per-task estimate is mostly clock overhead.
+    static constexpr double reliable_ns = 1'000.0;
+
+    /// Dispenser over `total` tasks with a fixed `chunk_size` (0 = automatic) for `workers`
+    /// workers.
+    chunk_dispenser(std::size_t total, std::size_t chunk_size, int workers) noexcept
+        : total_(total), fixed_(chunk_size), workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
+
+    /// Claims the next chunk for `c` into `out`; false when none is left or the map stopped.
+    bool next(cursor& c, index_range& out) noexcept {
+        if (stopped()) return false;
+        std::size_t size = fixed_ != 0 ? fixed_ : c.chunk;
+        if (fixed_ == 0 && shared_.load(std::memory_order_relaxed)) {
+            const std::size_t claimed = next_.load(std::memory_order_relaxed);
+            if (claimed >= total_) return false;
+            size = std::min(size, std::max<std::size_t>(1, (total_ - claimed) / (2 * workers_)));
+        }
+        const std::size_t begin = next_.fetch_add(size, std::memory_order_relaxed);
+        if (begin >= total_) return false;
+        out = {begin, std::min(begin + size, total_)};
+        return true;
+    }
+
+    /// Feeds back that `c` ran `tasks` tasks in `elapsed`; adapts its next chunk size.
+    void record(cursor& c, std::size_t tasks, std::chrono::nanoseconds elapsed) const noexcept {
+        if (tasks == 0) return;
+        c.measured_ns += static_cast<double>(elapsed.count());
+        c.measured_tasks += tasks;
+        if (fixed_ != 0) return;
+        const double sample = static_cast<double>(elapsed.count()) / static_cast<double>(tasks);
+        c.ns_per_task = c.ns_per_task < 0 ? sample : 0.5 * c.ns_per_task + 0.5 * sample;
+        const double wanted = target_chunk_ns / std::max(c.ns_per_task, 0.1);
+        const double grown = std::min(wanted, 16.0 * static_cast<double>(c.chunk));
+        c.chunk = static_cast<std::size_t>(std::clamp(grown, 1.0, static_cast<double>(total_)));
+    }
+
+    /// Estimated time to finish what is not yet claimed, from `c`'s measurements so far (ns);
+    /// 0 while too little was measured to tell.
+    [[nodiscard]] double remaining_ns(const cursor& c) const noexcept {
+        if (c.measured_ns < reliable_ns) return 0.0;
+        const std::size_t claimed = std::min(next_.load(std::memory_order_relaxed), total_);
+        return c.measured_ns / static_cast<double>(c.measured_tasks) *
+               static_cast<double>(total_ - claimed);
+    }
+
+    /// Marks that several workers now share the range, so chunks shrink towards its end (a lone
+    /// caller keeps its chunks large).
+    void share() noexcept { shared_.store(true, std::memory_order_relaxed); }
+
+    /// Stops handing out chunks (after a failure under on_error::raise).
+    void stop() noexcept { stopped_.store(true, std::memory_order_relaxed); }
+    /// True once stop() was called.
+    [[nodiscard]] bool stopped() const noexcept { return stopped_.load(std::memory_order_relaxed); }
+    /// Number of tasks.
+    [[nodiscard]] std::size_t total() const noexcept { return total_; }
+
+private:
+    const std::size_t total_;
+    const std::size_t fixed_;
+    const std::size_t workers_;
+    std::atomic<std::size_t> next_{0};
+    std::atomic<bool> stopped_{false};
+    std::atomic<bool> shared_{false};
+};
+
+}  // namespace parkit::detail

@@ -1,0 +1,300 @@
+#pragma once
+/// @file
+/// The engine behind `parallel_map` and `map`: the calling thread and up to `workers - 1` runner
+/// tasks on an executor pull chunks of indices from one dispenser, write results in place, and
+/// record failures; the caller then cancels runners that never started and waits for the rest.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../core/collected.hpp"
+#include "../core/errors.hpp"
+#include "../core/options.hpp"
+#include "chunking.hpp"
+#include "progress_reporter.hpp"
+
+namespace parkit::detail {
+
+/// Random access to the elements of any sized input range: direct for random-access ranges,
+/// through a vector of iterators for the others (lists, maps, ...).
+template <class Range>
+class indexed_input {
+public:
+    /// Views `range` (which must outlive the view).
+    explicit indexed_input(Range& range) : range_(range) {
+        if constexpr (!std::ranges::random_access_range<Range>) {
+            for (auto it = std::ranges::begin(range); it != std::ranges::end(range); ++it) {
+                iterators_.push_back(it);
+            }
+        }
+    }
+    /// Number of elements.
+    [[nodiscard]] std::size_t size() const {
+        if constexpr (std::ranges::random_access_range<Range>) {
+            return static_cast<std::size_t>(std::ranges::size(range_));
+        } else {
+            return iterators_.size();
+        }
+    }
+    /// Element `i` (as the range's reference type).
+    decltype(auto) operator[](std::size_t i) const {
+        if constexpr (std::ranges::random_access_range<Range>) {
+            return std::ranges::begin(range_)[static_cast<std::ranges::range_difference_t<Range>>(i)];
+        } else {
+            return *iterators_[i];
+        }
+    }
+
+private:
+    Range& range_;
+    std::vector<std::ranges::iterator_t<Range>> iterators_;
+};
+
+/// Result type of `f` applied to an element of `Range`.
+template <class F, class Range>
+using map_result_t = std::remove_cvref_t<std::invoke_result_t<F&, std::ranges::range_reference_t<Range>>>;
+
+/// Where a map writes its results: straight into a `std::vector<R>` when that is safe for
+/// concurrent writes to distinct elements, into optionals otherwise (collect mode, `bool`,
+/// types without a default constructor).
+template <class R, bool Collect>
+class result_store {
+    static constexpr bool direct = !Collect && std::is_default_constructible_v<R> &&
+                                   std::is_move_assignable_v<R> && !std::is_same_v<R, bool>;
+    using slot = std::conditional_t<direct, R, std::optional<R>>;
+
+public:
+    /// Storage for `n` results.
+    explicit result_store(std::size_t n) : slots_(n) {}
+    /// Stores task `i`'s result.
+    template <class V>
+    void put(std::size_t i, V&& value) {
+        if constexpr (direct) {
+            slots_[i] = std::forward<V>(value);
+        } else {
+            slots_[i].emplace(std::forward<V>(value));
+        }
+    }
+    /// All results (every task succeeded).
+    std::vector<R> take_values() {
+        if constexpr (direct) {
+            return std::move(slots_);
+        } else {
+            std::vector<R> out;
+            out.reserve(slots_.size());
+            for (auto& s : slots_) out.push_back(std::move(*s));
+            return out;
+        }
+    }
+    /// The optionals (collect mode).
+    std::vector<slot> take_slots() { return std::move(slots_); }
+
+private:
+    std::vector<slot> slots_;
+};
+
+/// Failures seen during a map (rare, so a mutex is fine).
+class failure_log {
+public:
+    /// Records that task `index` threw `error`.
+    void add(std::size_t index, std::exception_ptr error) {
+        std::lock_guard lock(mutex_);
+        failures_.push_back(task_failure{index, std::move(error)});
+    }
+    /// Records a failure outside any task (e.g. a progress callback threw); kept first-come.
+    void add_internal(std::exception_ptr error) {
+        std::lock_guard lock(mutex_);
+        if (!internal_) internal_ = std::move(error);
+    }
+    /// The failures sorted by index.
+    std::vector<task_failure> sorted() {
+        std::lock_guard lock(mutex_);
+        std::sort(failures_.begin(), failures_.end(),
+                  [](const task_failure& a, const task_failure& b) { return a.index < b.index; });
+        return std::move(failures_);
+    }
+    /// Rethrows an internal failure, if any.
+    void rethrow_internal() {
+        std::lock_guard lock(mutex_);
+        if (internal_) std::rethrow_exception(internal_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<task_failure> failures_;
+    std::exception_ptr internal_;
+};
+
+/// One map call: the state shared by the caller and its runner tasks.
+template <class F, class Range, class R, bool Collect>
+class map_call {
+public:
+    /// Below this much estimated remaining work, the caller finishes alone (waking workers would
+    /// cost more than it saves).
+    static constexpr double spawn_threshold_ns = 20'000.0;
+
+    map_call(F& f, const indexed_input<Range>& input, int workers, std::size_t chunk_size,
+             progress_reporter& progress)
+        : f_(f),
+          input_(input),
+          results_(std::is_void_v<R> ? 0 : input.size()),
+          chunks_(input.size(), chunk_size, workers),
+          progress_(progress) {}
+
+    /// Runs chunks until none is left; the caller's own loop. `spawn(...)` is called once, when
+    /// the remaining work is worth waking the other workers for.
+    template <class Spawn>
+    void run_caller(bool workers_available, Spawn spawn) {
+        chunk_dispenser::cursor cursor;
+        bool spawned = !workers_available;
+        const bool few_tasks = chunks_.total() <= 64;
+        auto start_workers = [&] {
+            chunks_.share();
+            spawned = true;
+            spawn();
+        };
+        if (!spawned && few_tasks) start_workers();
+        run_chunks(cursor, [&] {
+            if (!spawned && chunks_.remaining_ns(cursor) > spawn_threshold_ns) start_workers();
+        });
+    }
+
+    /// A runner task's loop.
+    void run_worker() noexcept {
+        chunk_dispenser::cursor cursor;
+        run_chunks(cursor, [] {});
+    }
+
+    /// Number of tasks.
+    [[nodiscard]] std::size_t size() const noexcept { return chunks_.total(); }
+    /// The failure log.
+    failure_log& failures() noexcept { return failures_; }
+    /// The result store.
+    auto& results() noexcept { return results_; }
+
+private:
+    template <class AfterChunk>
+    void run_chunks(chunk_dispenser::cursor& cursor, AfterChunk after_chunk) noexcept {
+        try {
+            index_range range;
+            while (chunks_.next(cursor, range)) {
+                const auto start = std::chrono::steady_clock::now();
+                const std::size_t ran = run_chunk(range);
+                chunks_.record(cursor, ran, std::chrono::steady_clock::now() - start);
+                progress_.advance(ran);
+                after_chunk();
+            }
+        } catch (...) {
+            failures_.add_internal(std::current_exception());
+            chunks_.stop();
+        }
+    }
+
+    // Runs the tasks of `range`; returns how many ran. The try block sits outside the loop, so
+    // the happy path costs nothing; after a throw the loop resumes at the next index.
+    std::size_t run_chunk(index_range range) {
+        std::size_t i = range.begin;
+        while (i < range.end) {
+            try {
+                for (; i < range.end; ++i) {
+                    if constexpr (std::is_void_v<R>) {
+                        std::invoke(f_, input_[i]);
+                    } else {
+                        results_.put(i, std::invoke(f_, input_[i]));
+                    }
+                }
+            } catch (...) {
+                failures_.add(i, std::current_exception());
+                ++i;
+                if constexpr (!Collect) {
+                    chunks_.stop();
+                    break;
+                }
+            }
+        }
+        return i - range.begin;
+    }
+
+    struct no_results {
+        explicit no_results(std::size_t) {}
+    };
+
+    F& f_;
+    const indexed_input<Range>& input_;
+    std::conditional_t<std::is_void_v<R>, no_results, result_store<std::conditional_t<std::is_void_v<R>, int, R>, Collect>> results_;
+    chunk_dispenser chunks_;
+    progress_reporter& progress_;
+    failure_log failures_;
+};
+
+/// Human name of a backend, for progress lines.
+inline const char* backend_name(backend b) noexcept {
+    return b == backend::sequential ? "sequential" : "threads";
+}
+
+/// Runs a map over `inputs` with up to `workers` concurrent workers: the calling thread plus
+/// runner tasks submitted to `executor` (null: the caller alone). Returns `std::vector<R>`
+/// (or nothing for void functions); with `on_error::collect`, `parkit::collected<R>`.
+template <class Executor, class F, class Range, class OnError>
+auto run_map(Executor* executor, int workers, F& f, Range&& inputs,
+             const basic_options<OnError>& opts) {
+    constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
+    using range_t = std::remove_reference_t<Range>;
+    using R = map_result_t<F, range_t>;
+
+    const indexed_input<range_t> input(inputs);
+    if (executor == nullptr) workers = 1;
+    progress_reporter progress(opts.progress, opts.on_progress, input.size(), workers,
+                               backend_name(executor == nullptr ? backend::sequential : opts.backend));
+    map_call<F, range_t, R, collect> call(f, input, workers, opts.chunk_size, progress);
+
+    using runner_future = decltype(executor->submit(std::declval<void (*)()>()));
+    std::vector<runner_future> runners;
+    auto join_runners = [&]() noexcept {
+        for (auto& r : runners) {
+            if (!r.cancel()) r.wait();
+        }
+        runners.clear();
+    };
+    try {
+        call.run_caller(workers > 1 && input.size() > 1, [&] {
+            const int extra = std::min<int>(workers - 1, static_cast<int>(input.size()) - 1);
+            runners.reserve(static_cast<std::size_t>(extra));
+            for (int k = 0; k < extra; ++k) {
+                runners.push_back(executor->submit([&call] { call.run_worker(); }));
+            }
+        });
+    } catch (...) {
+        call.failures().add_internal(std::current_exception());
+    }
+    join_runners();
+    progress.finish();
+    call.failures().rethrow_internal();
+
+    std::vector<task_failure> failures = call.failures().sorted();
+    if constexpr (collect) {
+        collected<R> out;
+        out.errors = std::move(failures);
+        if constexpr (std::is_void_v<R>) {
+            out.total = input.size();
+        } else {
+            out.results = call.results().take_slots();
+        }
+        return out;
+    } else {
+        if (!failures.empty()) throw make_task_error(failures.front().index, failures.front().error);
+        if constexpr (!std::is_void_v<R>) return call.results().take_values();
+    }
+}
+
+}  // namespace parkit::detail

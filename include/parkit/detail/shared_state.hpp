@@ -1,0 +1,330 @@
+#pragma once
+/// @file
+/// The state a task shares with its future: phase, result or exception, waiters, and the
+/// completion queue of an `as_completed` range listening to it. One allocation per task holds
+/// this state and the task's callable together.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "completion_queue.hpp"
+#include "worker_context.hpp"
+
+namespace parkit::detail {
+
+/// Tells the CPU we are spinning (cheaper for a sibling hyper-thread, lower power).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+/// Mutex/condition-variable pairs shared by all states (chosen by address): blocking waits are
+/// rare, so states stay small instead of each carrying a mutex and a condition variable.
+struct wait_stripe {
+    std::mutex mutex;                ///< guards the sleep of waiters on this stripe
+    std::condition_variable wakeup;  ///< signalled when a state of this stripe finishes
+};
+
+/// The stripe that waiters of the state at `address` sleep on.
+inline wait_stripe& stripe_for(const void* address) noexcept {
+    static std::array<wait_stripe, 64> stripes;
+    const auto bits = reinterpret_cast<std::uintptr_t>(address);
+    return stripes[(bits >> 6) % stripes.size()];
+}
+
+/// Where a task stands.
+enum class phase : std::uint8_t {
+    pending,    ///< queued, not started
+    running,    ///< started by a worker
+    finished,   ///< has a value or an exception
+    cancelled,  ///< cancelled before it started
+};
+
+/// Type-independent part of a task's shared state; reference counted, deleted by the last owner.
+class state_base {
+public:
+    /// A state for the task with submission index `index`, owned by one reference.
+    explicit state_base(std::size_t index) noexcept : index_(index) {}
+    state_base(const state_base&) = delete;
+    state_base& operator=(const state_base&) = delete;
+    virtual ~state_base() = default;
+
+    /// Runs the task if it is still pending; a no-op for states without a callable.
+    virtual void run() noexcept {}
+
+    /// Adds an owner.
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// Drops an owner; the last one deletes the state.
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    /// Submission index (or input position) of the task.
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
+    /// Current phase.
+    [[nodiscard]] phase current_phase() const noexcept {
+        return phase_.load(std::memory_order_acquire);
+    }
+    /// True once the task has a value, an exception, or was cancelled.
+    [[nodiscard]] bool done() const noexcept {
+        const phase p = current_phase();
+        return p == phase::finished || p == phase::cancelled;
+    }
+    /// The task's exception, if it failed (valid once done()).
+    [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
+
+    /// pending -> running; false if the task was cancelled (or already started).
+    bool try_start() noexcept {
+        phase expected = phase::pending;
+        return phase_.compare_exchange_strong(expected, phase::running, std::memory_order_acq_rel);
+    }
+
+    /// pending -> cancelled, waking waiters; false if the task already started or finished.
+    bool try_cancel() noexcept {
+        phase expected = phase::pending;
+        if (!phase_.compare_exchange_strong(expected, phase::cancelled,
+                                            std::memory_order_seq_cst)) {
+            return false;
+        }
+        notify_done();
+        return true;
+    }
+
+    /// Finishes a running task with an exception.
+    void set_exception(std::exception_ptr error) noexcept {
+        error_ = std::move(error);
+        publish_finished();
+    }
+
+    /// Blocks until done(). On a pool worker it runs other queued tasks meanwhile, so a task
+    /// that waits on tasks it submitted never deadlocks the pool.
+    void wait() const {
+        if (spin_until_done()) return;
+        if (this_worker != nullptr) {
+            help_until([] { return false; });
+            return;
+        }
+        wait_stripe& stripe = stripe_for(this);
+        std::unique_lock lock(stripe.mutex);
+        while (!register_waiter_and_check()) stripe.wakeup.wait(lock);
+    }
+
+    /// Waits until done() or until `deadline`; returns done(). On a pool worker, a task it runs
+    /// meanwhile may carry the wait past the deadline.
+    template <class Clock, class Duration>
+    bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
+        if (spin_until_done()) return true;
+        if (this_worker != nullptr) {
+            help_until([&] { return Clock::now() >= deadline; });
+            return done();
+        }
+        wait_stripe& stripe = stripe_for(this);
+        std::unique_lock lock(stripe.mutex);
+        while (!register_waiter_and_check()) {
+            if (stripe.wakeup.wait_until(lock, deadline) == std::cv_status::timeout) break;
+        }
+        return done();
+    }
+
+    /// Registers `listener` (a completion queue and a slot number, owned by an as_completed
+    /// range) to be told when this state is done. Returns false, registering nothing, when the
+    /// state is already done (the caller then delivers the slot itself).
+    /// @throws std::logic_error if another as_completed range listens to this future already.
+    bool attach(completion_listener* listener) {
+        completion_listener* expected = nullptr;
+        if (listener_.compare_exchange_strong(expected, listener, std::memory_order_acq_rel)) {
+            return true;
+        }
+        if (expected == delivered_marker()) return false;
+        throw std::logic_error(
+            "parkit::as_completed: a future is already being watched by another as_completed "
+            "range; a future can be in one range at a time");
+    }
+
+    /// Unregisters `listener`; false if the state finished first (its slot is being delivered).
+    bool detach(completion_listener* listener) noexcept {
+        completion_listener* expected = listener;
+        return listener_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+    }
+
+protected:
+    /// Marks a running task finished (value or error stored by the caller) and wakes waiters.
+    void publish_finished() noexcept {
+        phase_.store(phase::finished, std::memory_order_seq_cst);
+        notify_done();
+    }
+
+private:
+    static completion_listener* delivered_marker() noexcept {
+        static completion_listener marker{};
+        return &marker;
+    }
+
+    // Announces a sleeping waiter (under the stripe's mutex) and re-checks done(). Both sides use
+    // sequentially consistent operations (flag then phase here; phase then flag in notify_done),
+    // so either the waiter sees the new phase or the finishing thread sees the flag and signals.
+    bool register_waiter_and_check() const noexcept {
+        waiters_.store(true, std::memory_order_seq_cst);
+        const phase p = phase_.load(std::memory_order_seq_cst);
+        return p == phase::finished || p == phase::cancelled;
+    }
+
+    void notify_done() noexcept {
+        if (waiters_.load(std::memory_order_seq_cst)) {
+            wait_stripe& stripe = stripe_for(this);
+            { std::lock_guard lock(stripe.mutex); }
+            stripe.wakeup.notify_all();
+        }
+        completion_listener* listener =
+            listener_.exchange(delivered_marker(), std::memory_order_acq_rel);
+        if (listener != nullptr) listener->queue->deliver(listener->slot);
+    }
+
+    // Short tasks finish within microseconds: spinning that long first saves the sleep/wake-up
+    // round trip (tens of microseconds) of a blocking wait.
+    bool spin_until_done() const noexcept {
+        for (int i = 0; i < 512; ++i) {
+            if (done()) return true;
+            cpu_relax();
+        }
+        return done();
+    }
+
+    /// Runs queued tasks of the caller's pool until done() or `give_up()`; sleeps briefly on the
+    /// state's stripe (woken at once by completion) when there is nothing to help with.
+    template <class GiveUp>
+    void help_until(GiveUp give_up) const {
+        auto pause = std::chrono::microseconds(20);
+        while (!done() && !give_up()) {
+            if (help_run_one()) {
+                pause = std::chrono::microseconds(20);
+                continue;
+            }
+            wait_stripe& stripe = stripe_for(this);
+            std::unique_lock lock(stripe.mutex);
+            if (!register_waiter_and_check()) stripe.wakeup.wait_for(lock, pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(2000));
+        }
+    }
+
+    std::atomic<std::uint32_t> refs_{1};
+    std::atomic<phase> phase_{phase::pending};
+    mutable std::atomic<bool> waiters_{false};
+    std::atomic<completion_listener*> listener_{nullptr};
+    std::size_t index_;
+    std::exception_ptr error_;
+};
+
+/// Shared state holding a result of type `T`.
+template <class T>
+class shared_state : public state_base {
+public:
+    using state_base::state_base;
+
+    /// Finishes a running task with `value`.
+    template <class V>
+    void set_value(V&& value) {
+        value_.emplace(std::forward<V>(value));
+        publish_finished();
+    }
+    /// The stored value (valid once finished without error).
+    T& value() noexcept { return *value_; }
+
+private:
+    std::optional<T> value_;
+};
+
+/// Shared state of a task without a result.
+template <>
+class shared_state<void> : public state_base {
+public:
+    using state_base::state_base;
+    /// Finishes a running task successfully.
+    void set_value() noexcept { publish_finished(); }
+};
+
+/// Shared state that also holds the callable and its arguments; `run()` invokes it once and then
+/// drops them, so captured data is freed as soon as the task is done.
+template <class R, class F, class... Args>
+class task_state final : public shared_state<R> {
+public:
+    /// A pending task with submission index `index` calling `f(args...)`.
+    template <class G, class... A>
+    task_state(std::size_t index, G&& f, A&&... args)
+        : shared_state<R>(index), call_(std::in_place, std::forward<G>(f), std::forward<A>(args)...) {}
+
+    void run() noexcept override {
+        if (!this->try_start()) return;
+        try {
+            if constexpr (std::is_void_v<R>) {
+                std::apply(std::move(*call_).fn, std::move(call_->args));
+                call_.reset();
+                this->set_value();
+            } else {
+                R result = std::apply(std::move(call_->fn), std::move(call_->args));
+                call_.reset();
+                this->set_value(std::move(result));
+            }
+        } catch (...) {
+            call_.reset();
+            this->set_exception(std::current_exception());
+        }
+    }
+
+private:
+    struct call {
+        template <class G, class... A>
+        explicit call(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
+        F fn;
+        std::tuple<Args...> args;
+    };
+    std::optional<call> call_;
+};
+
+/// An owning pointer to a reference-counted state.
+template <class S>
+class state_ptr {
+public:
+    state_ptr() noexcept = default;
+    /// Takes over one reference of `state`.
+    explicit state_ptr(S* state) noexcept : state_(state) {}
+    state_ptr(const state_ptr& other) noexcept : state_(other.state_) {
+        if (state_) state_->add_ref();
+    }
+    state_ptr(state_ptr&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    state_ptr& operator=(state_ptr other) noexcept {
+        std::swap(state_, other.state_);
+        return *this;
+    }
+    ~state_ptr() { reset(); }
+
+    /// Drops the reference held.
+    void reset() noexcept {
+        if (state_) std::exchange(state_, nullptr)->release();
+    }
+    /// Gives up ownership without dropping the reference.
+    S* detach() noexcept { return std::exchange(state_, nullptr); }
+    S* get() const noexcept { return state_; }
+    S* operator->() const noexcept { return state_; }
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+
+private:
+    S* state_ = nullptr;
+};
+
+}  // namespace parkit::detail

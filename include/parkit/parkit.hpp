@@ -1,0 +1,20 @@
+#pragma once
+/// @file
+/// parkit: the parallel toolbox of scientific Python (threads, pools, `parallel_map`,
+/// `as_completed`, chunking, progress) for C++20. This header brings the core, the executors
+/// and `parallel_map`; kernels and MPI are included on their own.
+
+#include "core/as_completed.hpp"
+#include "core/collected.hpp"
+#include "core/errors.hpp"
+#include "core/future.hpp"
+#include "core/n_jobs.hpp"
+#include "core/options.hpp"
+#include "parallel_map.hpp"
+#include "thread_pool.hpp"
+
+/// Everything public in parkit lives here; internals are in `parkit::detail`.
+namespace parkit {
+/// The library version, as MAJOR * 10000 + MINOR * 100 + PATCH.
+inline constexpr int version = 100;
+}  // namespace parkit

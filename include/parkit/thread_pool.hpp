@@ -1,0 +1,276 @@
+#pragma once
+/// @file
+/// `parkit::thread_pool`: a fixed set of worker threads with per-worker queues and stealing.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/future.hpp"
+#include "core/n_jobs.hpp"
+#include "core/options.hpp"
+#include "detail/map_engine.hpp"
+#include "detail/shared_state.hpp"
+#include "detail/work_queue.hpp"
+#include "detail/worker_context.hpp"
+
+namespace parkit {
+
+/// A pool of worker threads, like Python's `ThreadPoolExecutor`: `submit` returns a
+/// `parkit::future`, `map` runs a function over a range in input order (chunked), and
+/// `shutdown` stops it. Threads suit waiting work (I/O) and, in C++, CPU work too.
+///
+/// Each worker has its own queue; idle workers steal from the others, then spin briefly and
+/// sleep (an idle pool uses no CPU). Tasks submitted from inside a task go to the submitting
+/// worker's queue, and a task that waits on a future runs other queued tasks meanwhile, so
+/// nested submission and nested `parallel_map` never deadlock. The destructor waits for every
+/// queued task.
+class thread_pool {
+public:
+    /// Starts the workers. `n_jobs` as in joblib: positive = that many threads (more than the
+    /// cores is fine for waiting work), -1 = one per core, -2 = all cores but one, ...
+    /// @throws std::invalid_argument for n_jobs == 0 or below -available_cores().
+    explicit thread_pool(int n_jobs = -1)
+        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
+          spin_(size_ <= static_cast<std::size_t>(available_cores())),
+          queues_(size_),
+          contexts_(size_) {
+        threads_.reserve(size_);
+        try {
+            for (std::size_t i = 0; i < size_; ++i) {
+                contexts_[i] = detail::worker_context{this, i, &thread_pool::run_one_hook};
+                threads_.emplace_back([this, i] { worker_main(i); });
+            }
+        } catch (...) {
+            shutdown(true, true);
+            throw;
+        }
+    }
+
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+
+    /// Waits for all queued and running tasks, then joins the workers.
+    ~thread_pool() {
+        if (owns_current_thread()) {
+            std::fputs("parkit: a thread_pool was destroyed by one of its own tasks\n", stderr);
+            std::terminate();
+        }
+        shutdown(true, false);
+    }
+
+    /// Number of worker threads.
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+    /// Schedules `f(args...)` (arguments are copied or moved in, like `std::async`) and returns
+    /// its future. From inside one of this pool's tasks the task goes to the worker's own queue.
+    /// @throws executor_closed after `shutdown()` (tasks of this pool may still submit while it
+    ///         drains).
+    template <class F, class... Args>
+        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    auto submit(F&& f, Args&&... args) {
+        using result = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+        using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
+        if (refuses_work()) throw closed_error("submit");
+        // Built first: if copying the callable or its arguments throws, nothing is counted.
+        detail::state_ptr<detail::shared_state<result>> task(
+            new state(next_index_.fetch_add(1, std::memory_order_relaxed), std::forward<F>(f),
+                      std::forward<Args>(args)...));
+        // Counted as pending before the second check, so no worker exits between the check and
+        // the push (shutdown sets closed_ before workers look at pending_).
+        pending_.fetch_add(1, std::memory_order_seq_cst);
+        if (refuses_work()) {
+            pending_.fetch_sub(1, std::memory_order_relaxed);
+            throw closed_error("submit");
+        }
+        task->add_ref();  // one reference for the queue, one for the future
+        enqueue(task.get());
+        return detail::make_future(std::move(task));
+    }
+
+    /// Applies `f` to every element of `inputs` on this pool and returns the results in input
+    /// order, chunked automatically; same semantics as `parkit::parallel_map`. `n_jobs` in the
+    /// options counts from this pool's size: -1 = the whole pool, -2 = all but one, k = at most k.
+    /// @throws executor_closed after `shutdown()`.
+    template <class F, class Range>
+    auto map(F&& f, Range&& inputs, const options& opts = {}) {
+        return run_map_here(f, std::forward<Range>(inputs), opts);
+    }
+
+    /// `map` with `on_error::collect`: returns `parkit::collected<R>` instead of throwing.
+    template <class F, class Range>
+    auto map(F&& f, Range&& inputs, const collect_options& opts) {
+        return run_map_here(f, std::forward<Range>(inputs), opts);
+    }
+
+    /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
+    /// cancelled (their futures throw `task_cancelled`); otherwise they still run. With `wait`,
+    /// blocks until the workers have finished everything and exited. Idempotent.
+    /// @throws std::logic_error when called with `wait` from one of this pool's own tasks.
+    void shutdown(bool wait = true, bool cancel_pending = false) {
+        if (wait && owns_current_thread()) {
+            throw std::logic_error(
+                "parkit::thread_pool::shutdown: cannot wait for the pool from one of its own "
+                "tasks (use shutdown(false))");
+        }
+        closed_.store(true, std::memory_order_seq_cst);
+        if (cancel_pending) cancel_queued();
+        {
+            std::lock_guard lock(sleep_mutex_);
+            stopping_ = true;
+        }
+        sleep_cv_.notify_all();
+        if (wait) {
+            std::lock_guard lock(join_mutex_);
+            for (std::thread& t : threads_) {
+                if (t.joinable()) t.join();
+            }
+        }
+    }
+
+private:
+    template <class F, class Range, class OnError>
+    auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
+        if (refuses_work()) throw closed_error("map");
+        const int all = static_cast<int>(size_);
+        const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);
+        return detail::run_map(this, workers, f, std::forward<Range>(inputs), opts);
+    }
+
+    // After shutdown only the pool's own tasks may add work (while it drains).
+    bool refuses_work() const noexcept {
+        return closed_.load(std::memory_order_seq_cst) && !owns_current_thread();
+    }
+
+    static executor_closed closed_error(const char* call) {
+        return executor_closed(std::string("parkit::thread_pool::") + call +
+                               ": the pool was shut down and accepts no new tasks");
+    }
+
+    bool owns_current_thread() const noexcept {
+        return detail::this_worker != nullptr && detail::this_worker->pool == this;
+    }
+
+    void enqueue(detail::state_base* task) {
+        if (owns_current_thread()) {
+            queues_[detail::this_worker->index].push(task);
+        } else {
+            const std::size_t start = round_robin_.fetch_add(1, std::memory_order_relaxed);
+            bool pushed = false;
+            for (std::size_t i = 0; i < size_ && !pushed; ++i) {
+                pushed = queues_[(start + i) % size_].try_push(task);
+            }
+            if (!pushed) queues_[start % size_].push(task);
+        }
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+            { std::lock_guard lock(sleep_mutex_); }
+            sleep_cv_.notify_one();
+        }
+    }
+
+    // Own queue first, then the others; a second, blocking pass when tasks are known to exist.
+    detail::state_base* find_task(std::size_t self) {
+        for (std::size_t i = 0; i < size_; ++i) {
+            if (detail::state_base* t = queues_[(self + i) % size_].try_pop()) return taken(t);
+        }
+        if (pending_.load(std::memory_order_relaxed) <= 0) return nullptr;
+        for (std::size_t i = 0; i < size_; ++i) {
+            if (detail::state_base* t = queues_[(self + i) % size_].pop()) return taken(t);
+        }
+        return nullptr;
+    }
+
+    detail::state_base* taken(detail::state_base* task) noexcept {
+        pending_.fetch_sub(1, std::memory_order_relaxed);
+        return task;
+    }
+
+    static void execute(detail::state_base* task) noexcept {
+        task->run();
+        task->release();
+    }
+
+    static bool run_one_hook(void* pool, std::size_t index) {
+        auto* self = static_cast<thread_pool*>(pool);
+        detail::state_base* task = self->find_task(index);
+        if (task == nullptr) return false;
+        execute(task);
+        return true;
+    }
+
+    // Spins briefly for new work before sleeping (only when the pool does not oversubscribe
+    // the cores); true when work appeared.
+    bool spin_for_work() const noexcept {
+        if (!spin_) return false;
+        for (int i = 0; i < 2048; ++i) {
+            if (pending_.load(std::memory_order_relaxed) > 0) return true;
+            detail::cpu_relax();
+        }
+        return false;
+    }
+
+    void worker_main(std::size_t self) {
+        detail::this_worker = &contexts_[self];
+        for (;;) {
+            if (detail::state_base* task = find_task(self)) {
+                execute(task);
+                continue;
+            }
+            if (spin_for_work()) continue;
+            std::unique_lock lock(sleep_mutex_);
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            while (pending_.load(std::memory_order_seq_cst) <= 0 && !stopping_) {
+                sleep_cv_.wait(lock);
+            }
+            sleepers_.fetch_sub(1, std::memory_order_relaxed);
+            if (stopping_ && pending_.load(std::memory_order_seq_cst) <= 0) break;
+        }
+        detail::this_worker = nullptr;
+    }
+
+    void cancel_queued() {
+        for (detail::work_queue& queue : queues_) {
+            for (detail::state_base* task : queue.drain()) {
+                pending_.fetch_sub(1, std::memory_order_relaxed);
+                task->try_cancel();
+                task->release();
+            }
+        }
+    }
+
+    const std::size_t size_;
+    const bool spin_;
+    std::vector<detail::work_queue> queues_;
+    std::vector<detail::worker_context> contexts_;
+    std::vector<std::thread> threads_;
+    std::atomic<std::ptrdiff_t> pending_{0};  // submitted, not yet taken from a queue
+    std::atomic<std::size_t> next_index_{0};
+    std::atomic<std::size_t> round_robin_{0};
+    std::atomic<bool> closed_{false};
+    std::atomic<int> sleepers_{0};
+    std::mutex sleep_mutex_;
+    std::condition_variable sleep_cv_;
+    bool stopping_ = false;  // guarded by sleep_mutex_
+    std::mutex join_mutex_;
+};
+
+/// The process-wide pool behind `parallel_map(..., {.backend = backend::threads})`: one worker
+/// per available core, started on first use and joined at exit.
+inline thread_pool& default_thread_pool() {
+    static thread_pool pool(-1);
+    return pool;
+}
+
+}  // namespace parkit

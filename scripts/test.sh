@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# parkit tests: install missing Debian packages, build (Release) in build/ and run
+# ctest. With --sanitizers (or PARKIT_SANITIZERS=1) also run the tests under
+# ThreadSanitizer (build-tsan/) and AddressSanitizer+UBSan (build-asan/).
+#   Usage: bash scripts/test.sh [--sanitizers]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+sanitizers="${PARKIT_SANITIZERS:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --sanitizers) sanitizers=1 ;;
+        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        *) echo "test.sh: unknown argument '$arg' (use --sanitizers)" >&2; exit 2 ;;
+    esac
+done
+jobs="$(nproc)"
+
+echo "==> parkit: checking system packages"
+bash scripts/install-deps.sh
+
+# configure_build_test <dir> <prefix command...> -- <cmake options...>
+# The prefix (env vars, setarch) also wraps the build: catch_discover_tests
+# runs the test binary at build time to list its test cases.
+configure_build_test() {
+    local dir="$1"; shift
+    local prefix=()
+    while [[ "$1" != "--" ]]; do prefix+=("$1"); shift; done
+    shift
+    echo "==> parkit: configuring $dir"
+    cmake -S . -B "$dir" -DPARKIT_BUILD_TESTS=ON "$@" &&
+    echo "==> parkit: building $dir" &&
+    "${prefix[@]}" cmake --build "$dir" -j"$jobs" &&
+    echo "==> parkit: testing $dir" &&
+    "${prefix[@]}" ctest --test-dir "$dir" --output-on-failure -j2
+}
+
+failed=()
+configure_build_test build env -- \
+    -DCMAKE_BUILD_TYPE=Release -DPARKIT_SANITIZE= || failed+=("build (Release)")
+
+if [[ "$sanitizers" == 1 ]]; then
+    # TSan needs a low-entropy address space; newer kernels' ASLR can make it die
+    # with "unexpected memory mapping", so run it with ASLR off where possible.
+    no_aslr=()
+    if command -v setarch >/dev/null 2>&1 && setarch "$(uname -m)" -R true 2>/dev/null; then
+        no_aslr=(setarch "$(uname -m)" -R)
+    else
+        echo "parkit: warning: 'setarch -R' unavailable, running TSan with ASLR on" >&2
+    fi
+    configure_build_test build-tsan "${no_aslr[@]}" \
+        env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARKIT_SANITIZE=thread \
+        -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF \
+        || failed+=("build-tsan (ThreadSanitizer)")
+    configure_build_test build-asan \
+        env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARKIT_SANITIZE=address,undefined \
+        -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF \
+        || failed+=("build-asan (AddressSanitizer+UBSan)")
+fi
+
+if ((${#failed[@]} > 0)); then
+    echo "==> parkit: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "==> parkit: all tests passed"

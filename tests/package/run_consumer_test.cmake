@@ -1,0 +1,72 @@
+# Package consumer test, run with `cmake -D... -P run_consumer_test.cmake`.
+#   MODE               find_package | add_subdirectory | plain_include
+#   PARKIT_SOURCE_DIR  the parkit source tree
+#   PARKIT_BINARY_DIR  the configured parkit build tree (installed for find_package)
+#   WORK_DIR           scratch directory (wiped first)
+#   CXX_COMPILER       compiler forwarded to the inner builds
+#   GENERATOR, MAKE_PROGRAM, CONFIG  optional, forwarded to the inner builds
+cmake_minimum_required(VERSION 3.25)
+
+foreach(_var MODE PARKIT_SOURCE_DIR PARKIT_BINARY_DIR WORK_DIR CXX_COMPILER)
+  if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer_test.cmake: -D${_var}=... is required")
+  endif()
+endforeach()
+if(NOT CONFIG)
+  set(CONFIG Release)
+endif()
+
+set(_pkg_dir "${PARKIT_SOURCE_DIR}/tests/package")
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+function(run_step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${MODE}: ${what} failed (${rc})")
+  endif()
+endfunction()
+
+# Configure + build a consumer project with the forwarded toolchain settings.
+function(build_project source_dir build_dir)
+  set(_args -S "${source_dir}" -B "${build_dir}"
+      "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${CONFIG}"
+      -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF ${ARGN})
+  if(GENERATOR)
+    list(APPEND _args -G "${GENERATOR}")
+  endif()
+  if(MAKE_PROGRAM)
+    list(APPEND _args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+  endif()
+  run_step("configure" "${CMAKE_COMMAND}" ${_args})
+  run_step("build" "${CMAKE_COMMAND}" --build "${build_dir}" --config "${CONFIG}")
+endfunction()
+
+if(MODE STREQUAL "find_package")
+  set(_prefix "${WORK_DIR}/prefix")
+  run_step("install" "${CMAKE_COMMAND}" --install "${PARKIT_BINARY_DIR}"
+           --prefix "${_prefix}" --config "${CONFIG}")
+  build_project("${_pkg_dir}/consumer" "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${_prefix}")
+  # Make sure the installed package was used, not some other parkit.
+  file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" _dir REGEX "^parkit_DIR:")
+  string(REGEX REPLACE "^parkit_DIR:[A-Z]+=" "" _dir "${_dir}")
+  cmake_path(IS_PREFIX _prefix "${_dir}" NORMALIZE _inside)
+  if(NOT _inside)
+    message(FATAL_ERROR "find_package: parkit_DIR is '${_dir}', not inside '${_prefix}'")
+  endif()
+elseif(MODE STREQUAL "add_subdirectory")
+  build_project("${_pkg_dir}/subdir_consumer" "${WORK_DIR}/build"
+                "-DPARKIT_SOURCE_DIR=${PARKIT_SOURCE_DIR}")
+elseif(MODE STREQUAL "plain_include")
+  file(MAKE_DIRECTORY "${WORK_DIR}/build")
+  run_step("compile" "${CXX_COMPILER}" -std=c++20 -O2 "-I${PARKIT_SOURCE_DIR}/include"
+           "${_pkg_dir}/consumer/main.cpp" -o "${WORK_DIR}/build/consumer" -pthread)
+else()
+  message(FATAL_ERROR "run_consumer_test.cmake: unknown MODE '${MODE}'")
+endif()
+
+# Run the consumer (multi-config generators put it in a per-config folder).
+find_program(_exe NAMES consumer
+  PATHS "${WORK_DIR}/build" "${WORK_DIR}/build/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
+run_step("running ${_exe}" "${_exe}")
+message(STATUS "${MODE}: consumer built and ran OK")

@@ -1,0 +1,42 @@
+#include <catch2/catch.hpp>
+
+#include <parkit/parkit.hpp>
+
+#include <stdexcept>
+#include <string>
+
+TEST_CASE("available_cores is positive and stable", "[n_jobs]") {
+    const int cores = parkit::available_cores();
+    CHECK(cores >= 1);
+    CHECK(parkit::available_cores() == cores);
+}
+
+TEST_CASE("n_jobs follows joblib's rule", "[n_jobs]") {
+    const int cores = parkit::available_cores();
+    CHECK(parkit::resolve_n_jobs(1) == 1);
+    CHECK(parkit::resolve_n_jobs(7) == 7);
+    CHECK(parkit::resolve_n_jobs(-1) == cores);
+    CHECK(parkit::resolve_n_jobs(-cores) == 1);
+    if (cores >= 2) CHECK(parkit::resolve_n_jobs(-2) == cores - 1);
+}
+
+TEST_CASE("invalid n_jobs is rejected with a message naming it", "[n_jobs][errors]") {
+    const int cores = parkit::available_cores();
+    for (int bad : {0, -cores - 1, -1000}) {
+        try {
+            parkit::resolve_n_jobs(bad);
+            FAIL("no exception for n_jobs = " << bad);
+        } catch (const std::invalid_argument& e) {
+            const std::string what = e.what();
+            CHECK(what.find("n_jobs") != std::string::npos);
+            CHECK(what.find(std::to_string(bad)) != std::string::npos);
+        }
+    }
+    CHECK_THROWS_AS(parkit::thread_pool(0), std::invalid_argument);
+    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2},
+                                         {.n_jobs = 0}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2},
+                                         {.n_jobs = -cores - 1}),
+                    std::invalid_argument);
+}

@@ -1,0 +1,194 @@
+#include <catch2/catch.hpp>
+
+#include <parkit/parkit.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+double process_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
+TEST_CASE("thread_pool has the requested size", "[thread_pool]") {
+    CHECK(parkit::thread_pool(3).size() == 3);
+    CHECK(parkit::thread_pool(-1).size() == static_cast<std::size_t>(parkit::available_cores()));
+    CHECK(parkit::thread_pool().size() == static_cast<std::size_t>(parkit::available_cores()));
+}
+
+TEST_CASE("thread_pool::map returns results in input order", "[thread_pool][map]") {
+    parkit::thread_pool pool(4);
+    std::vector<int> inputs(1000);
+    std::iota(inputs.begin(), inputs.end(), 0);
+    const std::vector<long> out = pool.map([](int x) { return static_cast<long>(x) * x; }, inputs);
+    REQUIRE(out.size() == inputs.size());
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == static_cast<long>(i * i));
+}
+
+TEST_CASE("100,000 tiny tasks all complete with the right values", "[thread_pool]") {
+    parkit::thread_pool pool(2);
+    std::vector<parkit::future<std::size_t>> futures;
+    futures.reserve(100'000);
+    for (std::size_t i = 0; i < 100'000; ++i) futures.push_back(pool.submit([i] { return i * 2; }));
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < futures.size(); ++i) wrong += futures[i].get() != i * 2;
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("a task that submits sub-tasks and waits for them does not deadlock", "[thread_pool][nested]") {
+    parkit::thread_pool pool(2);
+    // Every worker blocks in a task that waits on sub-tasks queued behind it: without helping,
+    // this deadlocks a plain pool.
+    std::vector<parkit::future<int>> outer;
+    for (int t = 0; t < 8; ++t) {
+        outer.push_back(pool.submit([&pool, t] {
+            std::vector<parkit::future<int>> inner;
+            for (int k = 0; k < 16; ++k) inner.push_back(pool.submit([t, k] { return t * 100 + k; }));
+            int sum = 0;
+            for (auto& f : inner) sum += f.get();
+            return sum;
+        }));
+    }
+    for (int t = 0; t < 8; ++t) CHECK(outer[static_cast<std::size_t>(t)].get() == t * 1600 + 120);
+}
+
+TEST_CASE("deeply nested waits complete (recursive fibonacci)", "[thread_pool][nested]") {
+    parkit::thread_pool pool(2);
+    struct fib {
+        parkit::thread_pool& pool;
+        long operator()(int n) const {
+            if (n < 2) return n;
+            auto left = pool.submit(fib{pool}, n - 1);
+            const long right = (*this)(n - 2);
+            return left.get() + right;
+        }
+    };
+    CHECK(pool.submit(fib{pool}, 18).get() == 2584);
+}
+
+TEST_CASE("parallel_map inside a task on the same pool does not deadlock", "[thread_pool][nested]") {
+    parkit::thread_pool pool(2);
+    auto sums = pool.map(
+        [&pool](int row) {
+            std::vector<int> cols(200);
+            std::iota(cols.begin(), cols.end(), 0);
+            auto products = pool.map([row](int c) { return row * c; }, cols);
+            return std::accumulate(products.begin(), products.end(), 0L);
+        },
+        std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
+    for (int row = 0; row < 8; ++row) CHECK(sums[static_cast<std::size_t>(row)] == row * 19900L);
+
+    // The same with the process-wide pool behind parkit::parallel_map.
+    auto nested = parkit::parallel_map(
+        [](int row) {
+            auto inner = parkit::parallel_map([row](int c) { return row + c; }, std::vector<int>(50, 1));
+            return std::accumulate(inner.begin(), inner.end(), 0);
+        },
+        std::vector<int>{1, 2, 3, 4});
+    CHECK(nested == std::vector<int>{100, 150, 200, 250});
+}
+
+TEST_CASE("an idle pool sleeps and uses no measurable CPU", "[thread_pool][idle]") {
+    parkit::thread_pool pool(4);
+    pool.submit([] { return 0; }).get();  // workers have run and gone idle
+    std::this_thread::sleep_for(50ms);
+    const double before = process_cpu_seconds();
+    std::this_thread::sleep_for(1s);
+    const double used = process_cpu_seconds() - before;
+    CHECK(used < 0.02);  // 4 spinning workers would use ~4 s
+    // and it still wakes up for new work
+    CHECK(pool.submit([] { return 5; }).get() == 5);
+}
+
+TEST_CASE("destroying a pool runs all pending work first", "[thread_pool][shutdown]") {
+    std::atomic<int> done{0};
+    std::vector<parkit::future<int>> futures;
+    {
+        parkit::thread_pool pool(2);
+        for (int i = 0; i < 200; ++i) {
+            futures.push_back(pool.submit([&done, i] {
+                std::this_thread::sleep_for(100us);
+                ++done;
+                return i;
+            }));
+        }
+    }
+    CHECK(done == 200);
+    for (int i = 0; i < 200; ++i) {
+        REQUIRE(futures[static_cast<std::size_t>(i)].ready());
+        CHECK(futures[static_cast<std::size_t>(i)].get() == i);
+    }
+}
+
+TEST_CASE("shutdown with cancel_pending cancels queued tasks only", "[thread_pool][shutdown][cancel]") {
+    parkit::thread_pool pool(1);
+    std::atomic<bool> started{false};
+    auto running = pool.submit([&] {
+        started = true;
+        std::this_thread::sleep_for(50ms);
+        return 1;
+    });
+    while (!started.load()) std::this_thread::sleep_for(1ms);
+    std::vector<parkit::future<int>> queued;
+    for (int i = 0; i < 10; ++i) queued.push_back(pool.submit([] { return 2; }));
+    pool.shutdown(true, true);
+    CHECK(running.get() == 1);
+    for (auto& f : queued) {
+        CHECK(f.cancelled());
+        CHECK_THROWS_AS(f.get(), parkit::task_cancelled);
+    }
+}
+
+TEST_CASE("submit after shutdown is refused with a clear error", "[thread_pool][shutdown][errors]") {
+    parkit::thread_pool pool(2);
+    pool.shutdown();
+    CHECK_THROWS_AS(pool.submit([] { return 1; }), parkit::executor_closed);
+    CHECK_THROWS_WITH(pool.submit([] { return 1; }), Catch::Contains("shut down"));
+    CHECK_THROWS_AS(pool.map([](int x) { return x; }, std::vector<int>(100, 1)), parkit::executor_closed);
+    pool.shutdown();  // idempotent
+}
+
+TEST_CASE("shutdown without waiting returns at once; queued work still runs", "[thread_pool][shutdown]") {
+    parkit::thread_pool pool(1);
+    std::atomic<bool> release{false};
+    auto slow = pool.submit([&] {
+        while (!release.load()) std::this_thread::sleep_for(1ms);
+        return 7;
+    });
+    auto next = pool.submit([] { return 8; });
+    pool.shutdown(false);  // would never return if it waited for `slow`
+    release = true;
+    CHECK(slow.get() == 7);
+    CHECK(next.get() == 8);
+}
+
+TEST_CASE("a task may submit follow-up work while the pool drains", "[thread_pool][shutdown][nested]") {
+    std::atomic<int> follow_ups{0};
+    {
+        parkit::thread_pool pool(2);
+        for (int i = 0; i < 4; ++i) {
+            pool.submit([&pool, &follow_ups] {
+                std::this_thread::sleep_for(20ms);
+                pool.submit([&follow_ups] { ++follow_ups; });
+            });
+        }
+        pool.shutdown(false);
+    }
+    CHECK(follow_ups == 4);
+}
+
+TEST_CASE("waiting for shutdown from inside the pool is refused", "[thread_pool][shutdown][errors]") {
+    parkit::thread_pool pool(2);
+    auto f = pool.submit([&pool] { pool.shutdown(true); });
+    CHECK_THROWS_AS(f.get(), std::logic_error);
+}
