@@ -10,6 +10,7 @@
 #include "core/future.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "core/random.hpp"
 #include "parallel_map.hpp"
 #include "thread_pool.hpp"
 

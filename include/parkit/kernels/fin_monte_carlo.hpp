@@ -1,0 +1,126 @@
+#pragma once
+/// @file
+/// Cooling-fin tip temperature and a Monte Carlo study of its uncertainty (the chapter's
+/// experiment): h ~ Normal(h_nominal, h_std) restricted to h > 0, T_tip(h) for each sample,
+/// summarised by mean, standard deviation and the 2.5 / 97.5 percentiles.
+///
+/// Samples are drawn in fixed blocks; block b always draws from `seed_sequence{seed}.stream(b)`
+/// and the results are concatenated in block order, so the study is bit-identical for any
+/// n_jobs, chunk size and backend. One task is a whole block (thousands of samples), so the
+/// parallel study is never slower than a loop (the chapter's Python took 1.9 s in parallel
+/// for what a loop did in 0.008 s).
+
+#include "../core/options.hpp"
+#include "../core/random.hpp"
+#include "../parallel_map.hpp"
+#include "statistics.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace parkit::kernels {
+
+/// Geometry and material of a straight pin fin with an adiabatic tip (the chapter's defaults).
+struct fin_parameters {
+    double T0 = 100.0;    ///< base temperature (°C)
+    double T_inf = 25.0;  ///< ambient temperature (°C)
+    double L = 0.1;       ///< fin length (m)
+    double k = 200.0;     ///< thermal conductivity (W/m·K)
+    double P = 0.04;      ///< perimeter (m)
+    double A = 1e-4;      ///< cross-sectional area (m²)
+};
+
+/// Tip temperature T_inf + (T0 − T_inf) / cosh(m L), m = sqrt(h P / (k A)).
+/// @throws std::invalid_argument if h is negative or not finite.
+inline double fin_tip_temperature(double h, const fin_parameters& fin = {}) {
+    if (!(h >= 0.0) || !std::isfinite(h))
+        throw std::invalid_argument("parkit::kernels::fin_tip_temperature: h must be finite and >= 0, got " +
+                                    std::to_string(h));
+    const double m = std::sqrt(h * fin.P / (fin.k * fin.A));
+    return fin.T_inf + (fin.T0 - fin.T_inf) / std::cosh(m * fin.L);
+}
+
+/// Settings of a fin Monte Carlo study.
+struct fin_study_options {
+    double h_nominal = 50.0;           ///< mean of the heat transfer coefficient (W/m²·K)
+    double h_std = 5.0;                ///< its standard deviation
+    std::size_t n_samples = 10'000;    ///< samples kept (non-positive draws are redrawn)
+    std::uint64_t seed = 42;           ///< root seed of the per-block random streams
+    std::size_t block_size = 4096;     ///< samples per random stream / task (part of the result's identity)
+    bool keep_samples = false;         ///< also return every h and T_tip
+    fin_parameters fin{};              ///< fin geometry and material
+    parkit::options execution{};       ///< n_jobs, backend, chunk_size, progress for the blocks
+};
+
+/// Result of a fin Monte Carlo study.
+struct fin_study_result {
+    sample_summary tip_temperature;        ///< mean, stddev, 2.5 % and 97.5 % of T_tip
+    double nominal_tip_temperature = 0;    ///< T_tip(h_nominal)
+    std::vector<double> h_samples;         ///< the h draws (only with keep_samples)
+    std::vector<double> tip_temperatures;  ///< T_tip of each draw (only with keep_samples)
+};
+
+namespace detail {
+
+/// Draws block `block` of a study and evaluates T_tip for it.
+inline std::vector<double> fin_block(const fin_study_options& o, const seed_sequence& seeds, std::size_t block) {
+    const std::size_t first = block * o.block_size;
+    const std::size_t count = std::min(o.block_size, o.n_samples - first);
+    random_stream rng = seeds.stream(block);
+    std::normal_distribution<double> normal(o.h_nominal, o.h_std);
+    std::vector<double> pairs; // h0, T0, h1, T1, ...
+    pairs.reserve(2 * count);
+    for (std::size_t i = 0; i < count; ++i) {
+        double h;
+        do h = normal(rng); while (!(h > 0.0));
+        pairs.push_back(h);
+        pairs.push_back(fin_tip_temperature(h, o.fin));
+    }
+    return pairs;
+}
+
+} // namespace detail
+
+/// Runs the Monte Carlo study described by `o` (the chapter's by default: 10,000 samples of
+/// h ~ N(50, 5), seed 42).
+/// @throws std::invalid_argument naming the field if n_samples or block_size is 0, h_std is
+/// negative, or h_nominal/h_std are not finite or leave no positive h to draw.
+inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
+    const auto fail = [](const std::string& what) {
+        throw std::invalid_argument("parkit::kernels::fin_monte_carlo: " + what);
+    };
+    if (o.n_samples == 0) fail("n_samples must be > 0");
+    if (o.block_size == 0) fail("block_size must be > 0");
+    if (!std::isfinite(o.h_nominal) || !std::isfinite(o.h_std) || o.h_std < 0)
+        fail("h_nominal must be finite and h_std finite and >= 0");
+    if (o.h_nominal <= 0 && (o.h_std == 0 || o.h_nominal < -8 * o.h_std))
+        fail("h_nominal/h_std give (almost) no positive h to draw");
+
+    const seed_sequence seeds{o.seed};
+    const std::size_t blocks = (o.n_samples + o.block_size - 1) / o.block_size;
+    const auto per_block = parkit::parallel_map(
+        [&](std::size_t b) { return detail::fin_block(o, seeds, b); },
+        std::views::iota(std::size_t{0}, blocks), o.execution);
+
+    fin_study_result r;
+    r.nominal_tip_temperature = fin_tip_temperature(std::max(o.h_nominal, 0.0), o.fin);
+    std::vector<double> temps;
+    temps.reserve(o.n_samples);
+    if (o.keep_samples) r.h_samples.reserve(o.n_samples);
+    for (const auto& pairs : per_block) {
+        for (std::size_t i = 0; i < pairs.size(); i += 2) {
+            if (o.keep_samples) r.h_samples.push_back(pairs[i]);
+            temps.push_back(pairs[i + 1]);
+        }
+    }
+    r.tip_temperature = summarize(temps);
+    if (o.keep_samples) r.tip_temperatures = std::move(temps);
+    return r;
+}
+
+} // namespace parkit::kernels

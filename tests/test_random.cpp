@@ -1,0 +1,80 @@
+#include <parkit/parkit.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <ranges>
+#include <set>
+#include <vector>
+
+namespace {
+
+std::vector<std::uint64_t> draw(parkit::random_stream g, int n) {
+    std::vector<std::uint64_t> out;
+    for (int i = 0; i < n; ++i) out.push_back(g());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("random_stream is a uniform random bit generator", "[random]") {
+    STATIC_REQUIRE(std::uniform_random_bit_generator<parkit::random_stream>);
+    parkit::random_stream g = parkit::seed_sequence{1}.stream(0);
+    std::normal_distribution<double> normal(10.0, 2.0);
+    double sum = 0;
+    for (int i = 0; i < 20000; ++i) sum += normal(g);
+    CHECK(sum / 20000 == Approx(10.0).margin(0.1));
+}
+
+TEST_CASE("a stream depends only on the root seed and its index", "[random]") {
+    const parkit::seed_sequence a{42}, b{42}, c{43};
+    CHECK(draw(a.stream(7), 16) == draw(b.stream(7), 16));
+    CHECK(draw(a.stream(7), 16) != draw(a.stream(8), 16));
+    CHECK(draw(a.stream(7), 16) != draw(c.stream(7), 16));
+    CHECK(draw(a.spawn(1).stream(0), 16) == draw(b.spawn(1).stream(0), 16));
+    CHECK(draw(a.spawn(1).stream(0), 16) != draw(a.spawn(2).stream(0), 16));
+    CHECK(draw(a.spawn(0).stream(0), 16) != draw(a.stream(0), 16));
+}
+
+TEST_CASE("neighbouring streams do not collide", "[random]") {
+    const parkit::seed_sequence seq{0};
+    std::set<std::uint64_t> firsts;
+    for (std::uint64_t i = 0; i < 10000; ++i) firsts.insert(seq.stream(i)());
+    CHECK(firsts.size() == 10000);
+}
+
+TEST_CASE("uniform01 lies in [0, 1) with mean one half", "[random]") {
+    parkit::random_stream g = parkit::seed_sequence{3}.stream(0);
+    double sum = 0, lo = 1, hi = 0;
+    for (int i = 0; i < 100000; ++i) {
+        const double u = g.uniform01();
+        REQUIRE(u >= 0.0);
+        REQUIRE(u < 1.0);
+        sum += u;
+        lo = std::min(lo, u);
+        hi = std::max(hi, u);
+    }
+    CHECK(sum / 100000 == Approx(0.5).margin(0.005));
+    CHECK(lo < 0.001);
+    CHECK(hi > 0.999);
+}
+
+TEST_CASE("per-task streams give identical results for any n_jobs and chunk size", "[random][parallel_map]") {
+    const parkit::seed_sequence seq{2024};
+    auto sample = [&](int task) {
+        parkit::random_stream g = seq.stream(static_cast<std::uint64_t>(task));
+        double s = 0;
+        for (int k = 0; k < 100; ++k) s += g.uniform01();
+        return s;
+    };
+    const auto tasks = std::views::iota(0, 500);
+    const auto reference = parkit::parallel_map(sample, tasks, {.backend = parkit::backend::sequential});
+    for (int n_jobs : {1, 2, 3, -1}) {
+        for (std::size_t chunk : {0u, 1u, 7u, 1000u}) {
+            CAPTURE(n_jobs, chunk);
+            CHECK(parkit::parallel_map(sample, tasks, {.n_jobs = n_jobs, .chunk_size = chunk}) == reference);
+        }
+    }
+}
