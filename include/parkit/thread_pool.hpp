@@ -21,6 +21,7 @@
 #include "core/future.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "detail/fork_generation.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
 #include "detail/work_queue.hpp"
@@ -250,6 +251,10 @@ private:
         }
     }
 
+    friend thread_pool& default_thread_pool();
+    bool made_in_this_process() const noexcept { return generation_ == detail::fork_generation(); }
+
+    const unsigned generation_ = detail::fork_generation();
     const std::size_t size_;
     const bool spin_;
     std::vector<detail::work_queue> queues_;
@@ -266,11 +271,39 @@ private:
     std::mutex join_mutex_;
 };
 
+namespace detail {
+
+// The default pool of a forked child (the parent's copy has no threads there): made on first
+// use in each forked generation and never destroyed (a child ends with _exit or exit).
+inline thread_pool& forked_default_pool() {
+    static std::mutex mutex;
+    static thread_pool* pool = nullptr;
+    static unsigned generation = 0;
+    std::lock_guard lock(mutex);
+    if (pool == nullptr || generation != fork_generation()) {
+        pool = new thread_pool(-1);
+        generation = fork_generation();
+    }
+    return *pool;
+}
+
+}  // namespace detail
+
 /// The process-wide pool behind `parallel_map(..., {.backend = backend::threads})`: one worker
-/// per available core, started on first use and joined at exit.
+/// per available core, started on first use and joined at exit. In a forked child (a process
+/// pool worker) it is a fresh pool of that process.
 inline thread_pool& default_thread_pool() {
-    static thread_pool pool(-1);
-    return pool;
+    static thread_pool* const pool = new thread_pool(-1);
+    // Joins the pool at exit, but only in the process that made it: a child calling exit()
+    // must not wait for threads it does not have.
+    static const struct joiner {
+        ~joiner() {
+            if (pool->made_in_this_process()) delete pool;
+        }
+    } join_at_exit;
+    (void)join_at_exit;
+    if (pool->made_in_this_process()) [[likely]] return *pool;
+    return detail::forked_default_pool();
 }
 
 }  // namespace parkit

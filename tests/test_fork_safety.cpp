@@ -1,0 +1,71 @@
+#include <parkit/parkit.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <numeric>
+#include <ranges>
+#include <vector>
+
+namespace {
+
+// Forks; the child runs `body` and exits with its return value (via `exit_fn`); returns the
+// child's wait status.
+template <class Body>
+int in_child(Body body, bool use_exit) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int code = 1;
+        try {
+            code = body();
+        } catch (...) {
+            code = 2;
+        }
+        if (use_exit) std::exit(code);  // runs static destructors: must not wait for the parent's threads
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+int sum_in_parallel() {
+    const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::views::iota(0, 10'000));
+    long long total = std::accumulate(squares.begin(), squares.end(), 0LL);
+    return total == 333'283'335'000LL ? 0 : 3;
+}
+
+}  // namespace
+
+TEST_CASE("a forked child gets its own default pool and can exit normally", "[fork]") {
+    // The parent's default pool exists and is busy-capable before the fork.
+    REQUIRE(sum_in_parallel() == 0);
+    for (bool use_exit : {false, true}) {
+        CAPTURE(use_exit);
+        const int status = in_child(sum_in_parallel, use_exit);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    // The parent's pool still works afterwards.
+    CHECK(sum_in_parallel() == 0);
+}
+
+TEST_CASE("forking while the parent's pool is running tasks is safe for the child", "[fork]") {
+    parkit::thread_pool pool(2);
+    std::vector<parkit::future<int>> busy;
+    for (int i = 0; i < 64; ++i) {
+        busy.push_back(pool.submit([i] {
+            volatile int s = 0;
+            for (int k = 0; k < 100'000; ++k) s = s + k % 7;
+            return i;
+        }));
+    }
+    const int status = in_child(sum_in_parallel, true);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 64; ++i) CHECK(busy[static_cast<std::size_t>(i)].get() == i);
+}
