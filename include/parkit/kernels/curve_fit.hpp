@@ -1,0 +1,680 @@
+#pragma once
+/// @file
+/// Non-linear least-squares curve fitting with scipy's `curve_fit` semantics, and a batch
+/// version that fits many datasets in parallel (the chapter's kinetic fits).
+///
+/// `curve_fit(model, x, y, p0, bounds, options)` minimises 0.5 Σ ((model(x_i, p) − y_i) / σ_i)²
+/// and returns the parameters with scipy's covariance (pseudo-inverse of JᵀJ, scaled by the
+/// residual variance unless `absolute_sigma`).
+///
+/// The algorithm is scipy's trust-region reflective method (`least_squares(method='trf')`),
+/// with the trust-region subproblem solved exactly by SVD and Moré's iteration for the
+/// Levenberg–Marquardt parameter, in variables scaled by the running column norms of the
+/// Jacobian (MINPACK's `diag`, scipy's `x_scale='jac'`):
+/// - without finite bounds it is Moré's scaled Levenberg–Marquardt method (what scipy's
+///   default 'lm' runs through MINPACK: same scaling, same iteration for the LM parameter),
+///   with an SVD instead of a QR and scipy's trust-radius update and stopping tests;
+/// - with bounds it adds Coleman–Li scaling and reflected / projected steps that keep every
+///   iterate strictly inside the box, like scipy's 'trf' (which `curve_fit` uses with bounds).
+///
+/// Why not Eigen's unsupported `LevenbergMarquardt` module: it has no bounds, no
+/// scipy-compatible covariance and is not part of the supported API. The loop below uses
+/// Eigen's `JacobiSVD` for all its linear algebra.
+
+#include "../core/errors.hpp"
+#include "../core/options.hpp"
+#include "../parallel_map.hpp"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace parkit::kernels {
+
+/// Why a fit stopped (scipy's `least_squares` status codes, plus one for a broken Jacobian).
+enum class curve_fit_status {
+    max_nfev_reached = 0,         ///< options.max_nfev residual evaluations used up: not converged
+    gtol_satisfied = 1,           ///< the scaled gradient fell below options.gtol
+    ftol_satisfied = 2,           ///< the relative cost reduction fell below options.ftol
+    xtol_satisfied = 3,           ///< the relative step fell below options.xtol
+    ftol_and_xtol_satisfied = 4,  ///< both ftol and xtol held
+    jacobian_not_finite = -1,     ///< the Jacobian became NaN/inf: not converged
+};
+
+/// Box constraints lower <= p <= upper, like scipy's `bounds=(lower, upper)`. Each side is
+/// empty (unbounded: −inf / +inf), one value (the same for every parameter) or one value per
+/// parameter; use ±infinity to leave single parameters free. The chapter's
+/// `bounds=(0, [10, 10])` is `{.lower = {0}, .upper = {10, 10}}`.
+struct curve_fit_bounds {
+    std::vector<double> lower = {};  ///< lower bounds (empty = −inf)
+    std::vector<double> upper = {};  ///< upper bounds (empty = +inf)
+};
+
+/// Settings of a fit; the defaults are scipy's.
+struct curve_fit_options {
+    double ftol = 1e-8;  ///< stop when the cost drops by less than ftol · cost in a good step
+    double xtol = 1e-8;  ///< stop when ‖step‖ < xtol · (xtol + ‖p‖)
+    double gtol = 1e-8;  ///< stop when ‖g · v‖∞ < gtol (g = Jᵀr, v = Coleman–Li scaling, 1 without bounds)
+    /// Most residual evaluations (Jacobian finite differences not counted, like scipy's
+    /// `least_squares`); 0 = 100 · number of parameters (scipy's default).
+    std::size_t max_nfev = 0;
+    /// Uncertainties of y (one per point, > 0): residuals are divided by them. Empty = all 1.
+    std::vector<double> sigma = {};
+    /// false (scipy's default): sigma are relative weights and the covariance is scaled by the
+    /// reduced chi-square cost·2/(m − n); true: sigma are absolute and the covariance is not scaled.
+    bool absolute_sigma = false;
+    /// true: a fit that does not converge throws `curve_fit_error`, like scipy's RuntimeError;
+    /// false (default): it returns with `success() == false` and the status saying why.
+    bool throw_on_failure = false;
+};
+
+/// The outcome of a fit (scipy's popt, pcov and `least_squares`' OptimizeResult fields).
+struct curve_fit_result {
+    Eigen::VectorXd params;      ///< the fitted parameters (popt)
+    Eigen::MatrixXd covariance;  ///< their covariance (pcov); all +inf when undetermined (m <= n)
+    Eigen::VectorXd std_errors;  ///< sqrt(diag(covariance))
+    Eigen::VectorXd residuals;   ///< (model(x_i, params) − y_i) / σ_i
+    double cost = 0;             ///< 0.5 · Σ residuals²
+    double optimality = 0;       ///< ‖g · v‖∞ at params (first-order optimality)
+    std::size_t nfev = 0;        ///< residual evaluations (without finite differences)
+    std::size_t njev = 0;        ///< Jacobian evaluations
+    std::size_t iterations = 0;  ///< trust-region iterations
+    curve_fit_status status = curve_fit_status::max_nfev_reached;  ///< why it stopped
+    std::string message;         ///< scipy's text for the status
+
+    /// True when a convergence test was met (status 1 to 4).
+    [[nodiscard]] bool success() const noexcept { return static_cast<int>(status) > 0; }
+};
+
+/// Thrown for a fit that did not converge when `options.throw_on_failure` is set; the text is
+/// scipy's ("Optimal parameters not found: ..."), `result()` has the last iterate.
+class curve_fit_error : public std::runtime_error {
+public:
+    /// Wraps the failed fit's result.
+    explicit curve_fit_error(curve_fit_result result)
+        : std::runtime_error("Optimal parameters not found: " + result.message), result_(std::move(result)) {}
+    /// The failed fit (last parameters, status, counts).
+    [[nodiscard]] const curve_fit_result& result() const noexcept { return result_; }
+
+private:
+    curve_fit_result result_;
+};
+
+/// A model together with its analytic gradient; pass `with_jacobian(model, gradient)` as the
+/// model to `curve_fit` to skip finite differences.
+template <class Model, class Gradient>
+struct model_with_jacobian {
+    Model model;        ///< model(x_i, params) -> double
+    Gradient gradient;  ///< gradient(x_i, params) -> Eigen vector of ∂model/∂params_j
+
+    /// Evaluates the model.
+    template <class X>
+    double operator()(const X& x, const Eigen::VectorXd& params) const {
+        return static_cast<double>(model(x, params));
+    }
+};
+
+/// Bundles a model with its gradient ∂model(x_i, p)/∂p (an Eigen vector with one entry per
+/// parameter), e.g. `with_jacobian(f, [](double t, const Eigen::VectorXd& p) { ... })`.
+template <class Model, class Gradient>
+model_with_jacobian<std::decay_t<Model>, std::decay_t<Gradient>> with_jacobian(Model&& model, Gradient&& gradient) {
+    return {std::forward<Model>(model), std::forward<Gradient>(gradient)};
+}
+
+/// Any sized random-access range of x values (double for a scalar variable, or any type the
+/// model takes, e.g. Eigen::Vector2d for two independent variables).
+template <class R>
+concept curve_fit_x_range = std::ranges::random_access_range<const R> && std::ranges::sized_range<const R>;
+
+/// A model callable as model(x_i, params) -> double for the elements x_i of X.
+template <class M, class X>
+concept curve_fit_model =
+    curve_fit_x_range<X> && requires(const M& m, std::ranges::range_reference_t<const X> xi, const Eigen::VectorXd& p) {
+        { m(xi, p) } -> std::convertible_to<double>;
+    };
+
+namespace detail {
+
+inline constexpr double fit_eps = std::numeric_limits<double>::epsilon();
+inline constexpr double fit_inf = std::numeric_limits<double>::infinity();
+
+/// Throws std::invalid_argument with the kernel's prefix.
+[[noreturn]] inline void fit_fail(const std::string& what) {
+    throw std::invalid_argument("parkit::kernels::curve_fit: " + what);
+}
+
+/// scipy's text for a status.
+inline std::string fit_status_message(curve_fit_status s) {
+    switch (s) {
+        case curve_fit_status::max_nfev_reached: return "The maximum number of function evaluations is exceeded.";
+        case curve_fit_status::gtol_satisfied: return "`gtol` termination condition is satisfied.";
+        case curve_fit_status::ftol_satisfied: return "`ftol` termination condition is satisfied.";
+        case curve_fit_status::xtol_satisfied: return "`xtol` termination condition is satisfied.";
+        case curve_fit_status::ftol_and_xtol_satisfied:
+            return "Both `ftol` and `xtol` termination conditions are satisfied.";
+        case curve_fit_status::jacobian_not_finite: return "The Jacobian is not finite.";
+    }
+    return "unknown status";
+}
+
+/// The box of a fit, expanded to one bound per parameter, and the checked start point.
+struct fit_box {
+    Eigen::VectorXd p0, lower, upper;
+    bool bounded = false;  ///< any finite bound
+};
+
+/// Checks p0 and bounds (sizes, NaN, lower < upper, p0 inside) and expands the bounds.
+inline fit_box make_fit_box(const std::vector<double>& p0, const curve_fit_bounds& bounds) {
+    const auto n = static_cast<Eigen::Index>(p0.size());
+    if (n == 0) fit_fail("p0 is empty (one start value per parameter is needed)");
+    fit_box box;
+    box.p0 = Eigen::Map<const Eigen::VectorXd>(p0.data(), n);
+    if (!box.p0.allFinite()) fit_fail("p0 contains NaN or inf");
+    const auto expand = [&](const std::vector<double>& v, double fill, const char* name) -> Eigen::VectorXd {
+        if (v.empty()) return Eigen::VectorXd::Constant(n, fill);
+        if (v.size() == 1) return Eigen::VectorXd::Constant(n, v[0]);
+        if (v.size() != p0.size())
+            fit_fail(std::string(name) + " has " + std::to_string(v.size()) + " values but p0 has " +
+                     std::to_string(p0.size()) + " (give 0, 1 or one per parameter)");
+        return Eigen::Map<const Eigen::VectorXd>(v.data(), n);
+    };
+    box.lower = expand(bounds.lower, -fit_inf, "bounds.lower");
+    box.upper = expand(bounds.upper, fit_inf, "bounds.upper");
+    for (Eigen::Index j = 0; j < n; ++j) {
+        const std::string interval = std::to_string(box.lower[j]).append(", ").append(std::to_string(box.upper[j]));
+        if (!(box.lower[j] < box.upper[j]))
+            fit_fail(std::string("bounds: each lower bound must be strictly less than its upper bound (parameter ")
+                         .append(std::to_string(j)).append(": [").append(interval).append("])"));
+        if (box.p0[j] < box.lower[j] || box.p0[j] > box.upper[j])
+            fit_fail(std::string("p0[").append(std::to_string(j)).append("] = ").append(std::to_string(box.p0[j]))
+                         .append(" is outside bounds [").append(interval).append("]"));
+    }
+    box.bounded = (box.lower.array() > -fit_inf).any() || (box.upper.array() < fit_inf).any();
+    return box;
+}
+
+/// Checks the tolerances (finite, >= 0, at least one usable, as scipy requires).
+inline void check_fit_options(const curve_fit_options& o) {
+    const auto check = [](double tol, const char* name) {
+        if (!(tol >= 0.0) || !std::isfinite(tol))
+            fit_fail(std::string("options.") + name + " must be finite and >= 0, got " + std::to_string(tol));
+    };
+    check(o.ftol, "ftol");
+    check(o.xtol, "xtol");
+    check(o.gtol, "gtol");
+    if (o.ftol < fit_eps && o.xtol < fit_eps && o.gtol < fit_eps)
+        fit_fail("at least one of options.ftol, options.xtol, options.gtol must be >= machine epsilon");
+}
+
+template <class>
+inline constexpr bool has_gradient = false;
+template <class M, class G>
+inline constexpr bool has_gradient<model_with_jacobian<M, G>> = true;
+
+/// The weighted residual function r_i(p) = (model(x_i, p) − y_i) · w_i and its Jacobian.
+template <class Model, class XRange>
+struct residual_function {
+    const Model& model;
+    const XRange& x;
+    std::span<const double> y;
+    Eigen::VectorXd weight;  ///< 1/σ_i
+
+    Eigen::Index size() const { return static_cast<Eigen::Index>(y.size()); }
+    decltype(auto) x_at(Eigen::Index i) const { return std::ranges::begin(x)[i]; }
+
+    void operator()(const Eigen::VectorXd& p, Eigen::VectorXd& r) const {
+        for (Eigen::Index i = 0; i < size(); ++i)
+            r[i] = (static_cast<double>(model(x_at(i), p)) - y[static_cast<std::size_t>(i)]) * weight[i];
+    }
+
+    /// The Jacobian at p (r = residuals at p): the user's gradient, or forward differences
+    /// with scipy's step sqrt(eps)·max(1, |p_j|), turned around where it would leave the box.
+    void jacobian(const Eigen::VectorXd& p, const Eigen::VectorXd& r, const fit_box& box, Eigen::MatrixXd& J) const {
+        if constexpr (has_gradient<Model>) {
+            for (Eigen::Index i = 0; i < size(); ++i) {
+                const auto grad = model.gradient(x_at(i), p);
+                if (grad.size() != p.size())
+                    fit_fail("the model's jacobian returned " + std::to_string(grad.size()) +
+                             " values for " + std::to_string(p.size()) + " parameters");
+                J.row(i) = grad.transpose() * weight[i];
+            }
+        } else {
+            Eigen::VectorXd shifted = p, r_shifted(size());
+            for (Eigen::Index j = 0; j < p.size(); ++j) {
+                double h = std::sqrt(fit_eps) * (p[j] >= 0 ? 1.0 : -1.0) * std::max(1.0, std::abs(p[j]));
+                if (p[j] + h < box.lower[j] || p[j] + h > box.upper[j]) {
+                    const double below = p[j] - box.lower[j], above = box.upper[j] - p[j];
+                    h = std::abs(h) <= std::max(below, above) ? -h : (above >= below ? above : -below);
+                }
+                shifted[j] = p[j] + h;
+                h = shifted[j] - p[j];  // the step actually taken
+                (*this)(shifted, r_shifted);
+                J.col(j) = (r_shifted - r) / h;
+                shifted[j] = p[j];
+            }
+        }
+    }
+};
+
+/// Moves x strictly inside the box: within rstep (relative) of a bound, or onto one when
+/// rstep = 0, it is pushed inside (scipy's make_strictly_feasible).
+inline Eigen::VectorXd strictly_feasible(Eigen::VectorXd x, const fit_box& box, double rstep) {
+    for (Eigen::Index j = 0; j < x.size(); ++j) {
+        const double lb = box.lower[j], ub = box.upper[j];
+        const double lt = rstep * std::max(1.0, std::abs(lb)), ut = rstep * std::max(1.0, std::abs(ub));
+        const bool at_upper = rstep == 0 ? x[j] >= ub : std::isfinite(ub) && ub - x[j] <= std::min(x[j] - lb, ut);
+        const bool at_lower = rstep == 0 ? x[j] <= lb : std::isfinite(lb) && x[j] - lb <= std::min(ub - x[j], lt);
+        if (at_upper) x[j] = rstep == 0 ? std::nextafter(ub, lb) : ub - ut;
+        else if (at_lower) x[j] = rstep == 0 ? std::nextafter(lb, ub) : lb + lt;
+        if (x[j] < lb || x[j] > ub) x[j] = 0.5 * (lb + ub);
+    }
+    return x;
+}
+
+/// Largest t with x + t·s inside the box, and which components hit a bound there (±1 by the
+/// sign of s, 0 otherwise).
+inline double step_to_bound(const Eigen::VectorXd& x, const Eigen::VectorXd& s, const fit_box& box,
+                            Eigen::VectorXd* hits = nullptr) {
+    Eigen::VectorXd steps = Eigen::VectorXd::Constant(x.size(), fit_inf);
+    for (Eigen::Index j = 0; j < x.size(); ++j)
+        if (s[j] != 0) steps[j] = std::max((box.lower[j] - x[j]) / s[j], (box.upper[j] - x[j]) / s[j]);
+    const double t = steps.minCoeff();
+    if (hits)
+        for (Eigen::Index j = 0; j < x.size(); ++j)
+            (*hits)[j] = steps[j] == t ? (s[j] > 0 ? 1.0 : s[j] < 0 ? -1.0 : 0.0) : 0.0;
+    return t;
+}
+
+/// The quadratic model of the cost in the scaled variables: the least-squares Jacobian J_h,
+/// gradient g_h and the Coleman–Li diagonal term diag_h.
+struct scaled_quadratic {
+    const Eigen::MatrixXd& J_h;
+    const Eigen::VectorXd& g_h;
+    const Eigen::VectorXd& diag_h;
+
+    /// Predicted change of the cost for step s.
+    double value(const Eigen::VectorXd& s) const {
+        return 0.5 * ((J_h * s).squaredNorm() + s.dot(diag_h.cwiseProduct(s))) + g_h.dot(s);
+    }
+    /// Minimum of the cost change along s0 + t·s for t in [lo, hi]: {t, value}.
+    std::pair<double, double> minimize_along(const Eigen::VectorXd& s, double lo, double hi,
+                                             const Eigen::VectorXd& s0) const {
+        const Eigen::VectorXd Js = J_h * s, Js0 = J_h * s0;
+        const double a = 0.5 * (Js.squaredNorm() + s.dot(diag_h.cwiseProduct(s)));
+        const double b = g_h.dot(s) + Js0.dot(Js) + s0.dot(diag_h.cwiseProduct(s));
+        const double c = value(s0);
+        std::pair<double, double> best{lo, lo * (a * lo + b) + c};
+        const auto consider = [&](double t) {
+            const double y = t * (a * t + b) + c;
+            if (y < best.second) best = {t, y};
+        };
+        consider(hi);
+        if (a != 0 && -0.5 * b / a > lo && -0.5 * b / a < hi) consider(-0.5 * b / a);
+        return best;
+    }
+};
+
+/// Solves min ‖J_h p + f‖ subject to ‖p‖ <= Delta given the SVD J_h = U S Vᵀ (uf = Uᵀ f):
+/// the Gauss–Newton step if it fits, else p(α) = −V (S uf)/(S² + α) with the
+/// Levenberg–Marquardt parameter α found by Moré's safeguarded Newton iteration on
+/// ‖p(α)‖ = Delta (scipy's solve_lsq_trust_region). `alpha` is the warm start and the result.
+inline Eigen::VectorXd solve_trust_region(Eigen::Index m, const Eigen::VectorXd& uf, const Eigen::VectorXd& s,
+                                          const Eigen::MatrixXd& V, double Delta, double& alpha) {
+    const Eigen::Index n = V.rows();
+    const Eigen::ArrayXd suf = s.array() * uf.array();
+    const bool full_rank = m >= n && s.size() == n && s[n - 1] > fit_eps * static_cast<double>(m) * s[0];
+    if (full_rank) {
+        Eigen::VectorXd p = -V * (uf.array() / s.array()).matrix();
+        if (p.norm() <= Delta) {
+            alpha = 0;
+            return p;
+        }
+    }
+    const auto phi = [&](double a, double& derivative) {
+        const Eigen::ArrayXd denom = s.array().square() + a;
+        const double p_norm = (suf / denom).matrix().norm();
+        derivative = -(suf.square() / denom.cube()).sum() / p_norm;
+        return p_norm - Delta;
+    };
+    double upper = suf.matrix().norm() / Delta, lower = 0, derivative = 0;
+    if (full_rank) lower = -phi(0.0, derivative) / derivative;
+    if (!full_rank && alpha == 0) alpha = std::max(0.001 * upper, std::sqrt(lower * upper));
+    for (int it = 0; it < 10; ++it) {
+        if (alpha < lower || alpha > upper) alpha = std::max(0.001 * upper, std::sqrt(lower * upper));
+        const double value = phi(alpha, derivative);
+        if (value < 0) upper = alpha;
+        const double ratio = value / derivative;
+        lower = std::max(lower, alpha - ratio);
+        alpha -= (value + Delta) * ratio / Delta;
+        if (std::abs(value) < 0.01 * Delta) break;
+    }
+    Eigen::VectorXd p = -V * (suf / (s.array().square() + alpha)).matrix();
+    return p * (Delta / p.norm());
+}
+
+/// One trust-region step in the box (scipy's trf select_step): the step p if it stays inside;
+/// otherwise the best of p cut back at the bound, its reflection off that bound, and the
+/// scaled steepest-descent step, all kept strictly inside (factor theta). Returns the step in
+/// the original and the scaled variables and the predicted cost reduction.
+struct box_step {
+    Eigen::VectorXd step, step_h;
+    double predicted_reduction;
+};
+inline box_step select_box_step(const Eigen::VectorXd& x, const scaled_quadratic& q, Eigen::VectorXd p_h,
+                                const Eigen::VectorXd& d, double Delta, const fit_box& box, double theta) {
+    Eigen::VectorXd p = d.cwiseProduct(p_h);
+    if (((x + p).array() >= box.lower.array()).all() && ((x + p).array() <= box.upper.array()).all())
+        return {p, p_h, -q.value(p_h)};
+
+    Eigen::VectorXd hits(x.size());
+    const double p_stride = step_to_bound(x, p, box, &hits);
+    Eigen::VectorXd r_h = p_h.array() * (1 - 2 * hits.array().abs());  // reflected off the hit bounds
+    p *= p_stride;
+    p_h *= p_stride;
+
+    // The reflected direction leaves the box or the trust region first.
+    const double a = r_h.squaredNorm(), b = p_h.dot(r_h), c = p_h.squaredNorm() - Delta * Delta;
+    const double root = -(b + std::copysign(std::sqrt(std::max(0.0, b * b - a * c)), b));
+    const double to_tr = std::max(root / a, c / root);
+    const double to_bound = step_to_bound(x + p, d.cwiseProduct(r_h), box);
+    const double r_stride = std::min(to_bound, to_tr);
+    double r_lo = 0, r_hi = -1, r_value = fit_inf;
+    if (r_stride > 0) {
+        r_lo = (1 - theta) * p_stride / r_stride;
+        r_hi = r_stride == to_bound ? theta * to_bound : to_tr;
+    }
+    if (r_lo <= r_hi) {
+        const auto [t, value] = q.minimize_along(r_h, r_lo, r_hi, p_h);
+        r_h = p_h + t * r_h;
+        r_value = value;
+    }
+
+    p *= theta;  // strictly inside
+    p_h *= theta;
+    const double p_value = q.value(p_h);
+
+    Eigen::VectorXd ag_h = -q.g_h;
+    const Eigen::VectorXd ag = d.cwiseProduct(ag_h);
+    const double ag_to_bound = step_to_bound(x, ag, box), ag_to_tr = Delta / ag_h.norm();
+    const double ag_max = ag_to_bound < ag_to_tr ? theta * ag_to_bound : ag_to_tr;
+    const auto [ag_stride, ag_value] = q.minimize_along(ag_h, 0, ag_max, Eigen::VectorXd::Zero(x.size()));
+    ag_h *= ag_stride;
+
+    if (p_value < r_value && p_value < ag_value) return {p, p_h, -p_value};
+    if (r_value < p_value && r_value < ag_value) return {d.cwiseProduct(r_h), r_h, -r_value};
+    return {d.cwiseProduct(ag_h), ag_h, -ag_value};
+}
+
+/// Coleman–Li scaling: v_j is the distance to the bound the gradient points at (1 if that
+/// bound is infinite); dv_j its derivative (±1, or 0).
+inline void coleman_li(const Eigen::VectorXd& x, const Eigen::VectorXd& g, const fit_box& box, Eigen::VectorXd& v,
+                       Eigen::VectorXd& dv) {
+    v.setOnes(x.size());
+    dv.setZero(x.size());
+    for (Eigen::Index j = 0; j < x.size(); ++j) {
+        if (g[j] < 0 && std::isfinite(box.upper[j])) {
+            v[j] = box.upper[j] - x[j];
+            dv[j] = -1;
+        }
+        if (g[j] > 0 && std::isfinite(box.lower[j])) {
+            v[j] = x[j] - box.lower[j];
+            dv[j] = 1;
+        }
+    }
+}
+
+/// scipy's covariance: pseudo-inverse of JᵀJ by SVD (singular values below
+/// eps·max(m, n)·s_max dropped), scaled by 2·cost/(m − n) unless absolute_sigma; +inf when
+/// m <= n (then the residual variance is undetermined) or J or the result has NaN/inf.
+inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, bool absolute_sigma) {
+    const Eigen::Index m = J.rows(), n = J.cols();
+    if (!J.allFinite()) return Eigen::MatrixXd::Constant(n, n, fit_inf);
+    Eigen::JacobiSVD<Eigen::MatrixXd> svd(J, Eigen::ComputeThinV);
+    const Eigen::VectorXd& s = svd.singularValues();
+    const double threshold = fit_eps * static_cast<double>(std::max(m, n)) * s[0];
+    const Eigen::Index keep = (s.array() > threshold).count();
+    const Eigen::MatrixXd Vk = svd.matrixV().leftCols(keep);
+    Eigen::MatrixXd pcov = Vk * s.head(keep).array().square().inverse().matrix().asDiagonal() * Vk.transpose();
+    if (pcov.hasNaN() || (!absolute_sigma && m <= n)) return Eigen::MatrixXd::Constant(n, n, fit_inf);
+    if (!absolute_sigma) pcov *= 2 * cost / static_cast<double>(m - n);
+    return pcov;
+}
+
+/// The trust-region reflective loop (scipy's trf_bounds with x_scale='jac'; without finite
+/// bounds all the box terms vanish and it is Moré's scaled Levenberg–Marquardt).
+template <class Residuals>
+curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& box, const curve_fit_options& o) {
+    const Eigen::Index n = box.p0.size(), m = residuals.size();
+    const std::size_t max_nfev = o.max_nfev ? o.max_nfev : 100 * static_cast<std::size_t>(n);
+    curve_fit_result res;
+    Eigen::VectorXd x = box.bounded ? strictly_feasible(box.p0, box, 1e-10) : box.p0;
+    Eigen::VectorXd f(m), f_new(m), x_new, v, dv;
+    residuals(x, f);
+    if (!f.allFinite()) fit_fail("the residuals are not finite at p0 (model(x, p0) or y gives NaN/inf)");
+    Eigen::MatrixXd J(m, n);
+    residuals.jacobian(x, f, box, J);
+    res.nfev = res.njev = 1;
+    double cost = 0.5 * f.squaredNorm();
+    Eigen::VectorXd g = J.transpose() * f;
+    Eigen::VectorXd scale_inv = J.colwise().norm().transpose();
+    scale_inv = (scale_inv.array() == 0).select(1.0, scale_inv.array()).matrix();
+
+    coleman_li(x, g, box, v, dv);
+    v = (dv.array() != 0).select(v.array() * scale_inv.array(), v.array()).matrix();
+    double Delta = (x.cwiseProduct(scale_inv).array() / v.array().sqrt()).matrix().norm();
+    if (Delta == 0 || !std::isfinite(Delta)) Delta = 1.0;
+    double alpha = 0;
+    std::optional<curve_fit_status> status;
+    for (;;) {
+        if (!J.allFinite()) {
+            status = curve_fit_status::jacobian_not_finite;
+            break;
+        }
+        coleman_li(x, g, box, v, dv);
+        res.optimality = g.cwiseProduct(v).lpNorm<Eigen::Infinity>();
+        if (res.optimality < o.gtol || res.optimality == 0) status = curve_fit_status::gtol_satisfied;
+        if (status || res.nfev >= max_nfev) break;
+
+        // Scaled variables x = d ∘ x_h: Coleman–Li (bounds) times the Jacobian column scale.
+        v = (dv.array() != 0).select(v.array() * scale_inv.array(), v.array()).matrix();
+        const Eigen::VectorXd d = v.cwiseSqrt().cwiseQuotient(scale_inv);
+        const Eigen::VectorXd diag_h = g.cwiseProduct(dv).cwiseQuotient(scale_inv);
+        const Eigen::VectorXd g_h = d.cwiseProduct(g);
+        const Eigen::MatrixXd J_h = J * d.asDiagonal();
+        Eigen::MatrixXd augmented(box.bounded ? m + n : m, n);
+        augmented.topRows(m) = J_h;
+        if (box.bounded) augmented.bottomRows(n) = diag_h.cwiseSqrt().asDiagonal();
+        const Eigen::JacobiSVD<Eigen::MatrixXd> svd(augmented, Eigen::ComputeThinU | Eigen::ComputeThinV);
+        const Eigen::VectorXd uf = svd.matrixU().topRows(m).transpose() * f;
+        const scaled_quadratic model{J_h, g_h, diag_h};
+        const double theta = std::max(0.995, 1 - res.optimality);
+
+        double reduction = -1, cost_new = cost;
+        while (reduction <= 0 && res.nfev < max_nfev) {
+            const Eigen::VectorXd p_h = solve_trust_region(m, uf, svd.singularValues(), svd.matrixV(), Delta, alpha);
+            const box_step step = select_box_step(x, model, p_h, d, Delta, box, theta);
+            x_new = strictly_feasible(x + step.step, box, 0);
+            residuals(x_new, f_new);
+            ++res.nfev;
+            const double step_h_norm = step.step_h.norm();
+            if (!f_new.allFinite()) {  // stepped where the model breaks down: shrink and retry
+                Delta = 0.25 * step_h_norm;
+                continue;
+            }
+            cost_new = 0.5 * f_new.squaredNorm();
+            reduction = cost - cost_new;
+            // Trust-region update and scipy's termination tests.
+            const double predicted = step.predicted_reduction;
+            const double ratio = predicted > 0 ? reduction / predicted : (predicted == 0 && reduction == 0 ? 1 : 0);
+            double Delta_new = Delta;
+            if (ratio < 0.25) Delta_new = 0.25 * step_h_norm;
+            else if (ratio > 0.75 && step_h_norm > 0.95 * Delta) Delta_new = 2 * Delta;
+            const bool ftol_ok = reduction < o.ftol * cost && ratio > 0.25;
+            const bool xtol_ok = step.step.norm() < o.xtol * (o.xtol + x.norm());
+            if (ftol_ok || xtol_ok) {
+                status = ftol_ok && xtol_ok ? curve_fit_status::ftol_and_xtol_satisfied
+                         : ftol_ok          ? curve_fit_status::ftol_satisfied
+                                            : curve_fit_status::xtol_satisfied;
+                break;
+            }
+            alpha *= Delta / Delta_new;
+            Delta = Delta_new;
+        }
+        if (reduction > 0) {
+            x.swap(x_new);
+            f.swap(f_new);
+            cost = cost_new;
+            residuals.jacobian(x, f, box, J);
+            ++res.njev;
+            g = J.transpose() * f;
+            scale_inv = scale_inv.cwiseMax(J.colwise().norm().transpose());
+        }
+        ++res.iterations;
+    }
+    res.status = status.value_or(curve_fit_status::max_nfev_reached);
+    res.message = fit_status_message(res.status);
+    res.params = std::move(x);
+    res.cost = cost;
+    res.covariance = fit_covariance(J, cost, o.absolute_sigma);
+    res.std_errors = res.covariance.diagonal().cwiseSqrt();
+    res.residuals = std::move(f);
+    return res;
+}
+
+/// Checks the data and runs one fit (sigma given separately, so a batch can pass each
+/// dataset's own).
+template <class Model, class XRange>
+curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const double> y,
+                         std::span<const double> sigma, const fit_box& box, const curve_fit_options& o) {
+    if (y.empty()) fit_fail("y is empty");
+    if (std::ranges::size(x) != y.size())
+        fit_fail("x and y must have the same length, got " + std::to_string(std::ranges::size(x)) + " and " +
+                 std::to_string(y.size()));
+    const Eigen::Map<const Eigen::VectorXd> y_vec(y.data(), static_cast<Eigen::Index>(y.size()));
+    if (!y_vec.allFinite()) fit_fail("y contains NaN or inf");
+    using X = std::remove_cvref_t<std::ranges::range_reference_t<const XRange>>;
+    if constexpr (std::is_arithmetic_v<X>) {
+        for (const auto& xi : x)
+            if (!std::isfinite(static_cast<double>(xi))) fit_fail("x contains NaN or inf");
+    }
+    Eigen::VectorXd weight = Eigen::VectorXd::Ones(y_vec.size());
+    if (!sigma.empty()) {
+        if (sigma.size() != y.size())
+            fit_fail("sigma must have one value per y value, got " + std::to_string(sigma.size()) + " for " +
+                     std::to_string(y.size()));
+        for (std::size_t i = 0; i < sigma.size(); ++i) {
+            if (!(sigma[i] > 0) || !std::isfinite(sigma[i])) fit_fail("sigma must be finite and > 0");
+            weight[static_cast<Eigen::Index>(i)] = 1.0 / sigma[i];
+        }
+    }
+    const residual_function<Model, XRange> residuals{model, x, y, std::move(weight)};
+    return solve_least_squares(residuals, box, o);
+}
+
+}  // namespace detail
+
+/// Fits `model(x_i, params) -> double` to the points (x_i, y_i) by non-linear least squares,
+/// like `scipy.optimize.curve_fit(model, x, y, p0, sigma, absolute_sigma, bounds=...)`.
+///
+/// - `model`: any callable taking an element of `x` and `const Eigen::VectorXd&`; wrap it with
+///   `with_jacobian(model, gradient)` to use an analytic Jacobian instead of finite differences.
+///   A batch calls it from several threads, so it must be safe to call that way.
+/// - `x`: a sized random-access range (std::vector<double>, std::span, or e.g.
+///   std::vector<Eigen::Vector2d> for several independent variables); `y`: one value per x.
+/// - `p0`: start values (also fixes the number of parameters); `bounds`: optional box.
+/// - Without finite bounds this runs Levenberg–Marquardt; with bounds the trust-region
+///   reflective method (the start point is moved strictly inside, like scipy's 'trf').
+///
+/// Returns a `curve_fit_result`; a fit that does not converge has `success() == false` (or
+/// throws `curve_fit_error` with `options.throw_on_failure`).
+/// @throws std::invalid_argument naming the argument for empty data, x/y length mismatch,
+/// NaN/inf in x, y or p0, a bad sigma, p0/bounds of different sizes, lower >= upper, p0
+/// outside the bounds, negative tolerances, or residuals that are not finite at p0.
+template <class Model, class XRange>
+    requires curve_fit_model<Model, XRange>
+curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const double> y,
+                           const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
+                           const curve_fit_options& options = {}) {
+    detail::check_fit_options(options);
+    auto result = detail::fit_one(model, x, y, options.sigma, detail::make_fit_box(p0, bounds), options);
+    if (options.throw_on_failure && !result.success()) throw curve_fit_error(std::move(result));
+    return result;
+}
+
+/// One dataset of a batch: points (x_i, y_i) and optional uncertainties (empty = none, or
+/// options.sigma if that has one value per point). Any type with members `x` and `y` (and
+/// optionally `sigma`) works as a batch element too.
+template <class X = double>
+struct curve_fit_dataset {
+    std::vector<X> x = {};           ///< independent variable
+    std::vector<double> y = {};      ///< observations
+    std::vector<double> sigma = {};  ///< uncertainties of y (empty = options.sigma)
+};
+
+/// The outcome of one dataset of a batch, like the chapter's result dicts: a fit, or
+/// `{'error': ...}`.
+struct batch_fit_entry {
+    /// The solver's result whenever it ran (also when it did not converge).
+    std::optional<curve_fit_result> fit = {};
+    /// Empty for a converged fit; otherwise why it failed: the invalid_argument text for bad
+    /// data, "Optimal parameters not found: ..." when it did not converge, or the model's exception.
+    std::string error = {};
+
+    /// True for a converged fit.
+    [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+};
+
+/// Fits `model` to every dataset in parallel with `parkit::parallel_map` (the chapter's
+/// `Parallel(n_jobs=-1)(delayed(fit)(d) for d in datasets)`). Each element of `datasets`
+/// needs members `x` and `y` (and may have `sigma`), e.g. `curve_fit_dataset<>`.
+///
+/// Every dataset gets an entry, in input order: a failure (bad data, no convergence, a
+/// throwing model) is recorded in that entry and never stops the others. Each fit is
+/// deterministic, so the entries are identical for any n_jobs, chunk size or backend.
+/// `execution` sets n_jobs, backend, chunking and progress (`.progress = true` prints
+/// joblib-style lines); `fit_options.throw_on_failure` is ignored here.
+/// @throws std::invalid_argument (before fitting anything) for bad p0, bounds or tolerances,
+/// or an invalid n_jobs.
+template <class Model, class Datasets>
+    requires std::ranges::sized_range<const Datasets> &&
+             requires(const std::ranges::range_value_t<Datasets>& d) {
+                 { d.x } -> curve_fit_x_range;
+                 { std::span<const double>(d.y) };
+             } &&
+             curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>
+std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model,
+                                             const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
+                                             const curve_fit_options& fit_options = {},
+                                             const parkit::options& execution = {}) {
+    detail::check_fit_options(fit_options);
+    const detail::fit_box box = detail::make_fit_box(p0, bounds);
+    const auto fit = [&](const auto& data) {
+        batch_fit_entry entry;
+        try {
+            std::span<const double> sigma = fit_options.sigma;
+            if constexpr (requires { std::span<const double>(data.sigma); })
+                if (!data.sigma.empty()) sigma = data.sigma;
+            entry.fit = detail::fit_one(model, data.x, data.y, sigma, box, fit_options);
+            if (!entry.fit->success()) entry.error = "Optimal parameters not found: " + entry.fit->message;
+        } catch (...) {
+            entry.error = parkit::detail::exception_message(std::current_exception());
+            if (entry.error.empty()) entry.error = "unknown error";
+        }
+        return entry;
+    };
+    return parkit::parallel_map(fit, datasets, execution);
+}
+
+}  // namespace parkit::kernels
