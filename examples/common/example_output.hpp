@@ -27,13 +27,13 @@ inline void write_csv(const std::filesystem::path& file, std::initializer_list<s
                       std::initializer_list<std::span<const double>> columns) {
     std::ofstream out(file);
     if (!out) throw std::runtime_error("cannot write " + file.string());
-    std::string sep;
+    const char* sep = "";
     for (const auto& h : header) { out << sep << h; sep = ","; }
     out << '\n';
     const std::size_t rows = columns.size() ? columns.begin()->size() : 0;
     out.precision(10);
     for (std::size_t r = 0; r < rows; ++r) {
-        sep.clear();
+        sep = "";
         for (const auto& c : columns) { out << sep << c[r]; sep = ","; }
         out << '\n';
     }

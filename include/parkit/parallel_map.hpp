@@ -12,6 +12,7 @@
 
 #include "core/options.hpp"
 #include "detail/map_engine.hpp"
+#include "detail/process_map.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {
@@ -30,6 +31,14 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
             return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
         case backend::threads:
             break;
+        case backend::processes:
+            if constexpr (process_map_result_v<map_result_t<F, std::remove_reference_t<Range>>>) {
+                return run_process_map(workers, f, std::forward<Range>(inputs), opts);
+            } else {
+                throw std::invalid_argument(
+                    "parkit::parallel_map: options.backend = processes needs a serializable, "
+                    "default-constructible result type (see parkit/core/serialization.hpp)");
+            }
         default:
             throw std::invalid_argument("parkit::parallel_map: options.backend has an unknown value");
     }

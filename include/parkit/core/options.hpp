@@ -11,6 +11,7 @@ namespace parkit {
 enum class backend {
     sequential,  ///< a plain loop on the calling thread (same error and progress semantics)
     threads,     ///< the process-wide thread pool (or a pool of n_jobs threads if larger)
+    processes,   ///< worker processes forked for the call (crash isolation; Linux/POSIX only)
 };
 
 /// What a `parallel_map` call does when a task throws.
@@ -77,6 +78,9 @@ struct basic_options {
     std::function<void(const progress_info&)> on_progress = {};
     /// Error policy; must be named: `.on_error = parkit::on_error::collect`.
     OnError on_error;
+    /// backend::processes only: a task running longer than this many seconds has its worker
+    /// killed and fails with `parkit::task_timeout`; 0 = no limit.
+    double task_timeout_s = 0.0;
 };
 
 /// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
@@ -88,6 +92,7 @@ struct basic_options<on_error::raise_t> {
     bool progress = false;                                ///< report on stderr
     std::function<void(const progress_info&)> on_progress = {};  ///< progress callback
     on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
+    double task_timeout_s = 0.0;                          ///< processes only: per-task limit
 };
 
 /// Options with the default error policy (`on_error::raise`).

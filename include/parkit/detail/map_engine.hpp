@@ -237,9 +237,33 @@ private:
     failure_log failures_;
 };
 
+/// The value of a finished map: with `Collect`, `parkit::collected<R>` (every result slot and
+/// every failure); otherwise the results, or `task_error` for the lowest failing index.
+template <class R, bool Collect, class Store>
+auto finish_map(std::size_t total, Store& results, std::vector<task_failure> failures) {
+    if constexpr (Collect) {
+        collected<R> out;
+        out.errors = std::move(failures);
+        if constexpr (std::is_void_v<R>) {
+            out.total = total;
+        } else {
+            out.results = results.take_slots();
+        }
+        return out;
+    } else {
+        if (!failures.empty()) throw make_task_error(failures.front().index, failures.front().error);
+        if constexpr (!std::is_void_v<R>) return results.take_values();
+    }
+}
+
 /// Human name of a backend, for progress lines.
 inline const char* backend_name(backend b) noexcept {
-    return b == backend::sequential ? "sequential" : "threads";
+    switch (b) {
+        case backend::sequential: return "sequential";
+        case backend::threads: return "threads";
+        case backend::processes: return "processes";
+    }
+    return "unknown";
 }
 
 /// Runs a map over `inputs` with up to `workers` concurrent workers: the calling thread plus
@@ -281,20 +305,7 @@ auto run_map(Executor* executor, int workers, F& f, Range&& inputs,
     progress.finish();
     call.failures().rethrow_internal();
 
-    std::vector<task_failure> failures = call.failures().sorted();
-    if constexpr (collect) {
-        collected<R> out;
-        out.errors = std::move(failures);
-        if constexpr (std::is_void_v<R>) {
-            out.total = input.size();
-        } else {
-            out.results = call.results().take_slots();
-        }
-        return out;
-    } else {
-        if (!failures.empty()) throw make_task_error(failures.front().index, failures.front().error);
-        if constexpr (!std::is_void_v<R>) return call.results().take_values();
-    }
+    return finish_map<R, collect>(input.size(), call.results(), call.failures().sorted());
 }
 
 }  // namespace parkit::detail

@@ -42,9 +42,10 @@ struct wait_stripe {
 
 /// The stripe that waiters of the state at `address` sleep on.
 inline wait_stripe& stripe_for(const void* address) noexcept {
-    static std::array<wait_stripe, 64> stripes;
+    // Never destroyed: pool threads may still finish tasks while statics are torn down at exit.
+    static auto* const stripes = new std::array<wait_stripe, 64>;
     const auto bits = reinterpret_cast<std::uintptr_t>(address);
-    return stripes[(bits >> 6) % stripes.size()];
+    return (*stripes)[(bits >> 6) % stripes->size()];
 }
 
 /// Where a task stands.

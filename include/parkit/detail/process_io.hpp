@@ -1,0 +1,205 @@
+#pragma once
+/// @file
+/// Worker processes and the messages between them and the parent (Linux/POSIX only).
+///
+/// Each worker is a fork() joined to the parent by one AF_UNIX stream socketpair. A message is
+/// a fixed header (kind, id, payload size) followed by the payload. Sockets rather than pipes:
+/// `send(..., MSG_NOSIGNAL)` reports a dead peer as EPIPE instead of killing the parent with
+/// SIGPIPE, and one descriptor carries both directions.
+
+#if !defined(__unix__) && !defined(__APPLE__)
+#error "parkit's process backend needs POSIX fork() and sockets (Linux); use the thread backend"
+#endif
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace parkit::detail {
+
+/// What a message is.
+enum class message_kind : std::uint32_t {
+    task = 1,       ///< parent -> worker: run this (payload: trampoline + arguments)
+    result = 2,     ///< worker -> parent: the task returned (payload: serialized result)
+    exception = 3,  ///< worker -> parent: the task threw (payload: type name, what())
+    chunk = 4,      ///< parent -> worker: run tasks [begin, end) of the current map
+    chunk_done = 5, ///< worker -> parent: results of a chunk
+};
+
+/// Fixed-size header of every message.
+struct message_header {
+    message_kind kind;
+    std::uint32_t reserved = 0;
+    std::uint64_t id = 0;    ///< task id / chunk begin
+    std::uint64_t size = 0;  ///< payload bytes that follow
+};
+
+/// Sends a header and its payload; false if the peer is gone.
+inline bool send_message(int fd, message_kind kind, std::uint64_t id, std::span<const std::byte> payload) {
+    message_header header{kind, 0, id, payload.size()};
+    iovec parts[2] = {{&header, sizeof header},
+                      {const_cast<std::byte*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = parts;
+    msg.msg_iovlen = payload.empty() ? 1 : 2;
+    std::size_t left = sizeof header + payload.size();
+    while (left > 0) {
+        const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EPIPE || errno == ECONNRESET) return false;
+            throw std::system_error(errno, std::generic_category(), "parkit: sending to a worker process");
+        }
+        left -= static_cast<std::size_t>(n);
+        // Advance the iovecs past what was sent.
+        std::size_t sent = static_cast<std::size_t>(n);
+        while (sent > 0 && msg.msg_iovlen > 0) {
+            iovec& first = msg.msg_iov[0];
+            const std::size_t take = std::min(sent, first.iov_len);
+            first.iov_base = static_cast<char*>(first.iov_base) + take;
+            first.iov_len -= take;
+            sent -= take;
+            if (first.iov_len == 0) {
+                ++msg.msg_iov;
+                --msg.msg_iovlen;
+            }
+        }
+    }
+    return true;
+}
+
+/// Reads exactly `size` bytes; false on end of stream (peer gone).
+inline bool receive_exact(int fd, void* data, std::size_t size) {
+    auto* out = static_cast<char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::recv(fd, out, size, 0);
+        if (n == 0) return false;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ECONNRESET) return false;
+            throw std::system_error(errno, std::generic_category(), "parkit: receiving from a worker process");
+        }
+        out += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+/// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
+/// is gone.
+inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload) {
+    if (!receive_exact(fd, &header, sizeof header)) return false;
+    payload.resize(header.size);
+    return receive_exact(fd, payload.data(), payload.size());
+}
+
+/// A forked worker: its pid and the parent's end of the socket.
+struct worker_process {
+    pid_t pid = -1;
+    int fd = -1;
+};
+
+/// Forks a worker running `body(fd)` and ending with `_exit(0)` (no atexit handlers, no
+/// static destructors: those belong to the parent). `close_in_child` are descriptors of other
+/// workers that the child must not keep open. The child dies with its parent (Linux
+/// PR_SET_PDEATHSIG), so no worker outlives a killed parent.
+template <class Body>
+worker_process spawn_worker(Body&& body, std::span<const int> close_in_child) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        throw std::system_error(errno, std::generic_category(), "parkit: socketpair for a worker process");
+    const int size = 1 << 20;  // room for large results without a round trip per 200 KB
+    ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    const pid_t parent = ::getpid();
+    std::fflush(nullptr);  // else a child calling exit() would print the parent's buffered output again
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        const int error = errno;
+        ::close(fds[0]);
+        ::close(fds[1]);
+        throw std::system_error(error, std::generic_category(), "parkit: fork of a worker process");
+    }
+    if (pid == 0) {
+        ::close(fds[0]);
+        for (int fd : close_in_child) ::close(fd);
+#if defined(__linux__)
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (::getppid() != parent) ::_exit(0);  // the parent died before prctl took effect
+        // The parent's crash handlers (test frameworks, stack printers) must not run here: a
+        // crash of a task is reported by the parent from the worker's exit status.
+        for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT}) ::signal(sig, SIG_DFL);
+        sigset_t all;
+        ::sigemptyset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
+        try {
+            body(fds[1]);
+        } catch (...) {
+            ::_exit(70);
+        }
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    return worker_process{pid, fds[0]};
+}
+
+/// Waits for `pid` to end and returns its wait status (retrying on EINTR).
+inline int reap(pid_t pid) noexcept {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return 0;
+    }
+    return status;
+}
+
+/// Kills a worker with SIGKILL, closes its socket and reaps it.
+inline void kill_worker(worker_process& w) noexcept {
+    if (w.pid > 0) {
+        ::kill(w.pid, SIGKILL);
+        reap(w.pid);
+    }
+    if (w.fd >= 0) ::close(w.fd);
+    w = worker_process{};
+}
+
+/// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
+inline void stop_worker(worker_process& w) noexcept {
+    if (w.fd >= 0) ::close(w.fd);
+    if (w.pid > 0) reap(w.pid);
+    w = worker_process{};
+}
+
+/// "killed by signal 11 (SIGSEGV)" / "exited with code 3" for a wait status.
+inline std::string describe_exit(int status) {
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        const char* abbrev = sigabbrev_np(sig);
+        return "killed by signal " + std::to_string(sig) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+    }
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    return "ended with wait status " + std::to_string(status);
+}
+
+}  // namespace parkit::detail

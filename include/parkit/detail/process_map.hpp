@@ -1,0 +1,355 @@
+#pragma once
+/// @file
+/// `parallel_map(..., {.backend = backend::processes})`: forks worker processes for the call.
+///
+/// The children are forks of the calling process, so the function (any callable, captures
+/// included) and the inputs are simply there, shared copy-on-write: nothing is copied or
+/// serialized on the way in. The parent hands out chunks of indices over each worker's socket;
+/// only results travel back, serialized. Before each task a worker writes the task's index
+/// and start time into a small shared-memory slot, so when a worker dies (signal, abort, exit,
+/// OOM killer) or overruns `task_timeout_s`, the parent knows which task it was: that task
+/// fails with `worker_crashed` / `task_timeout`, the unfinished rest of its chunk is queued
+/// again, and a replacement worker is forked.
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <new>
+#include <span>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "../core/collected.hpp"
+#include "../core/options.hpp"
+#include "../core/process_errors.hpp"
+#include "../core/serialization.hpp"
+#include "map_engine.hpp"
+#include "process_io.hpp"
+#include "progress_reporter.hpp"
+#include "worker_context.hpp"
+
+namespace parkit::detail {
+
+/// What a process worker is doing, in memory shared with the parent.
+struct alignas(64) worker_activity {
+    static constexpr std::uint64_t idle = ~std::uint64_t{0};
+    std::atomic<std::uint64_t> task{idle};  ///< index of the running task, or idle
+    std::atomic<std::int64_t> started_ns{0};  ///< steady_clock time the task started
+};
+
+/// Shared anonymous memory holding one worker_activity per worker.
+class shared_activity {
+public:
+    explicit shared_activity(std::size_t workers) : count_(workers) {
+        void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "parkit: mmap");
+        slots_ = static_cast<worker_activity*>(p);
+        for (std::size_t i = 0; i < count_; ++i) new (&slots_[i]) worker_activity;
+    }
+    shared_activity(const shared_activity&) = delete;
+    shared_activity& operator=(const shared_activity&) = delete;
+    ~shared_activity() { ::munmap(slots_, bytes()); }
+    worker_activity& operator[](std::size_t i) noexcept { return slots_[i]; }
+
+private:
+    std::size_t bytes() const noexcept { return count_ * sizeof(worker_activity); }
+    std::size_t count_;
+    worker_activity* slots_ = nullptr;
+};
+
+inline std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+/// Reply status of one task in a chunk.
+enum class task_outcome : std::uint8_t { ok = 0, threw = 1 };
+
+/// One call's worker processes and the parent's bookkeeping.
+template <class F, class Range, class R, bool Collect>
+class process_map_call {
+    using store_t = std::conditional_t<std::is_void_v<R>, int, result_store<std::conditional_t<std::is_void_v<R>, int, R>, Collect>>;
+
+public:
+    process_map_call(F& f, const indexed_input<Range>& input, int workers, const basic_options<std::conditional_t<Collect, on_error::collect_t, on_error::raise_t>>& opts,
+                     progress_reporter& progress)
+        : f_(f),
+          input_(input),
+          workers_(static_cast<std::size_t>(std::max(1, std::min<int>(workers, static_cast<int>(input.size()))))),
+          chunk_size_(opts.chunk_size),
+          timeout_s_(opts.task_timeout_s),
+          progress_(progress),
+          activity_(workers_),
+          results_(make_store(input.size())),
+          slots_(workers_) {
+        if (!(opts.task_timeout_s >= 0.0))
+            throw std::invalid_argument("parkit::parallel_map: options.task_timeout_s must be >= 0 (0 = no limit)");
+        pending_.push_back(index_range{0, input.size()});
+    }
+
+    process_map_call(const process_map_call&) = delete;
+    process_map_call& operator=(const process_map_call&) = delete;
+
+    /// Kills and reaps every worker still running (normal ends have stopped them already).
+    ~process_map_call() {
+        for (auto& s : slots_) kill_worker(s.process);
+    }
+
+    /// Runs the whole map; returns the failures sorted by index.
+    std::vector<task_failure> run() {
+        for (std::size_t i = 0; i < workers_; ++i) spawn(i);
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> owners;
+        message_header header{};
+        std::vector<std::byte> payload;
+        while (!finished()) {
+            for (std::size_t i = 0; i < workers_; ++i) {
+                if (!slots_[i].busy && slots_[i].process.fd >= 0) hand_out(i);
+            }
+            if (finished()) break;
+            fds.clear();
+            owners.clear();
+            for (std::size_t i = 0; i < workers_; ++i) {
+                if (!slots_[i].busy) continue;
+                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
+                owners.push_back(i);
+            }
+            if (fds.empty()) {
+                // No worker could be forked: fail what is left rather than hang.
+                throw std::runtime_error("parkit::parallel_map: no worker process is left (fork failed)");
+            }
+            const int timeout_ms = timeout_s_ > 0 ? 20 : -1;
+            if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
+                throw std::system_error(errno, std::generic_category(), "parkit: poll");
+            for (std::size_t k = 0; k < fds.size(); ++k) {
+                if (!fds[k].revents) continue;
+                const std::size_t i = owners[k];
+                if (receive_message(slots_[i].process.fd, header, payload)) {
+                    take_chunk(i, payload);
+                } else {
+                    lost_worker(i, nullptr);
+                }
+            }
+            if (timeout_s_ > 0) check_deadlines();
+        }
+        for (auto& s : slots_) stop_worker(s.process);
+        std::sort(failures_.begin(), failures_.end(),
+                  [](const task_failure& a, const task_failure& b) { return a.index < b.index; });
+        return std::move(failures_);
+    }
+
+    /// The results.
+    store_t& results() noexcept { return results_; }
+
+private:
+    struct slot {
+        worker_process process;
+        index_range chunk{};
+        bool busy = false;
+    };
+
+    static store_t make_store(std::size_t n) {
+        if constexpr (std::is_void_v<R>) {
+            return 0;
+        } else {
+            return store_t(n);
+        }
+    }
+
+    bool finished() const noexcept {
+        if (stop_) return true;  // raise mode after a failure: the destructor kills the workers
+        return pending_.empty() && std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.busy; });
+    }
+
+    // Chunk sizes: fixed, or guided (a share of what is left), so the last chunks are small
+    // and every worker finishes at about the same time.
+    std::size_t next_chunk_length(std::size_t available) const noexcept {
+        if (chunk_size_ > 0) return std::min(chunk_size_, available);
+        std::size_t left = 0;
+        for (const auto& r : pending_) left += r.end - r.begin;
+        return std::clamp<std::size_t>(left / (4 * workers_), 1, available);
+    }
+
+    void hand_out(std::size_t i) {
+        if (pending_.empty() || stop_) return;
+        index_range& front = pending_.front();
+        const std::size_t length = next_chunk_length(front.end - front.begin);
+        const index_range chunk{front.begin, front.begin + length};
+        front.begin += length;
+        if (front.begin == front.end) pending_.pop_front();
+        slot& s = slots_[i];
+        activity_[i].task.store(worker_activity::idle, std::memory_order_relaxed);
+        std::uint64_t end = chunk.end;
+        s.chunk = chunk;
+        s.busy = true;
+        if (!send_message(s.process.fd, message_kind::chunk, chunk.begin,
+                          std::as_bytes(std::span<const std::uint64_t>(&end, 1)))) {
+            lost_worker(i, nullptr);
+        }
+    }
+
+    void spawn(std::size_t i) {
+        std::vector<int> others;
+        for (std::size_t j = 0; j < slots_.size(); ++j) {
+            if (j != i && slots_[j].process.fd >= 0) others.push_back(slots_[j].process.fd);
+        }
+        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, activity_[i]); }, others);
+    }
+
+    // The worker process: run chunks until the parent closes the socket.
+    void worker_main(int fd, worker_activity& me) {
+        this_worker = nullptr;  // the parent's pools do not exist here
+        message_header header{};
+        std::vector<std::byte> in, out;
+        while (receive_message(fd, header, in)) {
+            std::uint64_t end = 0;
+            if (header.kind != message_kind::chunk || in.size() != sizeof end) ::_exit(71);
+            std::memcpy(&end, in.data(), sizeof end);
+            out.clear();
+            output_archive archive{out};
+            for (std::uint64_t i = header.id; i < end; ++i) {
+                me.started_ns.store(steady_ns(), std::memory_order_relaxed);
+                me.task.store(i, std::memory_order_release);
+                const std::size_t mark = out.size();
+                try {
+                    archive(task_outcome::ok);
+                    if constexpr (std::is_void_v<R>) {
+                        std::invoke(f_, input_[static_cast<std::size_t>(i)]);
+                    } else {
+                        archive(static_cast<const R&>(std::invoke(f_, input_[static_cast<std::size_t>(i)])));
+                    }
+                } catch (...) {
+                    out.resize(mark);
+                    const std::exception_ptr error = std::current_exception();
+                    archive(task_outcome::threw, exception_type_name(error), exception_message(error));
+                }
+            }
+            me.task.store(worker_activity::idle, std::memory_order_release);
+            if (!send_message(fd, message_kind::chunk_done, header.id, out)) return;
+        }
+    }
+
+    void take_chunk(std::size_t i, std::span<const std::byte> payload) {
+        slot& s = slots_[i];
+        input_archive archive(payload);
+        for (std::size_t index = s.chunk.begin; index < s.chunk.end; ++index) {
+            task_outcome outcome{};
+            archive(outcome);
+            if (outcome == task_outcome::ok) {
+                if constexpr (!std::is_void_v<R>) {
+                    R value{};
+                    archive(value);
+                    results_.put(index, std::move(value));
+                }
+            } else {
+                std::string type, message;
+                archive(type, message);
+                fail(index, std::make_exception_ptr(remote_error(index, type, message)));
+            }
+        }
+        progress_.advance(s.chunk.end - s.chunk.begin);
+        s.busy = false;
+    }
+
+    // Worker i died (or was killed for `timeout`): fail its current task, requeue the rest of
+    // its chunk, fork a replacement.
+    void lost_worker(std::size_t i, const std::exception_ptr* timeout_error) {
+        slot& s = slots_[i];
+        if (timeout_error == nullptr) {
+            ::close(s.process.fd);
+            s.process.fd = -1;
+        }
+        const int status = timeout_error ? (kill_worker(s.process), 0) : reap(s.process.pid);
+        s.process = worker_process{};
+        const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
+        s.busy = false;
+        if (running != worker_activity::idle && running >= s.chunk.begin && running < s.chunk.end) {
+            const std::size_t index = static_cast<std::size_t>(running);
+            if (timeout_error) {
+                fail(index, *timeout_error);
+            } else {
+                const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+                const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                fail(index, std::make_exception_ptr(worker_crashed(index, sig, code, describe_exit(status))));
+            }
+            requeue(index_range{s.chunk.begin, index});
+            requeue(index_range{index + 1, s.chunk.end});
+            progress_.advance(1);
+        } else {
+            requeue(s.chunk);  // died between tasks: nothing of the chunk is known to be at fault
+            if (++deaths_between_tasks_ > 3 * workers_ + 3)
+                throw std::runtime_error("parkit::parallel_map: worker processes keep dying outside tasks");
+        }
+        if (!stop_) spawn(i);
+    }
+
+    void requeue(index_range r) {
+        if (r.begin < r.end) pending_.push_front(r);
+    }
+
+    void check_deadlines() {
+        const std::int64_t now = steady_ns();
+        const auto limit = static_cast<std::int64_t>(timeout_s_ * 1e9);
+        for (std::size_t i = 0; i < workers_; ++i) {
+            if (!slots_[i].busy) continue;
+            const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
+            if (running == worker_activity::idle) continue;
+            if (now - activity_[i].started_ns.load(std::memory_order_relaxed) <= limit) continue;
+            const auto error = std::make_exception_ptr(task_timeout(static_cast<std::size_t>(running), timeout_s_));
+            lost_worker(i, &error);
+        }
+    }
+
+    void fail(std::size_t index, std::exception_ptr error) {
+        failures_.push_back(task_failure{index, std::move(error)});
+        if constexpr (!Collect) stop_ = true;
+    }
+
+    F& f_;
+    const indexed_input<Range>& input_;
+    const std::size_t workers_;
+    const std::size_t chunk_size_;
+    const double timeout_s_;
+    progress_reporter& progress_;
+    shared_activity activity_;
+    store_t results_;
+    std::vector<slot> slots_;
+    std::deque<index_range> pending_;
+    std::vector<task_failure> failures_;
+    std::size_t deaths_between_tasks_ = 0;
+    bool stop_ = false;
+};
+
+/// Whether results of type R can come back from a worker process.
+template <class R>
+inline constexpr bool process_map_result_v =
+    std::is_void_v<R> || (is_serializable_v<R> && std::is_default_constructible_v<R>);
+
+/// Runs a map over `inputs` in `workers` forked processes. Returns what `run_map` returns.
+template <class F, class Range, class OnError>
+auto run_process_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
+    using range_t = std::remove_reference_t<Range>;
+    using R = map_result_t<F, range_t>;
+    static_assert(process_map_result_v<R>,
+                  "parkit::parallel_map with backend::processes: the result type must be serializable "
+                  "and default-constructible (see parkit/core/serialization.hpp)");
+    const indexed_input<range_t> input(inputs);
+    progress_reporter progress(opts.progress, opts.on_progress, input.size(), workers, backend_name(backend::processes));
+    process_map_call<F, range_t, R, collect> call(f, input, workers, opts, progress);
+    std::vector<task_failure> failures;
+    if (input.size() > 0) failures = call.run();
+    progress.finish();
+    return finish_map<R, collect>(input.size(), call.results(), std::move(failures));
+}
+
+}  // namespace parkit::detail

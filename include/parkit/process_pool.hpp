@@ -1,0 +1,442 @@
+#pragma once
+/// @file
+/// `parkit::process_pool`: worker processes with the executor interface of `thread_pool`
+/// (Python's `ProcessPoolExecutor`). Linux/POSIX only.
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/future.hpp"
+#include "core/n_jobs.hpp"
+#include "core/process_errors.hpp"
+#include "core/serialization.hpp"
+#include "detail/fork_generation.hpp"
+#include "detail/process_io.hpp"
+#include "detail/shared_state.hpp"
+
+namespace parkit {
+
+namespace detail {
+
+/// Runs one task inside a worker: decodes the arguments, calls the function, encodes the
+/// result (or the exception's type and message) into `out`; returns the reply's kind.
+using process_trampoline = message_kind (*)(std::span<const std::byte> payload, std::vector<std::byte>& out);
+
+/// Whether `F` can be called in a worker process: a function pointer (same address after
+/// fork) or a class without state (a lambda without captures), rebuilt there by default
+/// construction.
+template <class F>
+inline constexpr bool transferable_callable_v =
+    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
+    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
+
+/// Encodes the exception being handled as (type name, message).
+inline void encode_current_exception(std::vector<std::byte>& out) {
+    const std::exception_ptr error = std::current_exception();
+    out.clear();
+    output_archive{out}(exception_type_name(error), exception_message(error));
+}
+
+/// The worker side of `process_pool::submit<F, Args...>`.
+template <class F, class R, class... Args>
+message_kind run_transferred_task(std::span<const std::byte> payload, std::vector<std::byte>& out) {
+    try {
+        input_archive in(payload);
+        F fn{};
+        if constexpr (std::is_pointer_v<F>) in.read_bytes(&fn, sizeof fn);
+        std::tuple<Args...> args{};
+        std::apply([&](Args&... a) { in(a...); }, args);
+        if constexpr (std::is_void_v<R>) {
+            std::apply(fn, std::move(args));
+        } else {
+            const R result = std::apply(fn, std::move(args));
+            output_archive{out}(result);
+        }
+        return message_kind::result;
+    } catch (...) {
+        encode_current_exception(out);
+        return message_kind::exception;
+    }
+}
+
+/// The parent side: completes a future from a worker's reply.
+template <class R>
+void complete_from_reply(state_base* state, message_kind kind, std::span<const std::byte> payload) {
+    auto* typed = static_cast<shared_state<R>*>(state);
+    try {
+        if (kind == message_kind::exception) {
+            std::string type, message;
+            input_archive{payload}(type, message);
+            typed->set_exception(std::make_exception_ptr(remote_error(state->index(), type, message)));
+        } else if constexpr (std::is_void_v<R>) {
+            typed->set_value();
+        } else {
+            typed->set_value(from_bytes<R>(payload));
+        }
+    } catch (...) {
+        typed->set_exception(std::current_exception());
+    }
+}
+
+/// The worker loop: run tasks until the parent closes the socket.
+inline void process_worker_main(int fd) {
+    message_header header{};
+    std::vector<std::byte> payload, out;
+    while (receive_message(fd, header, payload)) {
+        if (header.kind != message_kind::task || payload.size() < sizeof(process_trampoline)) ::_exit(71);
+        process_trampoline run = nullptr;
+        std::memcpy(&run, payload.data(), sizeof run);
+        out.clear();
+        const message_kind kind = run(std::span<const std::byte>(payload).subspan(sizeof run), out);
+        if (!send_message(fd, kind, header.id, out)) break;
+    }
+}
+
+}  // namespace detail
+
+/// A pool of worker processes, like Python's `ProcessPoolExecutor`: the interface of
+/// `parkit::thread_pool` (submit -> future, ordered map, as_completed, shutdown), with every
+/// task isolated in its own address space. A task that crashes its worker (a signal, abort,
+/// exit, the OOM killer) fails with `worker_crashed`, an exception comes back as
+/// `remote_error`, and a task over the time limit fails with `task_timeout`; the pool
+/// replaces the worker and every other task completes.
+///
+/// Workers are forked when the pool is made (and replacements later), so a task is a plain
+/// function or a lambda without captures plus serialized arguments (see
+/// core/serialization.hpp); for capturing lambdas use
+/// `parallel_map(f, inputs, {.backend = parkit::backend::processes})`, which forks per call.
+///
+/// Fork safety: workers run nothing of the parent but the task; parkit's own pools are not
+/// usable in them (`parallel_map` there makes a fresh default pool). Make the pool before
+/// starting threads of your own that hold locks tasks might need, as with any fork().
+class process_pool {
+public:
+    /// Forks the workers. `n_jobs` as in joblib (-1 = one per core). `task_timeout_s` > 0 kills
+    /// the worker of a task running longer than that and fails the task with `task_timeout`.
+    /// @throws std::invalid_argument for a bad n_jobs or a negative timeout.
+    explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
+        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))), timeout_s_(task_timeout_s) {
+        if (!(task_timeout_s >= 0.0))
+            throw std::invalid_argument("parkit::process_pool: task_timeout_s must be >= 0 (0 = no limit)");
+        if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
+            throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
+        try {
+            slots_.resize(size_);
+            for (std::size_t i = 0; i < size_; ++i) respawn(i);
+            manager_ = std::thread([this] { manage(); });
+        } catch (...) {
+            for (auto& s : slots_) detail::kill_worker(s.process);
+            close_wake();
+            throw;
+        }
+    }
+
+    process_pool(const process_pool&) = delete;
+    process_pool& operator=(const process_pool&) = delete;
+
+    /// Waits for queued and running tasks, then stops and reaps the workers. When the pool is
+    /// destroyed by an exception unwinding the stack, it cancels queued tasks and kills running
+    /// ones instead of waiting. No zombie or orphan process is left either way.
+    ~process_pool() {
+        if (std::uncaught_exceptions() > uncaught_at_start_) {
+            abort_running_.store(true);
+            shutdown(true, true);
+        } else {
+            shutdown(true, false);
+        }
+        close_wake();
+    }
+
+    /// Number of worker processes.
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+    /// Runs `f(args...)` in a worker process and returns its future. `f` must be a plain
+    /// function or a lambda without captures; arguments and result must be serializable.
+    /// @throws executor_closed after `shutdown()`.
+    template <class F, class... Args>
+    auto submit(F f, Args&&... args) {
+        static_assert(detail::transferable_callable_v<F>,
+                      "parkit::process_pool::submit: the task must be a plain function or a lambda "
+                      "without captures (it runs in another process, which cannot receive a closure); "
+                      "pass data as arguments, or use parallel_map(f, inputs, {.backend = "
+                      "parkit::backend::processes}), which accepts any callable");
+        using R = std::remove_cvref_t<std::invoke_result_t<F&, std::decay_t<Args>...>>;
+        static_assert((is_serializable_v<std::decay_t<Args>> && ...),
+                      "parkit::process_pool::submit: every argument must be serializable (see "
+                      "parkit/core/serialization.hpp)");
+        static_assert(std::is_void_v<R> || is_serializable_v<R>,
+                      "parkit::process_pool::submit: the result type must be serializable (see "
+                      "parkit/core/serialization.hpp)");
+        static_assert(std::is_void_v<R> || std::is_default_constructible_v<R>,
+                      "parkit::process_pool::submit: the result type must be default-constructible");
+        check_usable("submit");
+
+        queued_task task;
+        task.id = next_index_.fetch_add(1, std::memory_order_relaxed);
+        auto* state = new detail::shared_state<R>(task.id);
+        detail::state_ptr<detail::shared_state<R>> result(state);
+        state->add_ref();
+        task.state = detail::state_ptr<detail::state_base>(state);
+        task.complete = &detail::complete_from_reply<R>;
+        detail::process_trampoline run = &detail::run_transferred_task<F, R, std::decay_t<Args>...>;
+        output_archive out(task.payload);
+        out.write_bytes(&run, sizeof run);
+        if constexpr (std::is_pointer_v<F>) out.write_bytes(&f, sizeof f);
+        out(static_cast<const std::decay_t<Args>&>(args)...);
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) throw closed_error("submit");
+            queue_.push_back(std::move(task));
+        }
+        wake();
+        return detail::make_future(std::move(result));
+    }
+
+    /// Runs `f` on every element of `inputs` in worker processes; results in input order.
+    /// The first failure (by index) is rethrown as `task_error` after the remaining tasks are
+    /// cancelled.
+    template <class F, class Range>
+    auto map(F f, const Range& inputs) {
+        using input_t = std::remove_cvref_t<std::ranges::range_reference_t<const Range>>;
+        using R = std::remove_cvref_t<std::invoke_result_t<F&, const input_t&>>;
+        std::vector<future<R>> futures;
+        for (const auto& x : inputs) futures.push_back(submit(f, static_cast<const input_t&>(x)));
+        std::conditional_t<std::is_void_v<R>, int, std::vector<R>> results{};
+        for (std::size_t i = 0; i < futures.size(); ++i) {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    futures[i].get();
+                } else {
+                    results.push_back(futures[i].get());
+                }
+            } catch (...) {
+                for (std::size_t j = i + 1; j < futures.size(); ++j) futures[j].cancel();
+                for (std::size_t j = i + 1; j < futures.size(); ++j) futures[j].wait();
+                throw detail::make_task_error(i, std::current_exception());
+            }
+        }
+        if constexpr (!std::is_void_v<R>) return results;
+    }
+
+    /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
+    /// cancelled. With `wait`, returns once every started task finished and the workers are
+    /// reaped; otherwise the pool finishes in the background (the destructor still waits).
+    void shutdown(bool wait = true, bool cancel_pending = false) {
+        std::deque<queued_task> cancelled;
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+            if (cancel_pending) cancelled.swap(queue_);
+        }
+        for (auto& t : cancelled) t.state->try_cancel();
+        wake();
+        if (wait) {
+            std::lock_guard lock(join_mutex_);
+            if (manager_.joinable()) manager_.join();
+        }
+    }
+
+private:
+    struct queued_task {
+        std::size_t id = 0;
+        detail::state_ptr<detail::state_base> state;
+        void (*complete)(detail::state_base*, detail::message_kind, std::span<const std::byte>) = nullptr;
+        std::vector<std::byte> payload;
+    };
+    struct worker_slot {
+        detail::worker_process process;
+        queued_task running;  // payload already sent and dropped
+        bool busy = false;
+        std::chrono::steady_clock::time_point deadline;
+    };
+    using clock = std::chrono::steady_clock;
+
+    void check_usable(const char* call) const {
+        if (generation_ != detail::fork_generation())
+            throw std::logic_error(std::string("parkit::process_pool::") + call +
+                                   ": a process_pool cannot be used in a forked child of the process "
+                                   "that made it");
+    }
+
+    static executor_closed closed_error(const char* call) {
+        return executor_closed(std::string("parkit::process_pool::") + call +
+                               ": the pool was shut down and accepts no new tasks");
+    }
+
+    void wake() noexcept {
+        const char byte = 1;
+        [[maybe_unused]] const ssize_t n = ::write(wake_[1], &byte, 1);  // full pipe: already awake
+    }
+
+    void close_wake() noexcept {
+        for (int& fd : wake_) {
+            if (fd >= 0) ::close(fd);
+            fd = -1;
+        }
+    }
+
+    // Forks a (replacement) worker into slot i.
+    void respawn(std::size_t i) {
+        std::vector<int> others{wake_[0], wake_[1]};
+        for (std::size_t j = 0; j < slots_.size(); ++j) {
+            if (j != i && slots_[j].process.fd >= 0) others.push_back(slots_[j].process.fd);
+        }
+        slots_[i].process = detail::spawn_worker(detail::process_worker_main, others);
+    }
+
+    // Fails the task of slot i with `error`, replaces the worker unless stopping.
+    void fail_running(std::size_t i, std::exception_ptr error, bool kill) {
+        worker_slot& slot = slots_[i];
+        if (kill) detail::kill_worker(slot.process);
+        slot.running.state->set_exception(std::move(error));
+        slot.running = queued_task{};
+        slot.busy = false;
+        if (!stopping()) {
+            try {
+                respawn(i);
+            } catch (...) {
+                // Could not fork (resource limits): the pool goes on with fewer workers.
+            }
+        }
+    }
+
+    bool stopping() const noexcept { return abort_running_.load(); }
+
+    // Hands queued tasks to idle workers (the manager thread only).
+    void dispatch() {
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            worker_slot& slot = slots_[i];
+            if (slot.busy || slot.process.fd < 0) continue;
+            queued_task task;
+            {
+                std::lock_guard lock(mutex_);
+                while (!queue_.empty() && !task.state) {
+                    task = std::move(queue_.front());
+                    queue_.pop_front();
+                    if (!task.state->try_start()) task = queued_task{};  // cancelled meanwhile
+                }
+            }
+            if (!task.state) return;
+            const bool sent = detail::send_message(slot.process.fd, detail::message_kind::task, task.id, task.payload);
+            task.payload = {};
+            slot.running = std::move(task);
+            slot.busy = true;
+            slot.deadline = timeout_s_ > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
+                                                                 std::chrono::duration<double>(timeout_s_))
+                                           : clock::time_point::max();
+            if (!sent) worker_died(i);
+        }
+    }
+
+    void worker_died(std::size_t i) {
+        worker_slot& slot = slots_[i];
+        ::close(slot.process.fd);
+        const int status = detail::reap(slot.process.pid);
+        slot.process = detail::worker_process{};
+        const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        fail_running(i, std::make_exception_ptr(worker_crashed(slot.running.id, sig, code, detail::describe_exit(status))),
+                     false);
+    }
+
+    bool idle_and_drained() {
+        std::lock_guard lock(mutex_);
+        if (!closed_) return false;
+        if (!queue_.empty() && !stopping()) {
+            // Queued work remains: only drained once every live worker is gone.
+            return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return s.process.fd >= 0; });
+        }
+        return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return s.busy; });
+    }
+
+    void manage() {
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> owners;
+        detail::message_header header{};
+        std::vector<std::byte> payload;
+        for (;;) {
+            if (stopping()) {
+                for (std::size_t i = 0; i < slots_.size(); ++i) {
+                    if (slots_[i].busy)
+                        fail_running(i, std::make_exception_ptr(task_cancelled(slots_[i].running.id)), true);
+                }
+            }
+            dispatch();
+            if (idle_and_drained()) break;
+            fds.assign(1, pollfd{wake_[0], POLLIN, 0});
+            owners.assign(1, slots_.size());
+            auto next_deadline = clock::time_point::max();
+            for (std::size_t i = 0; i < slots_.size(); ++i) {
+                if (!slots_[i].busy) continue;
+                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
+                owners.push_back(i);
+                next_deadline = std::min(next_deadline, slots_[i].deadline);
+            }
+            int timeout_ms = -1;
+            if (next_deadline != clock::time_point::max()) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
+                timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
+            }
+            if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
+            if (fds[0].revents) {
+                char drain[256];
+                while (::read(wake_[0], drain, sizeof drain) > 0) {
+                }
+            }
+            for (std::size_t k = 1; k < fds.size(); ++k) {
+                if (!fds[k].revents) continue;
+                const std::size_t i = owners[k];
+                worker_slot& slot = slots_[i];
+                if (!detail::receive_message(slot.process.fd, header, payload)) {
+                    worker_died(i);
+                    continue;
+                }
+                slot.running.complete(slot.running.state.get(), header.kind, payload);
+                slot.running = queued_task{};
+                slot.busy = false;
+            }
+            const auto now = clock::now();
+            for (std::size_t i = 0; i < slots_.size(); ++i) {
+                if (slots_[i].busy && now >= slots_[i].deadline)
+                    fail_running(i, std::make_exception_ptr(task_timeout(slots_[i].running.id, timeout_s_)), true);
+            }
+        }
+        for (auto& slot : slots_) detail::stop_worker(slot.process);
+        // Tasks still queued when every worker is gone (fork failed repeatedly) are cancelled.
+        std::lock_guard lock(mutex_);
+        for (auto& t : queue_) t.state->try_cancel();
+        queue_.clear();
+    }
+
+    const unsigned generation_ = detail::fork_generation();
+    const int uncaught_at_start_ = std::uncaught_exceptions();
+    const std::size_t size_;
+    const double timeout_s_;
+    int wake_[2] = {-1, -1};
+    std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only
+    std::thread manager_;
+    std::mutex mutex_;                // guards queue_ and closed_
+    std::deque<queued_task> queue_;
+    bool closed_ = false;
+    std::atomic<bool> abort_running_{false};
+    std::atomic<std::size_t> next_index_{0};
+    std::mutex join_mutex_;
+};
+
+}  // namespace parkit

@@ -1,0 +1,220 @@
+#include <parkit/process_pool.hpp>
+#include <parkit/core/as_completed.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int square(int x) { return x * x; }
+std::string greet(const std::string& name, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += "hi " + name + ";";
+    return out;
+}
+std::map<std::string, std::vector<double>> histogram(std::vector<double> xs) {
+    std::map<std::string, std::vector<double>> out;
+    for (double x : xs) out[x < 0 ? "neg" : "pos"].push_back(x);
+    return out;
+}
+int my_pid(int) { return static_cast<int>(::getpid()); }
+int throws_invalid(int x) {
+    if (x == 3) throw std::invalid_argument("x must not be 3");
+    return x;
+}
+int crash(int how) {
+    switch (how) {
+        case 0: { volatile int* p = nullptr; return *p; }
+        case 1: std::abort();
+        case 2: std::exit(7);
+        case 3: ::kill(::getpid(), SIGKILL); break;
+        default: break;
+    }
+    return how;
+}
+int sleep_ms(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return ms;
+}
+void nothing() {}
+
+// Children of this process that are zombies (state Z) right now.
+std::set<int> zombie_children() {
+    std::set<int> out;
+    DIR* dir = ::opendir("/proc");
+    if (dir == nullptr) return out;
+    const std::string me = std::to_string(::getpid());
+    while (dirent* e = ::readdir(dir)) {
+        const std::string name = e->d_name;
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat("/proc/" + name + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        char state = 0;
+        std::string ppid;
+        std::istringstream rest(line.substr(close + 2));
+        rest >> state >> ppid;
+        if (ppid == me) out.insert(std::stoi(name) * (state == 'Z' ? 1 : -1));
+    }
+    ::closedir(dir);
+    return out;
+}
+
+std::size_t child_count() { return zombie_children().size(); }
+
+}  // namespace
+
+TEST_CASE("process_pool runs functions in other processes", "[process_pool]") {
+    parkit::process_pool pool(2);
+    CHECK(pool.size() == 2);
+    CHECK(pool.submit(square, 7).get() == 49);
+    CHECK(pool.submit(greet, std::string("ada"), 2).get() == "hi ada;hi ada;");
+    const auto h = pool.submit(histogram, std::vector<double>{-1, 2, -3}).get();
+    CHECK(h.at("neg") == std::vector<double>{-1, -3});
+    CHECK(pool.submit([](int a, int b) { return a + b; }, 2, 3).get() == 5);
+    CHECK(pool.submit(my_pid, 0).get() != static_cast<int>(::getpid()));
+    auto v = pool.submit(nothing);
+    v.get();
+}
+
+TEST_CASE("process_pool map keeps order and 10,000 tasks pass through 2 workers", "[process_pool]") {
+    parkit::process_pool pool(2);
+    std::vector<int> xs(10'000);
+    for (int i = 0; i < 10'000; ++i) xs[static_cast<std::size_t>(i)] = i;
+    const std::vector<int> ys = pool.map(square, xs);
+    REQUIRE(ys.size() == xs.size());
+    for (int i = 0; i < 10'000; ++i) REQUIRE(ys[static_cast<std::size_t>(i)] == i * i);
+}
+
+TEST_CASE("an exception in a worker comes back as remote_error and the worker lives on", "[process_pool][errors]") {
+    parkit::process_pool pool(1);
+    const int pid_before = pool.submit(my_pid, 0).get();
+    auto f = pool.submit(throws_invalid, 3);
+    try {
+        f.get();
+        FAIL("no exception");
+    } catch (const parkit::remote_error& e) {
+        CHECK(e.type_name() == "std::invalid_argument");
+        CHECK(e.message() == "x must not be 3");
+        CHECK(e.index() == 1);
+    }
+    CHECK(pool.submit(my_pid, 0).get() == pid_before);
+    CHECK_THROWS_AS(pool.map(throws_invalid, std::vector<int>{1, 2, 3, 4}), parkit::task_error);
+}
+
+TEST_CASE("a crashing worker fails only its task; the pool replaces it", "[process_pool][crash]") {
+    parkit::process_pool pool(2);
+    for (int how : {0, 1, 2, 3}) {
+        CAPTURE(how);
+        std::vector<parkit::future<int>> healthy;
+        for (int i = 0; i < 20; ++i) healthy.push_back(pool.submit(square, i));
+        auto bad = pool.submit(crash, how);
+        for (int i = 20; i < 40; ++i) healthy.push_back(pool.submit(square, i));
+        try {
+            bad.get();
+            FAIL("no exception");
+        } catch (const parkit::worker_crashed& e) {
+            if (how == 0) CHECK(e.signal() == SIGSEGV);
+            if (how == 1) CHECK(e.signal() == SIGABRT);
+            if (how == 2) CHECK(e.exit_code() == 7);
+            if (how == 3) CHECK(e.signal() == SIGKILL);
+            CHECK(std::string(e.what()).find("died") != std::string::npos);
+        }
+        for (int i = 0; i < 40; ++i) CHECK(healthy[static_cast<std::size_t>(i)].get() == i * i);
+    }
+    CHECK(pool.submit(square, 12).get() == 144);
+}
+
+TEST_CASE("a worker killed from outside fails its task and the others complete", "[process_pool][crash]") {
+    parkit::process_pool pool(2);
+    std::vector<parkit::future<int>> futures;
+    for (int i = 0; i < 10; ++i) futures.push_back(pool.submit(sleep_ms, 30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::set<int> children = zombie_children();  // live children are negative
+    REQUIRE(!children.empty());
+    REQUIRE(*children.begin() < 0);
+    ::kill(-*children.begin(), SIGKILL);
+    int crashed = 0, ok = 0;
+    for (auto& f : futures) {
+        try {
+            const int value = f.get();
+            CHECK(value == 30);
+            ++ok;
+        } catch (const parkit::worker_crashed&) {
+            ++crashed;
+        }
+    }
+    CHECK(crashed == 1);
+    CHECK(ok == 9);
+}
+
+TEST_CASE("a task over the time limit fails with task_timeout", "[process_pool][timeout]") {
+    parkit::process_pool pool(1, 0.2);
+    auto slow = pool.submit(sleep_ms, 5'000);
+    auto after = pool.submit(square, 5);
+    CHECK_THROWS_AS(slow.get(), parkit::task_timeout);
+    CHECK(after.get() == 25);
+}
+
+TEST_CASE("as_completed works on process futures", "[process_pool][as_completed]") {
+    parkit::process_pool pool(2);
+    std::vector<parkit::future<int>> futures;
+    futures.push_back(pool.submit(sleep_ms, 200));
+    futures.push_back(pool.submit(sleep_ms, 1));
+    std::vector<std::size_t> order;
+    for (auto& f : parkit::as_completed(futures)) {
+        order.push_back(f.index());
+        f.get();
+    }
+    CHECK(order == std::vector<std::size_t>{1, 0});
+}
+
+TEST_CASE("shutdown refuses new work and cancels queued tasks on request", "[process_pool][shutdown]") {
+    parkit::process_pool pool(1);
+    auto running = pool.submit(sleep_ms, 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto queued = pool.submit(square, 3);
+    pool.shutdown(true, true);
+    CHECK(running.get() == 100);
+    CHECK_THROWS_AS(queued.get(), parkit::task_cancelled);
+    CHECK_THROWS_AS(pool.submit(square, 1), parkit::executor_closed);
+}
+
+TEST_CASE("no zombie or orphan processes are left behind", "[process_pool][zombies]") {
+    const std::size_t before = child_count();
+    {
+        parkit::process_pool pool(3);
+        CHECK(child_count() == before + 3);
+        auto f = pool.submit(crash, 1);
+        CHECK_THROWS_AS(f.get(), parkit::worker_crashed);
+        CHECK(pool.submit(square, 2).get() == 4);
+    }
+    CHECK(child_count() == before);
+    try {
+        parkit::process_pool pool(2);
+        auto f = pool.submit(sleep_ms, 10'000);
+        throw std::runtime_error("interrupted");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(child_count() == before);
+}
+
+TEST_CASE("bad process_pool arguments are rejected by name", "[process_pool][errors]") {
+    CHECK_THROWS_WITH(parkit::process_pool(0), Catch::Contains("n_jobs"));
+    CHECK_THROWS_WITH(parkit::process_pool(1, -1.0), Catch::Contains("task_timeout_s"));
+}
