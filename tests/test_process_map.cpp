@@ -108,3 +108,25 @@ TEST_CASE("processes backend rejects a negative timeout by name", "[processes][e
                                            {.backend = parkit::backend::processes, .task_timeout_s = -1}),
                       Catch::Contains("task_timeout_s"));
 }
+
+namespace {
+struct no_serialize_member {
+    std::string label;
+};
+}  // namespace
+
+TEST_CASE("processes backend names a result type that cannot travel back", "[processes][errors]") {
+    CHECK_THROWS_WITH(parkit::parallel_map([](int x) { return no_serialize_member{std::to_string(x)}; },
+                                           std::vector<int>{1, 2}, processes),
+                      Catch::Contains("no_serialize_member") && Catch::Contains("serialize(Archive& ar)"));
+}
+
+TEST_CASE("processes backend returns multi-megabyte results whole", "[processes][large]") {
+    const auto out = parkit::parallel_map(
+        [](int n) { return std::vector<double>(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), 0.25 * n); },
+        std::vector<int>{1000, 3, 1000}, processes);
+    REQUIRE(out.size() == 3);
+    CHECK(out[0] == std::vector<double>(1'000'000, 250.0));
+    CHECK(out[1] == std::vector<double>(9, 0.75));
+    CHECK(out[2] == out[0]);
+}

@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -50,6 +52,16 @@ int sleep_ms(int ms) {
     return ms;
 }
 void nothing() {}
+int crash_on_5000(int x) {
+    if (x == 5000) ::raise(SIGSEGV);
+    if (x % 1000 == 7) throw std::domain_error("bad " + std::to_string(x));
+    return x;
+}
+std::vector<double> big_matrix(int n) {  // an n x n matrix, row-major
+    std::vector<double> m(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = static_cast<double>(i) * 0.5;
+    return m;
+}
 
 // Children of this process that are zombies (state Z) right now.
 std::set<int> zombie_children() {
@@ -217,4 +229,76 @@ TEST_CASE("no zombie or orphan processes are left behind", "[process_pool][zombi
 TEST_CASE("bad process_pool arguments are rejected by name", "[process_pool][errors]") {
     CHECK_THROWS_WITH(parkit::process_pool(0), Catch::Contains("n_jobs"));
     CHECK_THROWS_WITH(parkit::process_pool(1, -1.0), Catch::Contains("task_timeout_s"));
+}
+
+TEST_CASE("process_pool map batches inputs yet fails only the inputs at fault", "[process_pool][crash]") {
+    parkit::process_pool pool(2);
+    std::vector<int> xs(10'000);
+    std::iota(xs.begin(), xs.end(), 0);
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{333}}) {
+        CAPTURE(chunk);
+        std::vector<parkit::progress_info> reports;
+        const auto out = pool.map(crash_on_5000, xs,
+                                  parkit::collect_options{.chunk_size = chunk,
+                                                          .on_progress = [&](const parkit::progress_info& p) { reports.push_back(p); },
+                                                          .on_error = parkit::on_error::collect});
+        REQUIRE(out.errors.size() == 11);  // 10 exceptions (x % 1000 == 7) + the crash
+        std::size_t crashes = 0;
+        for (const auto& failure : out.errors) {
+            try {
+                std::rethrow_exception(failure.error);
+            } catch (const parkit::worker_crashed& e) {
+                ++crashes;
+                CHECK(failure.index == 5000);
+                CHECK(e.index() == 5000);
+                CHECK(e.signal() == SIGSEGV);
+            } catch (const parkit::remote_error& e) {
+                CHECK(failure.index % 1000 == 7);
+                CHECK(e.index() == failure.index);
+                CHECK(e.type_name() == "std::domain_error");
+            }
+        }
+        CHECK(crashes == 1);
+        std::size_t ok = 0;
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            if (out.results[i]) {
+                ++ok;
+                REQUIRE(*out.results[i] == static_cast<int>(i));
+            }
+        }
+        CHECK(ok == 10'000 - 11);
+        REQUIRE(!reports.empty());
+        CHECK(reports.back().done == 10'000);
+    }
+    try {
+        pool.map(crash_on_5000, xs);
+        FAIL("no exception");
+    } catch (const parkit::task_error& e) {
+        CHECK(e.index() == 7);  // the first failure by index
+    }
+    CHECK(pool.submit(square, 9).get() == 81);  // still usable
+    CHECK_THROWS_WITH(pool.map(square, xs, {.task_timeout_s = 1.0}), Catch::Contains("task_timeout_s"));
+}
+
+TEST_CASE("process_pool map with a time limit fails only the overdue input", "[process_pool][timeout]") {
+    parkit::process_pool pool(2, 0.3);
+    const auto out = pool.map(sleep_ms, std::vector<int>{1, 2, 5'000, 3, 4},
+                              parkit::collect_options{.on_error = parkit::on_error::collect});
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0].index == 2);
+    CHECK_THROWS_AS(std::rethrow_exception(out.errors[0].error), parkit::task_timeout);
+    CHECK(*out.results[4] == 4);
+}
+
+TEST_CASE("multi-megabyte results travel back whole", "[process_pool][large]") {
+    parkit::process_pool pool(2);
+    const std::vector<double> expected = big_matrix(1000);  // 8 MB
+    auto a = pool.submit(big_matrix, 1000);
+    auto b = pool.submit(big_matrix, 1000);
+    CHECK(a.get() == expected);
+    CHECK(b.get() == expected);
+    const auto all = pool.map(big_matrix, std::vector<int>{1000, 10, 1000});
+    CHECK(all[0] == expected);
+    CHECK(all[1].size() == 100);
+    CHECK(all[2] == expected);
 }

@@ -8,6 +8,8 @@
 #include <optional>
 #include <ranges>
 #include <stdexcept>
+#include <string>
+#include <typeinfo>
 #include <utility>
 
 #include "core/options.hpp"
@@ -37,7 +39,11 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
             } else {
                 throw std::invalid_argument(
                     "parkit::parallel_map: options.backend = processes needs a serializable, "
-                    "default-constructible result type (see parkit/core/serialization.hpp)");
+                    "default-constructible result type, and " +
+                    demangle(typeid(map_result_t<F, std::remove_reference_t<Range>>).name()) +
+                    " is not: make it trivially copyable or give it a member `template <class Archive> "
+                    "void serialize(Archive& ar) { ar(field1, field2, ...); }` (see "
+                    "parkit/core/serialization.hpp)");
             }
         default:
             throw std::invalid_argument("parkit::parallel_map: options.backend has an unknown value");

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <functional>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -28,7 +30,10 @@
 #include "core/serialization.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/process_io.hpp"
+#include "detail/map_engine.hpp"
+#include "detail/progress_reporter.hpp"
 #include "detail/shared_state.hpp"
+#include "detail/task_outcome.hpp"
 
 namespace parkit {
 
@@ -91,6 +96,39 @@ void complete_from_reply(state_base* state, message_kind kind, std::span<const s
         }
     } catch (...) {
         typed->set_exception(std::current_exception());
+    }
+}
+
+/// The worker side of one `process_pool::map` batch: decodes `count` inputs one at a time and
+/// appends each task's outcome (see task_outcome.hpp), so one failing input fails only itself.
+template <class F, class R, class In>
+message_kind run_transferred_batch(std::span<const std::byte> payload, std::vector<std::byte>& out) {
+    try {
+        input_archive in(payload);
+        F fn{};
+        if constexpr (std::is_pointer_v<F>) in.read_bytes(&fn, sizeof fn);
+        std::uint64_t count = 0;
+        in(count);
+        output_archive archive{out};
+        In x{};
+        for (std::uint64_t i = 0; i < count; ++i) {
+            in(x);
+            encode_outcome<R>(archive, out, [&]() -> decltype(auto) { return std::invoke(fn, std::as_const(x)); });
+        }
+        return message_kind::result;
+    } catch (...) {
+        encode_current_exception(out);  // the batch itself could not be decoded
+        return message_kind::exception;
+    }
+}
+
+/// The parent side of a batch: the future's value is the raw reply, decoded by `map`.
+inline void complete_with_bytes(state_base* state, message_kind kind, std::span<const std::byte> payload) {
+    auto* typed = static_cast<shared_state<std::vector<std::byte>>*>(state);
+    if (kind == message_kind::exception) {
+        complete_from_reply<std::vector<std::byte>>(state, kind, payload);
+    } else {
+        typed->set_value(std::vector<std::byte>(payload.begin(), payload.end()));
     }
 }
 
@@ -178,60 +216,44 @@ public:
                       "parkit::backend::processes}), which accepts any callable");
         using R = std::remove_cvref_t<std::invoke_result_t<F&, std::decay_t<Args>...>>;
         static_assert((is_serializable_v<std::decay_t<Args>> && ...),
-                      "parkit::process_pool::submit: every argument must be serializable (see "
-                      "parkit/core/serialization.hpp)");
+                      "parkit::process_pool::submit: every argument must be serializable: make its type "
+                      "trivially copyable or give it a member `template <class Archive> void "
+                      "serialize(Archive& ar) { ar(field1, field2, ...); }` (see parkit/core/serialization.hpp)");
         static_assert(std::is_void_v<R> || is_serializable_v<R>,
-                      "parkit::process_pool::submit: the result type must be serializable (see "
-                      "parkit/core/serialization.hpp)");
+                      "parkit::process_pool::submit: the result type must be serializable: make it "
+                      "trivially copyable or give it a member `template <class Archive> void "
+                      "serialize(Archive& ar) { ar(field1, field2, ...); }` (see parkit/core/serialization.hpp)");
         static_assert(std::is_void_v<R> || std::is_default_constructible_v<R>,
                       "parkit::process_pool::submit: the result type must be default-constructible");
         check_usable("submit");
-
-        queued_task task;
-        task.id = next_index_.fetch_add(1, std::memory_order_relaxed);
-        auto* state = new detail::shared_state<R>(task.id);
-        detail::state_ptr<detail::shared_state<R>> result(state);
-        state->add_ref();
-        task.state = detail::state_ptr<detail::state_base>(state);
-        task.complete = &detail::complete_from_reply<R>;
-        detail::process_trampoline run = &detail::run_transferred_task<F, R, std::decay_t<Args>...>;
-        output_archive out(task.payload);
-        out.write_bytes(&run, sizeof run);
-        if constexpr (std::is_pointer_v<F>) out.write_bytes(&f, sizeof f);
-        out(static_cast<const std::decay_t<Args>&>(args)...);
-        {
-            std::lock_guard lock(mutex_);
-            if (closed_) throw closed_error("submit");
-            queue_.push_back(std::move(task));
-        }
-        wake();
-        return detail::make_future(std::move(result));
+        return enqueue<R>(&detail::run_transferred_task<F, R, std::decay_t<Args>...>, &detail::complete_from_reply<R>, 1,
+                          "submit", [&](output_archive& out) {
+                              if constexpr (std::is_pointer_v<F>) out.write_bytes(&f, sizeof f);
+                              out(static_cast<const std::decay_t<Args>&>(args)...);
+                          });
     }
 
     /// Runs `f` on every element of `inputs` in worker processes; results in input order.
-    /// The first failure (by index) is rethrown as `task_error` after the remaining tasks are
-    /// cancelled.
+    /// Inputs travel in batches of `opts.chunk_size` (0 = automatic: a few batches per worker,
+    /// or one input per task when the pool has a time limit), so 10,000 tiny tasks cost a few
+    /// dozen messages, not 10,000. Each input still succeeds or fails alone: an exception fails
+    /// only its input, and when a worker dies in a batch, that batch's inputs are retried one per
+    /// task, so only the input that crashes again fails (`worker_crashed`). With
+    /// `on_error::raise` (the default) the first failure by index is rethrown as `task_error`
+    /// after the rest are cancelled; with `collect_options` every result and every failure come
+    /// back in a `collected<R>`. `opts.progress` / `on_progress` work as in `parallel_map`;
+    /// `n_jobs` and `backend` are ignored (the pool's workers run the tasks) and the time limit is
+    /// the pool's (`opts.task_timeout_s` must be 0).
+    /// @throws std::invalid_argument for a non-zero `opts.task_timeout_s`.
     template <class F, class Range>
-    auto map(F f, const Range& inputs) {
-        using input_t = std::remove_cvref_t<std::ranges::range_reference_t<const Range>>;
-        using R = std::remove_cvref_t<std::invoke_result_t<F&, const input_t&>>;
-        std::vector<future<R>> futures;
-        for (const auto& x : inputs) futures.push_back(submit(f, static_cast<const input_t&>(x)));
-        std::conditional_t<std::is_void_v<R>, int, std::vector<R>> results{};
-        for (std::size_t i = 0; i < futures.size(); ++i) {
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    futures[i].get();
-                } else {
-                    results.push_back(futures[i].get());
-                }
-            } catch (...) {
-                for (std::size_t j = i + 1; j < futures.size(); ++j) futures[j].cancel();
-                for (std::size_t j = i + 1; j < futures.size(); ++j) futures[j].wait();
-                throw detail::make_task_error(i, std::current_exception());
-            }
-        }
-        if constexpr (!std::is_void_v<R>) return results;
+    auto map(F f, const Range& inputs, const options& opts = {}) {
+        return map_batched(f, inputs, opts);
+    }
+
+    /// `map` that collects every result and every failure instead of stopping at the first.
+    template <class F, class Range>
+    auto map(F f, const Range& inputs, const collect_options& opts) {
+        return map_batched(f, inputs, opts);
     }
 
     /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
@@ -253,10 +275,12 @@ public:
     }
 
 private:
+    using complete_fn = void (*)(detail::state_base*, detail::message_kind, std::span<const std::byte>);
     struct queued_task {
         std::size_t id = 0;
+        std::size_t weight = 1;  // inputs in the message: the time limit scales with it
         detail::state_ptr<detail::state_base> state;
-        void (*complete)(detail::state_base*, detail::message_kind, std::span<const std::byte>) = nullptr;
+        complete_fn complete = nullptr;
         std::vector<std::byte> payload;
     };
     struct worker_slot {
@@ -266,6 +290,128 @@ private:
         std::chrono::steady_clock::time_point deadline;
     };
     using clock = std::chrono::steady_clock;
+
+    // Queues one task message (trampoline, then what `write_args` writes) of `weight` inputs
+    // and returns the future of its `R`.
+    template <class R, class WriteArgs>
+    future<R> enqueue(detail::process_trampoline run, complete_fn complete, std::size_t weight, const char* call,
+                      WriteArgs&& write_args) {
+        queued_task task;
+        task.id = next_index_.fetch_add(1, std::memory_order_relaxed);
+        task.weight = weight;
+        auto* state = new detail::shared_state<R>(task.id);
+        detail::state_ptr<detail::shared_state<R>> result(state);
+        state->add_ref();
+        task.state = detail::state_ptr<detail::state_base>(state);
+        task.complete = complete;
+        output_archive out(task.payload);
+        out.write_bytes(&run, sizeof run);
+        write_args(out);
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) throw closed_error(call);
+            queue_.push_back(std::move(task));
+        }
+        wake();
+        return detail::make_future(std::move(result));
+    }
+
+    // One batch of `map`: inputs [begin, end) in one task message.
+    template <class F, class In, class Input>
+    future<std::vector<std::byte>> submit_batch(F f, const Input& input, std::size_t begin, std::size_t end) {
+        using R = std::remove_cvref_t<std::invoke_result_t<F&, const In&>>;
+        return enqueue<std::vector<std::byte>>(&detail::run_transferred_batch<F, R, In>, &detail::complete_with_bytes,
+                                               end - begin, "map", [&](output_archive& out) {
+                                                   if constexpr (std::is_pointer_v<F>) out.write_bytes(&f, sizeof f);
+                                                   out(static_cast<std::uint64_t>(end - begin));
+                                                   for (std::size_t i = begin; i < end; ++i)
+                                                       out(static_cast<const In&>(input[i]));
+                                               });
+    }
+
+    template <class F, class Range, class OnError>
+    auto map_batched(F f, const Range& inputs, const basic_options<OnError>& opts) {
+        constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
+        using In = std::remove_cvref_t<std::ranges::range_reference_t<const Range>>;
+        using R = std::remove_cvref_t<std::invoke_result_t<F&, const In&>>;
+        static_assert(detail::transferable_callable_v<F>,
+                      "parkit::process_pool::map: the task must be a plain function or a lambda without "
+                      "captures (it runs in another process, which cannot receive a closure); use "
+                      "parallel_map(f, inputs, {.backend = parkit::backend::processes}) for any callable");
+        static_assert(is_serializable_v<In> && std::is_default_constructible_v<In>,
+                      "parkit::process_pool::map: the input type must be serializable and "
+                      "default-constructible (see parkit/core/serialization.hpp)");
+        static_assert(std::is_void_v<R> || (is_serializable_v<R> && std::is_default_constructible_v<R>),
+                      "parkit::process_pool::map: the result type must be serializable and "
+                      "default-constructible (see parkit/core/serialization.hpp)");
+        if (opts.task_timeout_s != 0.0)
+            throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
+                                        "limit is the pool's (process_pool(n_jobs, task_timeout_s))");
+        check_usable("map");
+        const detail::indexed_input<const Range> input(inputs);
+        const std::size_t n = input.size();
+        const std::size_t chunk = opts.chunk_size > 0 ? opts.chunk_size
+                                  : timeout_s_ > 0    ? 1
+                                                      : std::clamp<std::size_t>(n / (4 * size_), 1, 4096);
+        using store_t = std::conditional_t<std::is_void_v<R>, int,
+                                           detail::result_store<std::conditional_t<std::is_void_v<R>, int, R>, collect>>;
+        store_t results = [n] {
+            if constexpr (std::is_void_v<R>) return 0;
+            else return store_t(n);
+        }();
+        std::vector<task_failure> failures;
+        detail::progress_reporter progress(opts.progress, opts.on_progress, n, static_cast<int>(size_), "processes");
+
+        struct batch {
+            std::size_t begin, end;
+            future<std::vector<std::byte>> reply;
+        };
+        std::deque<batch> batches;
+        for (std::size_t b = 0; b < n; b += chunk) {
+            const std::size_t e = std::min(n, b + chunk);
+            batches.push_back(batch{b, e, submit_batch<F, In>(f, input, b, e)});
+        }
+        auto cancel_rest = [&] {
+            for (auto& b : batches) b.reply.cancel();
+            for (auto& b : batches) b.reply.wait();
+        };
+        try {
+            while (!batches.empty() && (collect || failures.empty())) {
+                batch b = std::move(batches.front());
+                batches.pop_front();
+                std::vector<std::byte> reply;
+                try {
+                    reply = b.reply.get();
+                } catch (...) {
+                    const std::exception_ptr error = std::current_exception();
+                    if (b.end - b.begin == 1) {
+                        failures.push_back(task_failure{b.begin, detail::with_task_index(error, b.begin)});
+                        progress.advance(1);
+                    } else {
+                        // A worker died (or overran) somewhere in the batch: retry each input alone.
+                        for (std::size_t i = b.end; i-- > b.begin;)
+                            batches.push_front(batch{i, i + 1, submit_batch<F, In>(f, input, i, i + 1)});
+                    }
+                    continue;
+                }
+                input_archive archive(reply);
+                for (std::size_t i = b.begin; i < b.end; ++i) {
+                    detail::decode_outcome<R>(
+                        archive, i, [&](auto&& value) {
+                            if constexpr (!std::is_void_v<R>) results.put(i, std::move(value));
+                        },
+                        [&](std::exception_ptr error) { failures.push_back(task_failure{i, std::move(error)}); });
+                }
+                progress.advance(b.end - b.begin);
+            }
+        } catch (...) {
+            cancel_rest();
+            throw;
+        }
+        cancel_rest();
+        progress.finish();
+        return detail::finish_map<R, collect>(n, results, std::move(failures));
+    }
 
     void check_usable(const char* call) const {
         if (generation_ != detail::fork_generation())
@@ -338,7 +484,7 @@ private:
             slot.running = std::move(task);
             slot.busy = true;
             slot.deadline = timeout_s_ > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
-                                                                 std::chrono::duration<double>(timeout_s_))
+                                                                 std::chrono::duration<double>(timeout_s_ * slot.running.weight))
                                            : clock::time_point::max();
             if (!sent) worker_died(i);
         }

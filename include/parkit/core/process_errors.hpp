@@ -43,18 +43,22 @@ public:
                              " died: " + how),
           index_(index),
           signal_(signal),
-          exit_code_(exit_code) {}
+          exit_code_(exit_code),
+          how_(how) {}
     /// Submission index (or input position) of the task.
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
     /// The signal that killed the worker, or 0 if it exited.
     [[nodiscard]] int signal() const noexcept { return signal_; }
     /// The worker's exit code, or -1 if a signal killed it.
     [[nodiscard]] int exit_code() const noexcept { return exit_code_; }
+    /// How the worker ended, in words, e.g. "killed by signal 11 (SIGSEGV)".
+    [[nodiscard]] const std::string& how() const noexcept { return how_; }
 
 private:
     std::size_t index_;
     int signal_;
     int exit_code_;
+    std::string how_;
 };
 
 /// A task ran longer than its time limit; its worker process was killed and replaced.

@@ -34,6 +34,7 @@
 #include "map_engine.hpp"
 #include "process_io.hpp"
 #include "progress_reporter.hpp"
+#include "task_outcome.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {
@@ -70,9 +71,6 @@ inline std::int64_t steady_ns() noexcept {
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
-
-/// Reply status of one task in a chunk.
-enum class task_outcome : std::uint8_t { ok = 0, threw = 1 };
 
 /// One call's worker processes and the parent's bookkeeping.
 template <class F, class Range, class R, bool Collect>
@@ -219,19 +217,9 @@ private:
             for (std::uint64_t i = header.id; i < end; ++i) {
                 me.started_ns.store(steady_ns(), std::memory_order_relaxed);
                 me.task.store(i, std::memory_order_release);
-                const std::size_t mark = out.size();
-                try {
-                    archive(task_outcome::ok);
-                    if constexpr (std::is_void_v<R>) {
-                        std::invoke(f_, input_[static_cast<std::size_t>(i)]);
-                    } else {
-                        archive(static_cast<const R&>(std::invoke(f_, input_[static_cast<std::size_t>(i)])));
-                    }
-                } catch (...) {
-                    out.resize(mark);
-                    const std::exception_ptr error = std::current_exception();
-                    archive(task_outcome::threw, exception_type_name(error), exception_message(error));
-                }
+                encode_outcome<R>(archive, out, [&]() -> decltype(auto) {
+                    return std::invoke(f_, input_[static_cast<std::size_t>(i)]);
+                });
             }
             me.task.store(worker_activity::idle, std::memory_order_release);
             if (!send_message(fd, message_kind::chunk_done, header.id, out)) return;
@@ -242,19 +230,11 @@ private:
         slot& s = slots_[i];
         input_archive archive(payload);
         for (std::size_t index = s.chunk.begin; index < s.chunk.end; ++index) {
-            task_outcome outcome{};
-            archive(outcome);
-            if (outcome == task_outcome::ok) {
-                if constexpr (!std::is_void_v<R>) {
-                    R value{};
-                    archive(value);
-                    results_.put(index, std::move(value));
-                }
-            } else {
-                std::string type, message;
-                archive(type, message);
-                fail(index, std::make_exception_ptr(remote_error(index, type, message)));
-            }
+            decode_outcome<R>(
+                archive, index, [&](auto&& value) {
+                    if constexpr (!std::is_void_v<R>) results_.put(index, std::move(value));
+                },
+                [&](std::exception_ptr error) { fail(index, std::move(error)); });
         }
         progress_.advance(s.chunk.end - s.chunk.begin);
         s.busy = false;
