@@ -129,7 +129,7 @@ TEST_CASE("an exception in a worker comes back as remote_error and the worker li
     CHECK_THROWS_AS(pool.map(throws_invalid, std::vector<int>{1, 2, 3, 4}), parkit::task_error);
 }
 
-TEST_CASE("a crashing worker fails only its task; the pool replaces it", "[process_pool][crash]") {
+TEST_CASE("a crashing worker fails only its task and the pool replaces it", "[process_pool][crash]") {
     parkit::process_pool pool(2);
     for (int how : {0, 1, 2, 3}) {
         CAPTURE(how);

@@ -45,7 +45,7 @@ TEST_CASE("neighbouring streams do not collide", "[random]") {
     CHECK(firsts.size() == 10000);
 }
 
-TEST_CASE("uniform01 lies in [0, 1) with mean one half", "[random]") {
+TEST_CASE("uniform01 lies in the half-open unit interval with mean one half", "[random]") {
     parkit::random_stream g = parkit::seed_sequence{3}.stream(0);
     double sum = 0, lo = 1, hi = 0;
     for (int i = 0; i < 100000; ++i) {

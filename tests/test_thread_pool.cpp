@@ -158,7 +158,7 @@ TEST_CASE("submit after shutdown is refused with a clear error", "[thread_pool][
     pool.shutdown();  // idempotent
 }
 
-TEST_CASE("shutdown without waiting returns at once; queued work still runs", "[thread_pool][shutdown]") {
+TEST_CASE("shutdown without waiting returns at once and queued work still runs", "[thread_pool][shutdown]") {
     parkit::thread_pool pool(1);
     std::atomic<bool> release{false};
     auto slow = pool.submit([&] {
