@@ -279,6 +279,7 @@ private:
     struct queued_task {
         std::size_t id = 0;
         std::size_t weight = 1;  // inputs in the message: the time limit scales with it
+        bool started = false;    // taken from the queue once already (its worker was gone)
         detail::state_ptr<detail::state_base> state;
         complete_fn complete = nullptr;
         std::vector<std::byte> payload;
@@ -453,12 +454,15 @@ private:
         slot.running.state->set_exception(std::move(error));
         slot.running = queued_task{};
         slot.busy = false;
-        if (!stopping()) {
-            try {
-                respawn(i);
-            } catch (...) {
-                // Could not fork (resource limits): the pool goes on with fewer workers.
-            }
+        if (!stopping()) respawn_or_shrink(i);
+    }
+
+    // Forks a replacement into slot i; if fork fails (resource limits), the pool goes on with
+    // fewer workers.
+    void respawn_or_shrink(std::size_t i) noexcept {
+        try {
+            respawn(i);
+        } catch (...) {
         }
     }
 
@@ -475,18 +479,27 @@ private:
                 while (!queue_.empty() && !task.state) {
                     task = std::move(queue_.front());
                     queue_.pop_front();
-                    if (!task.state->try_start()) task = queued_task{};  // cancelled meanwhile
+                    if (!task.started && !task.state->try_start()) task = queued_task{};  // cancelled meanwhile
                 }
             }
             if (!task.state) return;
-            const bool sent = detail::send_message(slot.process.fd, detail::message_kind::task, task.id, task.payload);
+            task.started = true;
+            if (!detail::send_message(slot.process.fd, detail::message_kind::task, task.id, task.payload)) {
+                // The worker died while idle: the task never reached it. Queue it again first.
+                {
+                    std::lock_guard lock(mutex_);
+                    queue_.push_front(std::move(task));
+                }
+                wake();  // another dispatch round after the replacement is up
+                worker_died(i);
+                continue;
+            }
             task.payload = {};
             slot.running = std::move(task);
             slot.busy = true;
             slot.deadline = timeout_s_ > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
                                                                  std::chrono::duration<double>(timeout_s_ * slot.running.weight))
                                            : clock::time_point::max();
-            if (!sent) worker_died(i);
         }
     }
 
@@ -495,6 +508,10 @@ private:
         ::close(slot.process.fd);
         const int status = detail::reap(slot.process.pid);
         slot.process = detail::worker_process{};
+        if (!slot.busy) {  // died while idle (killed from outside): nothing to fail, replace it
+            if (!stopping()) respawn_or_shrink(i);
+            return;
+        }
         const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         fail_running(i, std::make_exception_ptr(worker_crashed(slot.running.id, sig, code, detail::describe_exit(status))),
@@ -529,10 +546,10 @@ private:
             owners.assign(1, slots_.size());
             auto next_deadline = clock::time_point::max();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
-                if (!slots_[i].busy) continue;
-                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
+                if (slots_[i].process.fd < 0) continue;
+                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});  // idle ones too: deaths
                 owners.push_back(i);
-                next_deadline = std::min(next_deadline, slots_[i].deadline);
+                if (slots_[i].busy) next_deadline = std::min(next_deadline, slots_[i].deadline);
             }
             int timeout_ms = -1;
             if (next_deadline != clock::time_point::max()) {
@@ -553,6 +570,7 @@ private:
                     worker_died(i);
                     continue;
                 }
+                if (!slot.busy) continue;  // nothing is expected from an idle worker
                 slot.running.complete(slot.running.state.get(), header.kind, payload);
                 slot.running = queued_task{};
                 slot.busy = false;

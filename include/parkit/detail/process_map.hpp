@@ -238,6 +238,7 @@ private:
         }
         progress_.advance(s.chunk.end - s.chunk.begin);
         s.busy = false;
+        deaths_without_progress_ = 0;
     }
 
     // Worker i died (or was killed for `timeout`): fail its current task, requeue the rest of
@@ -266,8 +267,10 @@ private:
             progress_.advance(1);
         } else {
             requeue(s.chunk);  // died between tasks: nothing of the chunk is known to be at fault
-            if (++deaths_between_tasks_ > 3 * workers_ + 3)
-                throw std::runtime_error("parkit::parallel_map: worker processes keep dying outside tasks");
+            // Killed from outside now and then is fine; workers that die again and again before
+            // finishing any chunk mean the environment is broken: give up rather than loop.
+            if (++deaths_without_progress_ > 3 * workers_ + 3)
+                throw std::runtime_error("parkit::parallel_map: worker processes keep dying before finishing any work");
         }
         if (!stop_) spawn(i);
     }
@@ -305,7 +308,7 @@ private:
     std::vector<slot> slots_;
     std::deque<index_range> pending_;
     std::vector<task_failure> failures_;
-    std::size_t deaths_between_tasks_ = 0;
+    std::size_t deaths_without_progress_ = 0;  // worker deaths outside tasks since the last chunk done
     bool stop_ = false;
 };
 
