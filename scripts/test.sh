@@ -53,8 +53,10 @@ if [[ "$sanitizers" == 1 ]]; then
     else
         echo "parkit: warning: 'setarch -R' unavailable, running TSan with ASLR on" >&2
     fi
+    # die_after_fork=0: the process backend's forked workers may start threads (a nested
+    # parallel_map makes a fresh pool there); TSan refuses that by default.
     configure_build_test build-tsan "${no_aslr[@]}" \
-        env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" -- \
+        env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0" -- \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARKIT_SANITIZE=thread \
         -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF \
         || failed+=("build-tsan (ThreadSanitizer)")

@@ -88,7 +88,7 @@ void complete_from_reply(state_base* state, message_kind kind, std::span<const s
         if (kind == message_kind::exception) {
             std::string type, message;
             input_archive{payload}(type, message);
-            typed->set_exception(std::make_exception_ptr(remote_error(state->index(), type, message)));
+            typed->set_exception(detail::make_error_ptr<remote_error>(state->index(), type, message));
         } else if constexpr (std::is_void_v<R>) {
             typed->set_value();
         } else {
@@ -514,7 +514,7 @@ private:
         }
         const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        fail_running(i, std::make_exception_ptr(worker_crashed(slot.running.id, sig, code, detail::describe_exit(status))),
+        fail_running(i, detail::make_error_ptr<worker_crashed>(slot.running.id, sig, code, detail::describe_exit(status)),
                      false);
     }
 
@@ -537,7 +537,7 @@ private:
             if (stopping()) {
                 for (std::size_t i = 0; i < slots_.size(); ++i) {
                     if (slots_[i].busy)
-                        fail_running(i, std::make_exception_ptr(task_cancelled(slots_[i].running.id)), true);
+                        fail_running(i, detail::make_error_ptr<task_cancelled>(slots_[i].running.id), true);
                 }
             }
             dispatch();
@@ -578,7 +578,7 @@ private:
             const auto now = clock::now();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
                 if (slots_[i].busy && now >= slots_[i].deadline)
-                    fail_running(i, std::make_exception_ptr(task_timeout(slots_[i].running.id, timeout_s_)), true);
+                    fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].running.id, timeout_s_), true);
             }
         }
         for (auto& slot : slots_) detail::stop_worker(slot.process);

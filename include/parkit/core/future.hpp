@@ -104,7 +104,7 @@ public:
         detail::shared_state<T>& s = checked("exception");
         s.wait();
         if (s.current_phase() == detail::phase::cancelled) {
-            return std::make_exception_ptr(task_cancelled(s.index()));
+            return detail::make_error_ptr<task_cancelled>(s.index());
         }
         return s.error();
     }

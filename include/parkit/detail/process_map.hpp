@@ -260,7 +260,7 @@ private:
             } else {
                 const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
                 const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                fail(index, std::make_exception_ptr(worker_crashed(index, sig, code, describe_exit(status))));
+                fail(index, make_error_ptr<worker_crashed>(index, sig, code, describe_exit(status)));
             }
             requeue(index_range{s.chunk.begin, index});
             requeue(index_range{index + 1, s.chunk.end});
@@ -287,7 +287,7 @@ private:
             const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
             if (running == worker_activity::idle) continue;
             if (now - activity_[i].started_ns.load(std::memory_order_relaxed) <= limit) continue;
-            const auto error = std::make_exception_ptr(task_timeout(static_cast<std::size_t>(running), timeout_s_));
+            const auto error = make_error_ptr<task_timeout>(static_cast<std::size_t>(running), timeout_s_);
             lost_worker(i, &error);
         }
     }

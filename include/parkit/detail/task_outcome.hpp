@@ -57,7 +57,7 @@ void decode_outcome(input_archive& archive, std::size_t index, OnValue&& on_valu
     } else if (outcome == task_outcome::threw) {
         std::string type, message;
         archive(type, message);
-        on_error(std::make_exception_ptr(remote_error(index, std::move(type), std::move(message))));
+        on_error(make_error_ptr<remote_error>(index, std::move(type), std::move(message)));
     } else {
         throw serialization_error("parkit: malformed task outcome in a worker's reply");
     }
@@ -69,13 +69,13 @@ inline std::exception_ptr with_task_index(const std::exception_ptr& error, std::
     try {
         std::rethrow_exception(error);
     } catch (const worker_crashed& e) {
-        return std::make_exception_ptr(worker_crashed(index, e.signal(), e.exit_code(), e.how()));
+        return make_error_ptr<worker_crashed>(index, e.signal(), e.exit_code(), e.how());
     } catch (const task_timeout& e) {
-        return std::make_exception_ptr(task_timeout(index, e.limit_s()));
+        return make_error_ptr<task_timeout>(index, e.limit_s());
     } catch (const remote_error& e) {
-        return std::make_exception_ptr(remote_error(index, e.type_name(), e.message()));
+        return make_error_ptr<remote_error>(index, e.type_name(), e.message());
     } catch (const task_cancelled&) {
-        return std::make_exception_ptr(task_cancelled(index));
+        return make_error_ptr<task_cancelled>(index);
     } catch (...) {
         return error;
     }
