@@ -44,6 +44,12 @@ failed=()
 for name in "${targets[@]}"; do
     source="$here/fuzz_$name.cpp"
     binary="$build/fuzz_$name"
+    # A target may name a header it needs ("fuzz-requires: include/..."): skipped without it.
+    required="$(sed -n 's|^.*fuzz-requires: *\([^ ]*\).*$|\1|p' "$source" | head -n 1)"
+    if [[ -n "$required" && ! -e "$root/$required" ]]; then
+        echo "parkit fuzz: $name skipped: $required does not exist in this tree"
+        continue
+    fi
     if ! "$cxx" "${flags[@]}" "$source" -o "$binary" 2>"$build/fuzz_$name.build.log"; then
         if grep -q "libclang_rt.fuzzer\|fuzzer-no-link\|cannot find -l" "$build/fuzz_$name.build.log"; then
             skip "$cxx cannot link libFuzzer"
