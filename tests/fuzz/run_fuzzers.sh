@@ -4,14 +4,23 @@
 # directory). Exits non-zero when a target crashes, leaks, over-reads, allocates more than
 # 2 GB at once, or throws anything but a clean parse error; the input is saved as crash-* there.
 #   Usage: bash tests/fuzz/run_fuzzers.sh [seconds per target, default 60] [name ...]
+#          bash tests/fuzz/run_fuzzers.sh --write-corpus [name ...]   (rewrites the seed corpora:
+#          each target compiled with -DPARKIT_FUZZ_WRITE_CORPUS writes valid encodings)
 #   Environment: PARKIT_FUZZ_CXX (compiler, default clang++ or clang++-14),
 #                PARKIT_FUZZ_BUILD_DIR (default build/fuzz), PARKIT_FUZZ_REQUIRED=1 (fail
 #                instead of skipping when no clang++ with libFuzzer is installed).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-seconds="${1:-60}"
-shift || true
+write_corpus=0
+if [[ "${1:-}" == "--write-corpus" ]]; then
+    write_corpus=1
+    shift
+    seconds=0
+else
+    seconds="${1:-60}"
+    shift || true
+fi
 build="${PARKIT_FUZZ_BUILD_DIR:-$root/build/fuzz}"
 
 cxx="${PARKIT_FUZZ_CXX:-}"
@@ -28,9 +37,10 @@ skip() {
 [[ -n "$cxx" ]] || skip "no clang++ found"
 
 mkdir -p "$build"
+includes=(-I"$root/include")
+[[ -d /usr/include/eigen3 ]] && includes+=(-isystem /usr/include/eigen3)
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=undefined -I"$root/include")
-[[ -d /usr/include/eigen3 ]] && flags+=(-isystem /usr/include/eigen3)
+       -fno-sanitize-recover=undefined "${includes[@]}")
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
@@ -48,6 +58,13 @@ for name in "${targets[@]}"; do
     required="$(sed -n 's|^.*fuzz-requires: *\([^ ]*\).*$|\1|p' "$source" | head -n 1)"
     if [[ -n "$required" && ! -e "$root/$required" ]]; then
         echo "parkit fuzz: $name skipped: $required does not exist in this tree"
+        continue
+    fi
+    if [[ "$write_corpus" == 1 ]]; then
+        "$cxx" -std=c++20 -O1 -DPARKIT_FUZZ_WRITE_CORPUS "${includes[@]}" "$source" -o "$binary-write-corpus"
+        rm -rf "$here/corpus/$name"
+        "$binary-write-corpus" "$here/corpus/$name"
+        echo "parkit fuzz: wrote $(ls "$here/corpus/$name" | wc -l) seeds to tests/fuzz/corpus/$name"
         continue
     fi
     if ! "$cxx" "${flags[@]}" "$source" -o "$binary" 2>"$build/fuzz_$name.build.log"; then

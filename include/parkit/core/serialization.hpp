@@ -200,7 +200,10 @@ private:
     template <class T>
     void save(const T& value) {
         using namespace detail;
-        if constexpr (memcpy_serializable<T> || std::is_same_v<T, bool>) {
+        if constexpr (std::is_empty_v<T> && memcpy_serializable<T>) {
+            const std::array<std::byte, sizeof(T)> zeros{};  // an empty type's byte is uninitialized
+            write_bytes(zeros.data(), zeros.size());
+        } else if constexpr (memcpy_serializable<T> || std::is_same_v<T, bool>) {
             write_bytes(&value, sizeof(T));
         } else if constexpr (std::is_pointer_v<T> || std::is_member_pointer_v<T>) {
             static_assert(type_cannot_be_sent_to_another_process<T>::value,
@@ -403,7 +406,7 @@ private:
     void load_variant(V& value, std::size_t index, std::index_sequence<I...>) {
         if (index >= sizeof...(I))
             throw serialization_error("parkit: corrupt variant in a message from another process");
-        ((index == I ? (load(value.template emplace<I>()), true) : false) || ...);
+        (void)((index == I ? (load(value.template emplace<I>()), true) : false) || ...);
     }
 
     std::span<const std::byte> bytes_;
