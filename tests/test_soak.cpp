@@ -80,6 +80,20 @@ std::uint64_t run_soak_task(parkit::thread_pool& pool, std::uint64_t i, std::ato
 
 int plus_one(int x) { return x + 1; }
 
+/// Every future of a destroyed pool is ready: with its value `expected(i)`, or (only when the
+/// pool was shut down with `cancel_pending`) cancelled.
+template <class T, class Expected>
+void check_resolved(std::vector<parkit::future<T>>& futures, bool cancel_pending, Expected expected) {
+    for (std::size_t i = 0; i < futures.size(); ++i) {
+        REQUIRE(futures[i].ready());
+        if (cancel_pending && futures[i].cancelled()) {
+            CHECK_THROWS_AS(futures[i].get(), parkit::task_cancelled);
+        } else {
+            CHECK(futures[i].get() == expected(i));
+        }
+    }
+}
+
 /// True when this process has no child process left (running or zombie).
 bool no_children_left() {
     errno = 0;
@@ -173,14 +187,7 @@ TEST_CASE("stress: thread_pool created and destroyed 500 times with work in flig
             if (cancel) pool.shutdown(false, true);
             // The destructor waits for every task that was not cancelled.
         }
-        for (std::size_t i = 0; i < futures.size(); ++i) {
-            REQUIRE(futures[i].ready());
-            if (cancel && futures[i].cancelled()) {
-                CHECK_THROWS_AS(futures[i].get(), parkit::task_cancelled);
-            } else {
-                CHECK(futures[i].get() == spin_value(i));
-            }
-        }
+        check_resolved(futures, cancel, spin_value);
         if (round == rounds / 10) rss_after_warmup = parkit_test::resident_bytes();
     }
     CHECK(parkit_test::thread_count() == threads_before);
@@ -202,14 +209,7 @@ TEST_CASE("stress: process_pool created and destroyed 40 times leaves no process
             for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(plus_one, i));
             if (cancel) pool.shutdown(false, true);
         }
-        for (std::size_t i = 0; i < futures.size(); ++i) {
-            REQUIRE(futures[i].ready());
-            if (cancel && futures[i].cancelled()) {
-                CHECK_THROWS_AS(futures[i].get(), parkit::task_cancelled);
-            } else {
-                CHECK(futures[i].get() == static_cast<int>(i) + 1);
-            }
-        }
+        check_resolved(futures, cancel, [](std::size_t i) { return static_cast<int>(i) + 1; });
         REQUIRE(no_children_left());
     }
     CHECK(parkit_test::open_descriptors() == fds_before);

@@ -113,29 +113,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 #else  // the seed corpus writer
 
-#include <filesystem>
-#include <fstream>
+#include "seed_writer.hpp"
 
-namespace {
-
-void write_seed(const std::filesystem::path& dir, std::uint8_t mode, const std::vector<std::byte>& rest) {
-    static int count = 0;
-    char name[32];
-    std::snprintf(name, sizeof name, "seed-%03d", count++);
-    std::ofstream out(dir / name, std::ios::binary);
-    out.put(static_cast<char>(mode));
-    out.write(reinterpret_cast<const char*>(rest.data()), static_cast<std::streamsize>(rest.size()));
-}
-
-}  // namespace
+using parkit_fuzz::write_seed;
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s <corpus directory>\n", argv[0]);
-        return 2;
-    }
-    const std::filesystem::path dir = argv[1];
-    std::filesystem::create_directories(dir);
+    const auto dir = parkit_fuzz::corpus_directory(argc, argv);
     const std::vector<std::vector<std::byte>> payloads = {
         parkit::to_bytes(std::vector<double>{1.5, -2.0, 3.25}),
         parkit::to_bytes(std::vector<double>{}),

@@ -157,21 +157,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 #else  // the seed corpus writer
 
-#include <filesystem>
-#include <fstream>
+#include "seed_writer.hpp"
 
 namespace {
 
-/// Writes the decoder index followed by `payload` as one corpus file.
-void write_seed(const std::filesystem::path& dir, std::size_t decoder, const std::vector<std::byte>& payload) {
-    static int count = 0;
-    char name[32];
-    std::snprintf(name, sizeof name, "seed-%03d", count++);
-    std::ofstream out(dir / name, std::ios::binary);
-    const auto selector = static_cast<char>(decoder);
-    out.write(&selector, 1);
-    out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
-}
+using parkit_fuzz::write_seed;
 
 /// Batch reply of `values` (`ok` records) plus one `threw` record.
 template <class R>
@@ -186,12 +176,7 @@ std::vector<std::byte> outcomes(const std::vector<R>& values) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s <corpus directory>\n", argv[0]);
-        return 2;
-    }
-    const std::filesystem::path dir = argv[1];
-    std::filesystem::create_directories(dir);
+    const auto dir = parkit_fuzz::corpus_directory(argc, argv);
     const user_record record{"fin", {1, 2, 3}, {{"unit", {"K", "W"}}}, 42, std::string("x"), true};
     std::size_t d = 0;  // follows the order of `decoders`
     write_seed(dir, d, parkit::to_bytes(std::int32_t{-7}));
