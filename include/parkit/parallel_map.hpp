@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/options.hpp"
+#include "detail/argument_checks.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
 #include "thread_pool.hpp"
@@ -27,6 +28,8 @@ namespace detail {
 /// pool of that many threads made for the call.
 template <class F, class Range, class OnError>
 auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    require_callable(f, "parkit::parallel_map", "f");
+    require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
     const int workers = resolve_n_jobs(opts.n_jobs);
     switch (opts.backend) {
         case backend::sequential:

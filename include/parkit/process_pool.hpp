@@ -28,6 +28,7 @@
 #include "core/n_jobs.hpp"
 #include "core/process_errors.hpp"
 #include "core/serialization.hpp"
+#include "detail/argument_checks.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/process_io.hpp"
 #include "detail/map_engine.hpp"
@@ -170,8 +171,7 @@ public:
     /// @throws std::invalid_argument for a bad n_jobs or a negative timeout.
     explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
         : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))), timeout_s_(task_timeout_s) {
-        if (!(task_timeout_s >= 0.0))
-            throw std::invalid_argument("parkit::process_pool: task_timeout_s must be >= 0 (0 = no limit)");
+        detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s");
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
         try {
@@ -225,6 +225,7 @@ public:
                       "serialize(Archive& ar) { ar(field1, field2, ...); }` (see parkit/core/serialization.hpp)");
         static_assert(std::is_void_v<R> || std::is_default_constructible_v<R>,
                       "parkit::process_pool::submit: the result type must be default-constructible");
+        detail::require_callable(f, "parkit::process_pool::submit", "f");
         check_usable("submit");
         return enqueue<R>(&detail::run_transferred_task<F, R, std::decay_t<Args>...>, &detail::complete_from_reply<R>, 1,
                           "submit", [&](output_archive& out) {
@@ -348,6 +349,7 @@ private:
         if (opts.task_timeout_s != 0.0)
             throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
                                         "limit is the pool's (process_pool(n_jobs, task_timeout_s))");
+        detail::require_callable(f, "parkit::process_pool::map", "f");
         check_usable("map");
         const detail::indexed_input<const Range> input(inputs);
         const std::size_t n = input.size();
@@ -498,7 +500,9 @@ private:
             slot.running = std::move(task);
             slot.busy = true;
             slot.deadline = timeout_s_ > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
-                                                                 std::chrono::duration<double>(timeout_s_ * slot.running.weight))
+                                                                 std::chrono::duration<double>(std::min(
+                                                                     timeout_s_ * static_cast<double>(slot.running.weight),
+                                                                     detail::max_task_timeout_s)))
                                            : clock::time_point::max();
         }
     }

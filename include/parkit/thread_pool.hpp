@@ -21,6 +21,7 @@
 #include "core/future.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "detail/argument_checks.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
@@ -84,6 +85,7 @@ public:
     auto submit(F&& f, Args&&... args) {
         using result = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
         using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
+        detail::require_callable(f, "parkit::thread_pool::submit", "f");
         if (refuses_work()) throw closed_error("submit");
         // Built first: if copying the callable or its arguments throws, nothing is counted.
         detail::state_ptr<detail::shared_state<result>> task(
@@ -144,6 +146,7 @@ public:
 private:
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
+        detail::require_callable(f, "parkit::thread_pool::map", "f");
         if (refuses_work()) throw closed_error("map");
         const int all = static_cast<int>(size_);
         const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);

@@ -75,10 +75,19 @@ inline constexpr bool is_std_array_v = false;
 template <class T, std::size_t N>
 inline constexpr bool is_std_array_v<std::array<T, N>> = true;
 
+/// Trivially copyable types with byte patterns that are no valid value (a bool other than 0/1,
+/// an optional's flag, a variant's index): sent member by member so that the reader can check
+/// them, since a corrupt message must give serialization_error, not undefined behaviour.
+template <class T>
+inline constexpr bool has_invalid_byte_patterns_v =
+    std::is_same_v<T, bool> || is_specialization_v<T, std::optional> || is_specialization_v<T, std::variant>;
+template <class T, std::size_t N>
+inline constexpr bool has_invalid_byte_patterns_v<std::array<T, N>> = has_invalid_byte_patterns_v<T>;
+
 /// Types sent as raw bytes.
 template <class T>
-concept memcpy_serializable =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T>;
+concept memcpy_serializable = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                              !std::is_member_pointer_v<T> && !has_invalid_byte_patterns_v<T>;
 
 /// Eigen dense matrices and arrays (structural check, no Eigen include).
 template <class T>
@@ -138,7 +147,7 @@ template <class T>
 inline constexpr bool is_serializable_v = [] {
     using U = std::remove_cvref_t<T>;
     if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) return false;
-    else if constexpr (detail::memcpy_serializable<U>) return true;
+    else if constexpr (detail::memcpy_serializable<U> || std::is_same_v<U, bool>) return true;
     else if constexpr (detail::contiguous_container<U> || detail::list_like<U> || detail::associative<U> ||
                        detail::is_std_array_v<U>)
         return is_serializable_v<typename U::value_type>;
@@ -191,7 +200,10 @@ private:
     template <class T>
     void save(const T& value) {
         using namespace detail;
-        if constexpr (memcpy_serializable<T>) {
+        if constexpr (std::is_empty_v<T> && memcpy_serializable<T>) {
+            const std::array<std::byte, sizeof(T)> zeros{};  // an empty type's byte is uninitialized
+            write_bytes(zeros.data(), zeros.size());
+        } else if constexpr (memcpy_serializable<T> || std::is_same_v<T, bool>) {
             write_bytes(&value, sizeof(T));
         } else if constexpr (std::is_pointer_v<T> || std::is_member_pointer_v<T>) {
             static_assert(type_cannot_be_sent_to_another_process<T>::value,
@@ -289,7 +301,13 @@ private:
     template <class T>
     void load(T& value) {
         using namespace detail;
-        if constexpr (memcpy_serializable<T>) {
+        if constexpr (std::is_same_v<T, bool>) {
+            // A byte other than 0 or 1 is no valid bool: reading it as one would be undefined.
+            unsigned char byte = 0;
+            read_bytes(&byte, 1);
+            if (byte > 1) throw serialization_error("parkit: corrupt bool in a message from another process");
+            value = byte != 0;
+        } else if constexpr (memcpy_serializable<T>) {
             read_bytes(&value, sizeof(T));
         } else if constexpr (contiguous_container<T>) {
             using E = typename T::value_type;
@@ -346,12 +364,15 @@ private:
             std::int64_t rows = 0, cols = 0;
             load(rows);
             load(cols);
-            if (rows < 0 || cols < 0 ||
-                static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * sizeof(typename T::Scalar) >
-                    remaining())
+            // Sizes checked by division (a product could overflow) and against a fixed-size
+            // type's shape (resizing it to another shape is undefined) before resizing.
+            const std::size_t max_elements = remaining() / sizeof(typename T::Scalar);
+            if (rows < 0 || cols < 0 || !eigen_shape_fits<T>(rows, cols) ||
+                (rows != 0 && static_cast<std::size_t>(cols) > max_elements / static_cast<std::size_t>(rows)))
                 throw serialization_error("parkit: corrupt matrix in a message from another process");
             value.resize(rows, cols);
-            read_bytes(value.data(), static_cast<std::size_t>(rows * cols) * sizeof(typename T::Scalar));
+            read_bytes(value.data(),
+                       static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * sizeof(typename T::Scalar));
         } else if constexpr (has_member_serialize<T>) {
             value.serialize(*this);
         } else if constexpr (cereal_serializable<T>) {
@@ -368,11 +389,24 @@ private:
         }
     }
 
+    // Whether an Eigen type of compile-time shape T can hold rows x cols (-1 = Dynamic).
+    template <class T>
+    static bool eigen_shape_fits(std::int64_t rows, std::int64_t cols) noexcept {
+        const auto fits = [](std::int64_t n, std::int64_t fixed, std::int64_t max) {
+            return (fixed < 0 || n == fixed) && (max < 0 || n <= max);
+        };
+        std::int64_t fixed_rows = T::RowsAtCompileTime, fixed_cols = -1, max_rows = -1, max_cols = -1;
+        if constexpr (requires { T::ColsAtCompileTime; }) fixed_cols = T::ColsAtCompileTime;
+        if constexpr (requires { T::MaxRowsAtCompileTime; }) max_rows = T::MaxRowsAtCompileTime;
+        if constexpr (requires { T::MaxColsAtCompileTime; }) max_cols = T::MaxColsAtCompileTime;
+        return fits(rows, fixed_rows, max_rows) && fits(cols, fixed_cols, max_cols);
+    }
+
     template <class V, std::size_t... I>
     void load_variant(V& value, std::size_t index, std::index_sequence<I...>) {
         if (index >= sizeof...(I))
             throw serialization_error("parkit: corrupt variant in a message from another process");
-        ((index == I ? (load(value.template emplace<I>()), true) : false) || ...);
+        (void)((index == I ? (load(value.template emplace<I>()), true) : false) || ...);
     }
 
     std::span<const std::byte> bytes_;

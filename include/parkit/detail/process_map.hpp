@@ -31,6 +31,7 @@
 #include "../core/options.hpp"
 #include "../core/process_errors.hpp"
 #include "../core/serialization.hpp"
+#include "argument_checks.hpp"
 #include "map_engine.hpp"
 #include "process_io.hpp"
 #include "progress_reporter.hpp"
@@ -89,8 +90,7 @@ public:
           activity_(workers_),
           results_(make_store(input.size())),
           slots_(workers_) {
-        if (!(opts.task_timeout_s >= 0.0))
-            throw std::invalid_argument("parkit::parallel_map: options.task_timeout_s must be >= 0 (0 = no limit)");
+        require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
         pending_.push_back(index_range{0, input.size()});
     }
 

@@ -21,6 +21,7 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parkit::kernels {
@@ -35,12 +36,32 @@ struct fin_parameters {
     double A = 1e-4;      ///< cross-sectional area (m²)
 };
 
+namespace detail {
+
+/// Checks a fin: T0 and T_inf finite, L, k, P and A finite and > 0; `where` names the call.
+/// @throws std::invalid_argument naming the field.
+inline void check_fin_parameters(const fin_parameters& fin, const char* where) {
+    const auto fail = [where](const char* field, const char* rule, double value) {
+        throw std::invalid_argument(std::string("parkit::kernels::") + where + ": fin." + field + " must be " + rule +
+                                    ", got " + std::to_string(value));
+    };
+    if (!std::isfinite(fin.T0)) fail("T0", "finite", fin.T0);
+    if (!std::isfinite(fin.T_inf)) fail("T_inf", "finite", fin.T_inf);
+    for (const auto& [field, value] : {std::pair{"L", fin.L}, {"k", fin.k}, {"P", fin.P}, {"A", fin.A}}) {
+        if (!(value > 0.0) || !std::isfinite(value)) fail(field, "finite and > 0", value);
+    }
+}
+
+}  // namespace detail
+
 /// Tip temperature T_inf + (T0 − T_inf) / cosh(m L), m = sqrt(h P / (k A)).
-/// @throws std::invalid_argument if h is negative or not finite.
+/// @throws std::invalid_argument if h is negative or not finite, or a field of `fin` is
+/// invalid (see detail::check_fin_parameters).
 inline double fin_tip_temperature(double h, const fin_parameters& fin = {}) {
     if (!(h >= 0.0) || !std::isfinite(h))
         throw std::invalid_argument("parkit::kernels::fin_tip_temperature: h must be finite and >= 0, got " +
                                     std::to_string(h));
+    detail::check_fin_parameters(fin, "fin_tip_temperature");
     const double m = std::sqrt(h * fin.P / (fin.k * fin.A));
     return fin.T_inf + (fin.T0 - fin.T_inf) / std::cosh(m * fin.L);
 }
@@ -88,18 +109,22 @@ inline std::vector<double> fin_block(const fin_study_options& o, const seed_sequ
 
 /// Runs the Monte Carlo study described by `o` (the chapter's by default: 10,000 samples of
 /// h ~ N(50, 5), seed 42).
-/// @throws std::invalid_argument naming the field if n_samples or block_size is 0, h_std is
-/// negative, or h_nominal/h_std are not finite or leave no positive h to draw.
+/// @throws std::invalid_argument naming the field if n_samples or block_size is 0, n_samples is
+/// too large (a negative count converted to size_t), h_std is negative, h_nominal/h_std are not
+/// finite or leave no positive h to draw, or a field of `fin` is invalid.
 inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
     const auto fail = [](const std::string& what) {
         throw std::invalid_argument("parkit::kernels::fin_monte_carlo: " + what);
     };
     if (o.n_samples == 0) fail("n_samples must be > 0");
+    if (o.n_samples > std::vector<double>().max_size())
+        fail("n_samples = " + std::to_string(o.n_samples) + " is too large (a negative count converted to size_t?)");
     if (o.block_size == 0) fail("block_size must be > 0");
     if (!std::isfinite(o.h_nominal) || !std::isfinite(o.h_std) || o.h_std < 0)
         fail("h_nominal must be finite and h_std finite and >= 0");
     if (o.h_nominal <= 0 && (o.h_std == 0 || o.h_nominal < -8 * o.h_std))
         fail("h_nominal/h_std give (almost) no positive h to draw");
+    detail::check_fin_parameters(o.fin, "fin_monte_carlo");
 
     const seed_sequence seeds{o.seed};
     const std::size_t blocks = (o.n_samples + o.block_size - 1) / o.block_size;

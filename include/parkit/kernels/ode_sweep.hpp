@@ -84,7 +84,15 @@ private:
 
 /// `n` evenly spaced numbers from `a` to `b`, both included, as `numpy.linspace(a, b, n)`:
 /// `{}` for n = 0, `{a}` for n = 1, and exactly `b` as the last value.
+/// @throws std::invalid_argument naming the argument if a or b is not finite, or n is too large
+/// (a negative count converted to size_t).
 inline std::vector<double> linspace(double a, double b, std::size_t n) {
+    if (!std::isfinite(a) || !std::isfinite(b))
+        throw std::invalid_argument("parkit::kernels::linspace: a and b must be finite, got a = " + std::to_string(a) +
+                                    ", b = " + std::to_string(b));
+    if (n > std::vector<double>().max_size())
+        throw std::invalid_argument("parkit::kernels::linspace: n = " + std::to_string(n) +
+                                    " is too large (a negative count converted to size_t?)");
     std::vector<double> v(n);
     const double step = n > 1 ? (b - a) / static_cast<double>(n - 1) : 0.0;
     for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * step + a;

@@ -1,0 +1,120 @@
+#pragma once
+/// @file
+/// Helpers of the reliability tests (soak, stress, fault injection): a watchdog that turns a
+/// hang into a failure, the process's resident memory, open descriptors and threads, and a
+/// scale factor that shrinks the work under sanitizers.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace parkit_test {
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#else
+inline constexpr bool under_tsan = false;
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool under_asan = true;
+#else
+inline constexpr bool under_asan = false;
+#endif
+#else
+inline constexpr bool under_asan = false;
+#endif
+
+/// True under ThreadSanitizer or AddressSanitizer (slower, and ASan's quarantine holds memory).
+inline constexpr bool under_sanitizer = under_tsan || under_asan;
+
+/// `n` in a normal build, n / 20 under TSan and n / 5 under ASan (at least 1).
+constexpr std::size_t scaled(std::size_t n) {
+    const std::size_t divisor = under_tsan ? 20 : under_asan ? 5 : 1;
+    return n / divisor > 0 ? n / divisor : 1;
+}
+
+/// Fails the test program (message on stderr, then std::abort) when it lives longer than
+/// `limit` (five times that under a sanitizer), so a deadlock fails instead of hanging.
+class watchdog {
+public:
+    watchdog(std::string what, std::chrono::seconds limit)
+        : what_(std::move(what)), limit_(under_sanitizer ? 5 * limit : limit), thread_([this] { watch(); }) {}
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+    ~watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+private:
+    void watch() {
+        std::unique_lock lock(mutex_);
+        if (cv_.wait_for(lock, limit_, [this] { return done_; })) return;
+        std::fprintf(stderr, "parkit watchdog: '%s' did not finish within %lld s (deadlock?); aborting\n",
+                     what_.c_str(), static_cast<long long>(limit_.count()));
+        std::fflush(stderr);
+        std::abort();
+    }
+
+    std::string what_;
+    std::chrono::seconds limit_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+/// Resident memory of this process in bytes (/proc/self/statm), 0 when unknown.
+inline std::size_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    if (!(statm >> pages >> resident)) return 0;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// Open file descriptors of this process.
+inline std::size_t open_descriptors() {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+}
+
+/// Threads of this process (/proc/self/status), 0 when unknown.
+inline std::size_t thread_count() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    while (status >> key) {
+        if (key == "Threads:") {
+            std::size_t n = 0;
+            status >> n;
+            return n;
+        }
+    }
+    return 0;
+}
+
+}  // namespace parkit_test
