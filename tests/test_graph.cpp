@@ -204,3 +204,17 @@ TEST_CASE("task_graph refuses foreign handles, early get and bad options; export
     REQUIRE(dot.find("n0 -> n1;") != std::string::npos);
     REQUIRE(dot.find("label=\"#1\"") != std::string::npos);
 }
+
+TEST_CASE("task_graph passes a vector of node handles as a vector of results", "[graph]") {
+    parkit::task_graph g;
+    std::vector<parkit::node<double>> fits;
+    for (int i = 1; i <= 10; ++i) fits.push_back(g.add([](int x) { return x * 0.5; }, i));
+    auto summary = g.add_named("summary", [](const std::vector<double>& all, double scale) {
+        double sum = 0;
+        for (double v : all) sum += v;
+        return sum * scale;
+    }, fits, 2.0);
+    g.compute();
+    REQUIRE(g.get(summary) == Approx(55.0));
+    REQUIRE(g.to_dot().find("n9 -> n10;") != std::string::npos);
+}

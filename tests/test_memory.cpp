@@ -255,3 +255,20 @@ TEST_CASE("memory: bad directories and names are refused with a clear message", 
     }
     REQUIRE_THROWS_AS(mem.clear("../x"), std::invalid_argument);
 }
+
+TEST_CASE("memory's key hash is MurmurHash3_x64_128 (SMHasher verification value)", "[memory]") {
+    // SMHasher's VerificationTest: hash keys {0}, {0,1}, ... of lengths 0..255 with seed 256 - n,
+    // hash the concatenated results with seed 0; the first 4 bytes must read 0x6384BA69.
+    std::vector<std::byte> key(256);
+    std::vector<std::byte> hashes;
+    for (std::size_t n = 0; n < 256; ++n) {
+        key[n] = static_cast<std::byte>(n);
+        const auto h = parkit::detail::murmur3_128(std::span<const std::byte>(key.data(), n),
+                                                   static_cast<std::uint32_t>(256 - n));
+        for (std::size_t b = 0; b < 16; ++b) hashes.push_back(static_cast<std::byte>(h[b / 8] >> (8 * (b % 8))));
+    }
+    const auto final_hash = parkit::detail::murmur3_128(hashes, 0);
+    REQUIRE((final_hash[0] & 0xffffffffu) == 0x6384BA69u);
+    REQUIRE(parkit::detail::hash_hex(parkit::detail::murmur3_128(std::as_bytes(std::span("hello", 5)))) ==
+            "cbd8a7b341bd9b025b1e906a48ae1d19");
+}

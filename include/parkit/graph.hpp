@@ -12,7 +12,9 @@
 /// @endcode
 ///
 /// - A node's arguments are values (copied or moved in when the node is added) or handles of
-///   other nodes (`node<T>`), replaced by those nodes' results (passed as `const T&`). A node
+///   other nodes (`node<T>`), replaced by those nodes' results (passed as `const T&`); a
+///   `std::vector<node<T>>` is passed as a `std::vector<T>` of the results (dask's lists of
+///   delayed values, e.g. one summary node over many fits). A node
 ///   can only refer to nodes added before it, so a cycle cannot be built.
 /// - `compute` runs every node not computed yet; nodes whose inputs are done run in parallel on
 ///   a thread pool (the calling thread helps), or one after another with
@@ -59,6 +61,9 @@ class task_graph;
 template <class T>
 class node {
 public:
+    /// The type of the node's result.
+    using value_type = T;
+
     /// The node's number in its graph (0 for the first node added).
     [[nodiscard]] std::size_t id() const noexcept { return id_; }
 
@@ -126,6 +131,11 @@ inline constexpr bool is_node_v = false;
 template <class T>
 inline constexpr bool is_node_v<node<T>> = true;
 
+template <class T>
+inline constexpr bool is_node_vector_v = false;
+template <class T>
+inline constexpr bool is_node_vector_v<std::vector<node<T>>> = true;
+
 /// What a node's function receives for a stored argument of type `A`: the stored value (moved
 /// in: each node runs once) — or, for a node handle, the upstream result.
 template <class A>
@@ -136,6 +146,10 @@ template <class T>
 struct graph_argument<node<T>> {
     using type = const T&;
     using value = T;
+};
+template <class T>
+struct graph_argument<std::vector<node<T>>> {
+    using type = std::vector<T>;  // the results, copied, in the order of the handles
 };
 /// See `graph_argument`.
 template <class A>
@@ -309,9 +323,11 @@ private:
 
     template <class A>
     void collect_input(std::vector<std::size_t>& inputs, const A& arg) const {
-        if constexpr (detail::is_node_v<std::decay_t<A>>) {
+        if constexpr (detail::is_node_v<A>) {
             check_handle(arg, "add");
             inputs.push_back(arg.id_);
+        } else if constexpr (detail::is_node_vector_v<A>) {
+            for (const auto& handle : arg) collect_input(inputs, handle);
         }
     }
 
@@ -356,9 +372,14 @@ private:
 
     // What a node's function receives for stored argument `arg`.
     template <class A>
-    decltype(auto) argument(A& arg) const noexcept {
+    decltype(auto) argument(A& arg) const {
         if constexpr (detail::is_node_v<A>) {
             return result_of<typename detail::graph_argument<A>::value>(arg.id_);
+        } else if constexpr (detail::is_node_vector_v<A>) {
+            typename detail::graph_argument<A>::type results;
+            results.reserve(arg.size());
+            for (const auto& handle : arg) results.push_back(result_of<typename A::value_type::value_type>(handle.id_));
+            return results;
         } else {
             return static_cast<A&&>(arg);  // each node runs once: its stored values move in
         }

@@ -16,16 +16,14 @@
 #include <cstdint>
 #include <span>
 
+#include "../core/random.hpp"
+
 namespace parkit::detail {
 
 /// A 128-bit hash value: the reference implementation's (h1, h2).
 using hash128 = std::array<std::uint64_t, 2>;
 
 namespace murmur {
-
-inline constexpr std::uint64_t rotl64(std::uint64_t x, int r) noexcept {
-    return (x << r) | (x >> (64 - r));
-}
 
 inline constexpr std::uint64_t fmix64(std::uint64_t k) noexcept {
     k ^= k >> 33;
