@@ -161,10 +161,10 @@ public:
         const std::string path = directory_ + detail::hash_hex(hash) + ".entry";
         detail::memory_state& state = *state_;
 
-        std::vector<std::byte> file;
+        thread_local detail::read_buffer buffer;
         const char* why = nullptr;
-        if (detail::read_whole_file(path, file)) {
-            if (auto payload = detail::decode_entry(file, hash, key, why)) {
+        if (const auto file = detail::read_whole_file(path, buffer)) {
+            if (auto payload = detail::decode_entry(*file, hash, key, why)) {
                 try {
                     R value = from_bytes<R>(*payload);
                     state.hits.fetch_add(1, std::memory_order_relaxed);

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// The on-disk form of one `parkit::memory` entry and the POSIX file operations behind it:
-/// a whole-file read (open + fstat + read, no streams) and an atomic write (a uniquely named
+/// a whole-file read (open + read + close, no streams) and an atomic write (a uniquely named
 /// temporary file in the entry's directory, then rename over the entry).
 ///
 /// Entry layout: `entry_header` (magic, format version, key hash, key and payload lengths,
@@ -16,13 +16,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "murmur_hash.hpp"
@@ -106,30 +106,48 @@ inline std::optional<std::span<const std::byte>> decode_entry(std::span<const st
     return payload;
 }
 
-/// Reads the whole file at `path` into `out`; false (errno set) when it cannot be opened or
-/// read. A missing file is the common miss: ENOENT.
-inline bool read_whole_file(const std::string& path, std::vector<std::byte>& out) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat info {};
-    bool ok = ::fstat(fd, &info) == 0;
-    if (ok) {
-        out.resize(static_cast<std::size_t>(info.st_size));
-        std::size_t done = 0;
-        while (ok && done < out.size()) {
-            const ssize_t got = ::read(fd, out.data() + done, out.size() - done);
-            if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) {
-                out.resize(done);  // shrank while reading: the caller sees a short file
-                break;
-            }
-            done += static_cast<std::size_t>(got);
+/// A growable byte buffer that is never zero-filled (a hit reads into it; a 16 KiB
+/// `std::vector` would cost more to clear than the read itself).
+class read_buffer {
+public:
+    /// Room for at least `size` bytes; keeps the first `keep` bytes when it grows.
+    std::byte* reserve(std::size_t size, std::size_t keep = 0) {
+        if (size > capacity_) {
+            std::unique_ptr<std::byte[]> grown(new std::byte[size]);
+            if (keep != 0) std::memcpy(grown.get(), data_.get(), keep);
+            data_ = std::move(grown);
+            capacity_ = size;
         }
+        return data_.get();
     }
-    const int saved = errno;
+    /// Bytes available without growing.
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+private:
+    std::unique_ptr<std::byte[]> data_;
+    std::size_t capacity_ = 0;
+};
+
+/// Reads the whole file at `path` into `buffer` and returns its bytes; nothing (errno set) when
+/// it cannot be opened — a missing file, the common miss, is ENOENT. Three system calls (open,
+/// read, close) for files that fit the buffer (16 KiB at first): a read shorter than asked is
+/// taken as the end of the file, which is what regular files do — and a short result would
+/// anyway fail the entry's length check and count as a miss, never as a wrong hit.
+inline std::optional<std::span<const std::byte>> read_whole_file(const std::string& path, read_buffer& buffer) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::byte* data = buffer.reserve(16384);
+    std::size_t done = 0;
+    for (;;) {
+        const ssize_t got = ::read(fd, data + done, buffer.capacity() - done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        done += static_cast<std::size_t>(got);
+        if (done < buffer.capacity()) break;  // short read: end of file
+        data = buffer.reserve(2 * buffer.capacity(), done);
+    }
     ::close(fd);
-    errno = saved;
-    return ok;
+    return std::span<const std::byte>(data, done);
 }
 
 /// A temporary file name next to `path`, unique across the threads and processes of a machine
