@@ -235,7 +235,8 @@ public:
             std::forward<F>(f), std::forward<Args>(args)...);
         made->name = std::move(name);
         made->inputs = std::move(inputs);
-        nodes_.reserve(nodes_.size() + 1);
+        // Room first, so a failing allocation leaves the graph unchanged.
+        if (nodes_.size() == nodes_.capacity()) nodes_.reserve(std::max<std::size_t>(64, 2 * nodes_.capacity()));
         for (std::size_t input : made->inputs) nodes_[input]->dependents.push_back(id);
         nodes_.push_back(std::move(made));
         return node<R>(id_, id);
