@@ -33,10 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-bool check(bool ok, const char* what) {
-    if (!ok) std::printf("CHECK FAILED: %s\n", what);
-    return ok;
-}
+using examples::check;
 
 std::filesystem::path cache_dir() { return examples::output_dir("cache_demo") / "cache"; }
 

@@ -27,16 +27,8 @@ namespace pk = parkit::kernels;
 
 namespace {
 
-template <class F> double seconds(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-bool check(bool ok, const char* what) {
-    if (!ok) std::printf("CHECK FAILED: %s\n", what);
-    return ok;
-}
+using examples::check;
+using examples::seconds;
 
 // --- 1. The chapter's dask.delayed sweep ------------------------------------------------------
 bool delayed_sweep() {
