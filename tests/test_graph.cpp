@@ -185,7 +185,7 @@ TEST_CASE("task_graph: a node may compute a graph of its own", "[graph]") {
     REQUIRE(g.get(others.back()) == 292);
 }
 
-TEST_CASE("task_graph refuses foreign handles, early get and bad options; exports DOT", "[graph]") {
+TEST_CASE("task_graph refuses foreign handles, early get and bad options, exports DOT", "[graph]") {
     parkit::task_graph g;
     parkit::task_graph other;
     auto a = g.add_named("load \"raw\"", [] { return 1; });

@@ -205,7 +205,7 @@ TEST_CASE("memory: clear, clear(name), size and entry count", "[memory]") {
     REQUIRE(mem.entry_count() == 1);
 }
 
-TEST_CASE("memory: exceptions propagate and store nothing; verbose logging works", "[memory]") {
+TEST_CASE("memory: exceptions propagate and store nothing, verbose logging works", "[memory]") {
     scratch_dir dir;
     parkit::memory mem{dir.path, {.verbose = true}};
     auto failing = mem.cache("failing", [](int x) -> int {

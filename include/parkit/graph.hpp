@@ -228,8 +228,10 @@ public:
         const std::size_t id = nodes_.size();
         std::vector<std::size_t> inputs;
         (collect_input(inputs, args), ...);
-        std::sort(inputs.begin(), inputs.end());
-        inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
+        if (inputs.size() > 1) {
+            std::sort(inputs.begin(), inputs.end());
+            inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
+        }
 
         auto made = std::make_unique<detail::graph_node<R, std::decay_t<F>, std::decay_t<Args>...>>(
             std::forward<F>(f), std::forward<Args>(args)...);
@@ -291,18 +293,24 @@ public:
     [[nodiscard]] std::string to_dot() const {
         std::string out = "digraph parkit {\n  rankdir=LR;\n  node [shape=box, style=filled];\n";
         static constexpr const char* colours[] = {"white", "palegreen", "salmon", "lightgrey"};
+        // Appends only: GCC 12 warns falsely (-Wrestrict) on "literal" + string.
         for (std::size_t id = 0; id < nodes_.size(); ++id) {
             const auto& n = *nodes_[id];
-            out += "  n" + std::to_string(id) + " [label=\"" +
-                   (n.name.empty() ? "#" + std::to_string(id) : dot_escape(n.name)) + "\", fillcolor=" +
-                   colours[static_cast<int>(n.state)] + "];\n";
+            out.append("  n").append(std::to_string(id)).append(" [label=\"");
+            if (n.name.empty()) {
+                out.append("#").append(std::to_string(id));
+            } else {
+                out.append(dot_escape(n.name));
+            }
+            out.append("\", fillcolor=").append(colours[static_cast<int>(n.state)]).append("];\n");
         }
         for (std::size_t id = 0; id < nodes_.size(); ++id) {
             for (std::size_t input : nodes_[id]->inputs) {
-                out += "  n" + std::to_string(input) + " -> n" + std::to_string(id) + ";\n";
+                out.append("  n").append(std::to_string(input)).append(" -> n").append(std::to_string(id)).append(";\n");
             }
         }
-        return out + "}\n";
+        out.append("}\n");
+        return out;
     }
 
 private:
@@ -341,7 +349,11 @@ private:
     // Name used in messages: 'fit' (#2), or #2 for an unnamed node.
     std::string describe(std::size_t id) const {
         const std::string& name = nodes_[id]->name;
-        return name.empty() ? "#" + std::to_string(id) : "'" + name + "' (#" + std::to_string(id) + ")";
+        std::string text;  // appends only: GCC 12 warns falsely (-Wrestrict) on "literal" + string
+        if (!name.empty()) text.append("'").append(name).append("' (");
+        text.append("#").append(std::to_string(id));
+        if (!name.empty()) text.append(")");
+        return text;
     }
 
     static std::string dot_escape(const std::string& text) {
