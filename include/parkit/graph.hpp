@@ -199,6 +199,7 @@ struct graph_node final : graph_value_node<T> {
 /// in parallel on demand; see the file comment.
 class task_graph {
 public:
+    /// An empty graph.
     task_graph() : id_(next_graph_id()) {}
     task_graph(const task_graph&) = delete;
     task_graph& operator=(const task_graph&) = delete;
