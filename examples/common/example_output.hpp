@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the examples: where results go, CSV writing, and gnuplot plotting
 // (skipped with a note when gnuplot is not installed).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -51,6 +52,20 @@ inline void plot(const std::filesystem::path& script_file, const std::string& sc
                             script_file.filename().string() + "'";
     if (std::system(cmd.c_str()) != 0) std::cout << "gnuplot failed on " << script_file.string() << '\n';
     else std::cout << "plotted with " << script_file.string() << '\n';
+}
+
+// Wall-clock seconds that f() takes.
+template <class F>
+double seconds(F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A self-check of an example: prints what failed; returns `ok`.
+inline bool check(bool ok, const char* what) {
+    if (!ok) std::printf("CHECK FAILED: %s\n", what);
+    return ok;
 }
 
 } // namespace examples

@@ -1,8 +1,9 @@
 #pragma once
 /// @file
 /// parkit: the parallel toolbox of scientific Python (threads, pools, `parallel_map`,
-/// `as_completed`, chunking, progress) for C++20. This header brings the core, the executors
-/// and `parallel_map`; kernels and MPI are included on their own.
+/// `as_completed`, chunking, progress, disk cache, task graphs, parallel loops) for C++20. This
+/// header brings the core, the executors, `parallel_map`, `parallel_for` / `parallel_reduce`,
+/// `memory` and `task_graph`; kernels and MPI are included on their own.
 
 #include "core/as_completed.hpp"
 #include "core/collected.hpp"
@@ -11,6 +12,9 @@
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "graph.hpp"
+#include "memory.hpp"
+#include "parallel_for.hpp"
 #include "parallel_map.hpp"
 #include "thread_pool.hpp"
 

@@ -1,0 +1,152 @@
+// The chapter's joblib.Memory demo: `expensive_simulation(param)` (a sleep standing in for a
+// long computation, plus random noise) cached on disk with parkit::memory. Shows the first call
+// against the cached call, measures what a hit and a miss cost, fills the cache from parallel
+// tasks (threads and processes), runs this program a second time to show that entries outlive
+// the process, and recovers from a corrupted entry. Exits non-zero when a check fails.
+#include <parkit/memory.hpp>
+#include <parkit/parallel_map.hpp>
+
+#include "common/example_output.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+// The chapter's function; 0.2 s instead of 0.5 s to keep the smoke test short.
+double expensive_simulation(double param) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    return param * param + std::normal_distribution<double>(0.0, 0.01)(rng);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+using examples::check;
+
+std::filesystem::path cache_dir() { return examples::output_dir("cache_demo") / "cache"; }
+
+// The second run of this program (started by the first): the entry must be a hit with the
+// value the first run stored (passed as the bit pattern of the double).
+int second_run(const char* expected_bits) {
+    parkit::memory mem{cache_dir()};
+    auto cached = mem.cache("expensive_simulation_v1", expensive_simulation);
+    const auto start = std::chrono::steady_clock::now();
+    const double value = cached(42.0);
+    const double elapsed = seconds_since(start);
+    std::printf("  second run of the program (pid %d): cached call %.6f s, result = %.4f\n",
+                static_cast<int>(::getpid()), elapsed, value);
+    double expected = 0;
+    const unsigned long long bits = std::stoull(expected_bits, nullptr, 16);
+    std::memcpy(&expected, &bits, sizeof expected);
+    return mem.stats().hits == 1 && mem.stats().misses == 0 && value == expected ? 0 : 1;
+}
+
+// Starts this program again with --second-run; true when it exited with 0.
+bool run_again(double expected) {
+    unsigned long long bits = 0;
+    std::memcpy(&bits, &expected, sizeof bits);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", bits);
+    std::fflush(stdout);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::execl("/proc/self/exe", "cache_demo", "--second-run", hex, static_cast<char*>(nullptr));
+        std::_Exit(127);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 3 && std::strcmp(argv[1], "--second-run") == 0) return second_run(argv[2]);
+
+    bool ok = true;
+    parkit::memory mem{cache_dir(), {.verbose = false}};
+    mem.clear();
+    auto cached = mem.cache("expensive_simulation_v1", expensive_simulation);
+
+    // The chapter's two calls.
+    auto start = std::chrono::steady_clock::now();
+    const double result1 = cached(42.0);
+    const double first = seconds_since(start);
+    std::printf("First call: %.3fs, result = %.4f\n", first, result1);
+    start = std::chrono::steady_clock::now();
+    const double result2 = cached(42.0);
+    const double second = seconds_since(start);
+    std::printf("Cached call: %.6fs, result = %.4f   (joblib: 0.001 s)\n", second, result2);
+    ok &= check(result1 == result2, "the cached call returns the stored result");
+
+    // What a hit costs: read + verify + decode a small entry.
+    const int hits = 20'000;
+    start = std::chrono::steady_clock::now();
+    bool all_equal = true;
+    for (int i = 0; i < hits; ++i) all_equal &= cached(42.0) == result1;
+    const double per_hit_ns = seconds_since(start) / hits * 1e9;
+    ok &= check(all_equal, "every hit returns the stored value");
+    // The floor under it on this machine: the bare system calls (open, read, close) of a hit.
+    parkit::detail::read_buffer buffer;
+    const std::string entry = [&] {
+        for (const auto& f : std::filesystem::directory_iterator(cache_dir() / "parkit" / "expensive_simulation_v1"))
+            return f.path().string();
+        return std::string();
+    }();
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < hits; ++i) parkit::detail::read_whole_file(entry, buffer);
+    const double floor_ns = seconds_since(start) / hits * 1e9;
+
+    // What a miss adds to a function call: serialize, write a temporary file, rename.
+    auto cheap = mem.cache("cheap_v1", [](int i) { return std::vector<double>(16, i); });
+    const int misses = 2'000;
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < misses; ++i) (void)cheap(i);
+    const double per_miss_us = seconds_since(start) / misses * 1e6;
+    std::printf("Cost of a hit (small result): %.0f ns = %.2f x the bare open + read + close of the entry (%.0f ns)\n",
+                per_hit_ns, per_hit_ns / floor_ns, floor_ns);
+    std::printf("Cost of a miss (serialize + write + rename, besides the function): %.1f us\n", per_miss_us);
+
+    // Parallel tasks share the cache: 8 parameters on threads, then again on processes.
+    std::vector<double> params{1, 2, 3, 4, 5, 6, 7, 8};
+    start = std::chrono::steady_clock::now();
+    const auto on_threads = parkit::parallel_map(cached, params, {.n_jobs = 8});
+    const double fill = seconds_since(start);
+    start = std::chrono::steady_clock::now();
+    const auto on_processes =
+        parkit::parallel_map(cached, params, {.n_jobs = 2, .backend = parkit::backend::processes});
+    const double reuse = seconds_since(start);
+    std::printf("8 simulations on 8 threads: %.3f s (computed); on 2 processes: %.3f s (all hits)\n", fill, reuse);
+    ok &= check(on_threads == on_processes, "processes read the entries the threads wrote");
+    ok &= check(mem.entry_count() == 1 + misses + params.size(), "one entry per distinct call");
+
+    // A second run of the program finds the entry of the first.
+    ok &= check(run_again(result1), "a second run of the program hits the entry of the first");
+
+    // A corrupted entry is a miss: recomputed (with new noise) and rewritten.
+    for (const auto& f : std::filesystem::directory_iterator(cache_dir() / "parkit" / "expensive_simulation_v1")) {
+        std::filesystem::resize_file(f.path(), std::filesystem::file_size(f.path()) / 2);
+    }
+    const auto corrupt_before = mem.stats().corrupt;
+    const double recomputed = cached(42.0);
+    ok &= check(mem.stats().corrupt == corrupt_before + 1 && recomputed != result1, "a truncated entry is recomputed");
+    ok &= check(cached(42.0) == recomputed, "the recomputed entry was rewritten");
+    std::printf("Truncated the entries: recomputed and rewritten (cache now %zu entries, %.1f kB)\n", mem.entry_count(),
+                static_cast<double>(mem.size_bytes()) / 1e3);
+    mem.clear();
+    ok &= check(mem.entry_count() == 0, "clear() removes every entry");
+    std::printf("%s\n", ok ? "All checks passed." : "Some checks FAILED.");
+    return ok ? 0 : 1;
+}
