@@ -397,14 +397,12 @@ private:
                     }
                     continue;
                 }
-                input_archive archive(reply);
-                for (std::size_t i = b.begin; i < b.end; ++i) {
-                    detail::decode_outcome<R>(
-                        archive, i, [&](auto&& value) {
-                            if constexpr (!std::is_void_v<R>) results.put(i, std::move(value));
-                        },
-                        [&](std::exception_ptr error) { failures.push_back(task_failure{i, std::move(error)}); });
-                }
+                detail::decode_outcomes<R>(
+                    reply, b.begin, b.end,
+                    [&](std::size_t i, auto&& value) {
+                        if constexpr (!std::is_void_v<R>) results.put(i, std::move(value));
+                    },
+                    [&](std::size_t i, std::exception_ptr error) { failures.push_back(task_failure{i, std::move(error)}); });
                 progress.advance(b.end - b.begin);
             }
         } catch (...) {
@@ -510,7 +508,7 @@ private:
     void worker_died(std::size_t i) {
         worker_slot& slot = slots_[i];
         ::close(slot.process.fd);
-        const int status = detail::reap(slot.process.pid);
+        const int status = detail::kill_and_reap(slot.process.pid);
         slot.process = detail::worker_process{};
         if (!slot.busy) {  // died while idle (killed from outside): nothing to fail, replace it
             if (!stopping()) respawn_or_shrink(i);

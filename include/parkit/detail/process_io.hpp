@@ -104,10 +104,18 @@ inline bool receive_exact(int fd, void* data, std::size_t size) {
     return true;
 }
 
+/// Largest payload a message may announce (1 TiB): a larger size can only be a corrupt header.
+inline constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 40;
+
 /// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
-/// is gone.
+/// is gone or sent a malformed header (an unknown kind or an absurd size): either way the
+/// caller ends that worker (`kill_and_reap`) instead of trusting it further.
 inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload) {
     if (!receive_exact(fd, &header, sizeof header)) return false;
+    const auto kind = static_cast<std::uint32_t>(header.kind);
+    if (kind < static_cast<std::uint32_t>(message_kind::task) ||
+        kind > static_cast<std::uint32_t>(message_kind::chunk_done) || header.size > max_message_bytes)
+        return false;
     payload.resize(header.size);
     return receive_exact(fd, payload.data(), payload.size());
 }
@@ -174,12 +182,16 @@ inline int reap(pid_t pid) noexcept {
     return status;
 }
 
+/// Reaps a worker whose socket ended and returns its wait status. Normally it has died already;
+/// one still alive (it sent a malformed message) is killed first, so this never blocks.
+inline int kill_and_reap(pid_t pid) noexcept {
+    ::kill(pid, SIGKILL);  // no effect on a process that has already ended
+    return reap(pid);
+}
+
 /// Kills a worker with SIGKILL, closes its socket and reaps it.
 inline void kill_worker(worker_process& w) noexcept {
-    if (w.pid > 0) {
-        ::kill(w.pid, SIGKILL);
-        reap(w.pid);
-    }
+    if (w.pid > 0) kill_and_reap(w.pid);
     if (w.fd >= 0) ::close(w.fd);
     w = worker_process{};
 }

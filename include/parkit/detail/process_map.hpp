@@ -228,14 +228,12 @@ private:
 
     void take_chunk(std::size_t i, std::span<const std::byte> payload) {
         slot& s = slots_[i];
-        input_archive archive(payload);
-        for (std::size_t index = s.chunk.begin; index < s.chunk.end; ++index) {
-            decode_outcome<R>(
-                archive, index, [&](auto&& value) {
-                    if constexpr (!std::is_void_v<R>) results_.put(index, std::move(value));
-                },
-                [&](std::exception_ptr error) { fail(index, std::move(error)); });
-        }
+        decode_outcomes<R>(
+            payload, s.chunk.begin, s.chunk.end,
+            [&](std::size_t index, auto&& value) {
+                if constexpr (!std::is_void_v<R>) results_.put(index, std::move(value));
+            },
+            [&](std::size_t index, std::exception_ptr error) { fail(index, std::move(error)); });
         progress_.advance(s.chunk.end - s.chunk.begin);
         s.busy = false;
         deaths_without_progress_ = 0;
@@ -249,7 +247,7 @@ private:
             ::close(s.process.fd);
             s.process.fd = -1;
         }
-        const int status = timeout_error ? (kill_worker(s.process), 0) : reap(s.process.pid);
+        const int status = timeout_error ? (kill_worker(s.process), 0) : kill_and_reap(s.process.pid);
         s.process = worker_process{};
         const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
         s.busy = false;

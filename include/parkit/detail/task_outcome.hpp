@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -60,6 +61,26 @@ void decode_outcome(input_archive& archive, std::size_t index, OnValue&& on_valu
         on_error(make_error_ptr<remote_error>(index, std::move(type), std::move(message)));
     } else {
         throw serialization_error("parkit: malformed task outcome in a worker's reply");
+    }
+}
+
+/// Decodes the outcomes of tasks [begin, end) from one batch reply: `on_value(index, R&&)` for
+/// each result, `on_error(index, exception_ptr)` for each failure. A malformed reply fails
+/// the tasks it no longer describes with the `serialization_error`; it never ends the call.
+template <class R, class OnValue, class OnError>
+void decode_outcomes(std::span<const std::byte> reply, std::size_t begin, std::size_t end, OnValue&& on_value,
+                     OnError&& on_error) {
+    input_archive archive(reply);
+    std::size_t index = begin;
+    try {
+        for (; index < end; ++index) {
+            decode_outcome<R>(
+                archive, index, [&](auto&& value) { on_value(index, std::move(value)); },
+                [&](std::exception_ptr error) { on_error(index, std::move(error)); });
+        }
+    } catch (const serialization_error&) {
+        const std::exception_ptr error = std::current_exception();
+        for (; index < end; ++index) on_error(index, error);
     }
 }
 
