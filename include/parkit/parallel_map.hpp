@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/options.hpp"
+#include "detail/distributed_map.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
 #include "thread_pool.hpp"
@@ -19,10 +20,25 @@ namespace parkit {
 
 namespace detail {
 
+/// Runs a map on `workers` threads: the calling thread alone (one worker), the process-wide
+/// pool, or — when more workers are asked for than the process-wide pool has (waiting work,
+/// e.g. n_jobs = 32 for downloads) — a pool of that many threads made for the call.
+template <class F, class Range, class OnError>
+auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    if (workers == 1) {
+        return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
+    }
+    thread_pool& shared = default_thread_pool();
+    if (static_cast<std::size_t>(workers - 1) <= shared.size()) {
+        return run_map(&shared, workers, f, std::forward<Range>(inputs), opts);
+    }
+    thread_pool own(workers - 1);
+    return run_map(&own, workers, f, std::forward<Range>(inputs), opts);
+}
+
 /// Picks where a `parallel_map` call runs and runs it: the calling thread alone
-/// (`backend::sequential`, or one worker), the process-wide pool, or — when more workers are
-/// asked for than the process-wide pool has (waiting work, e.g. n_jobs = 32 for downloads) — a
-/// pool of that many threads made for the call.
+/// (`backend::sequential`), threads (`run_thread_map`), worker processes forked for the call
+/// (`backend::processes`), or the engine registered by `parkit/mpi.hpp` (`backend::mpi`).
 template <class F, class Range, class OnError>
 auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     const int workers = resolve_n_jobs(opts.n_jobs);
@@ -39,18 +55,18 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
                     "parkit::parallel_map: options.backend = processes needs a serializable, "
                     "default-constructible result type (see parkit/core/serialization.hpp)");
             }
+        case backend::mpi:
+            if constexpr (process_map_result_v<map_result_t<F, std::remove_reference_t<Range>>>) {
+                return run_distributed_map(f, std::forward<Range>(inputs), opts);
+            } else {
+                throw std::invalid_argument(
+                    "parkit::parallel_map: options.backend = mpi needs a serializable, "
+                    "default-constructible result type (see parkit/core/serialization.hpp)");
+            }
         default:
             throw std::invalid_argument("parkit::parallel_map: options.backend has an unknown value");
     }
-    if (workers == 1) {
-        return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool& shared = default_thread_pool();
-    if (static_cast<std::size_t>(workers - 1) <= shared.size()) {
-        return run_map(&shared, workers, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool own(workers - 1);
-    return run_map(&own, workers, f, std::forward<Range>(inputs), opts);
+    return run_thread_map(workers, f, std::forward<Range>(inputs), opts);
 }
 
 }  // namespace detail
