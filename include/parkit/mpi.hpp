@@ -32,4 +32,5 @@
 #include "mpi/chunk_dealer.hpp"
 #include "mpi/environment.hpp"
 #include "mpi/map_engine.hpp"
+#include "mpi/wait.hpp"
 #include "parallel_map.hpp"

@@ -97,10 +97,11 @@ public:
     environment(const environment&) = delete;
     environment& operator=(const environment&) = delete;
 
-    /// Frees parkit's communicator and finalises MPI if this guard initialised it.
+    /// If this guard initialised MPI: frees parkit's communicator and finalises MPI.
     ~environment() {
+        if (!owns_) return;
         detail::free_communicator();
-        if (owns_ && detail::mpi_active()) MPI_Finalize();
+        if (detail::mpi_active()) MPI_Finalize();
     }
 
     /// The thread level MPI provides (may be lower than asked for; `backend::mpi` needs at

@@ -3,7 +3,8 @@
 /// Waiting on MPI without burning a core: poll the request, spinning briefly and then sleeping
 /// a little longer each round (up to 200 us), so a rank that waits leaves the CPU to ranks and
 /// threads that compute (OpenMPI's blocking calls busy-poll). And the last resort when a rank
-/// cannot follow the protocol any more: abort the whole job with a message, never hang.
+/// cannot follow the protocol any more: abort the whole job with a message, never hang. And
+/// `parkit::mpi::barrier()`, the polite barrier.
 
 #include <mpi.h>
 
@@ -61,3 +62,17 @@ inline void wait_all(MPI_Request* requests, int count, const char* what) {
 }
 
 }  // namespace parkit::mpi::detail
+
+namespace parkit::mpi {
+
+/// Waits until every rank of MPI_COMM_WORLD reaches this call, like MPI_Barrier, but polling
+/// with short sleeps instead of spinning, so waiting ranks leave the cores to those still
+/// computing (e.g. while rank 0 alone times a sequential run). No-op when MPI is not running.
+inline void barrier() {
+    if (!detail::mpi_active()) return;
+    MPI_Request request;
+    detail::check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    detail::wait_all(&request, 1, "MPI_Ibarrier");
+}
+
+}  // namespace parkit::mpi
