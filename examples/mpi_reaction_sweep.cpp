@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pk = parkit::kernels;
@@ -50,8 +51,15 @@ int main(int argc, char** argv) {
     std::vector<double> sequential, threaded;
     double t_sequential = 0, t_threads = 0;
     if (rank == 0) {
-        std::printf("Reaction sweep over %ld rate constants on %d MPI rank%s (%d cores on rank 0's node)\n",
-                    count, ranks, ranks == 1 ? "" : "s", parkit::available_cores());
+        const int usable = parkit::available_cores();
+        const int node = static_cast<int>(std::thread::hardware_concurrency());
+        std::printf("Reaction sweep over %ld rate constants on %d MPI rank%s; rank 0 may use %d of the %d cores of its node\n",
+                    count, ranks, ranks == 1 ? "" : "s", usable, node);
+        if (usable < node) {
+            std::printf("(mpirun bound rank 0 to %d core%s, so its thread-backend time uses only %s; "
+                        "run with --bind-to none, or ./reaction_sweep alone, for a whole-node comparison)\n",
+                        usable, usable == 1 ? "" : "s", usable == 1 ? "it" : "those");
+        }
         t_sequential = seconds([&] {
             sequential.clear();
             for (double k : ks) sequential.push_back(pk::solve_reaction(k));

@@ -4,8 +4,9 @@
 ///
 /// SPMD: every rank runs the program, holds the same inputs and makes the same `parallel_map`
 /// call. Rank 0's main thread coordinates; a helper thread on rank 0 computes chunks like any
-/// other rank. Ranks 1..n-1 loop: send the finished chunk's outcomes (nothing the first time) to
-/// rank 0 with a request for more, receive the next [begin, end) (an empty range: done). Only
+/// other rank. Ranks 1..n-1 keep two requests open (so the next chunk arrives while they run
+/// one): each reply is a range [begin, end) of indices (empty: no more); each finished chunk's
+/// outcomes go back with the request that replaces the answered one. Only
 /// indices go out and only serialized results come back; the function and the inputs never
 /// travel. At the end rank 0 broadcasts what the other ranks need: nothing but the first
 /// failure (raise mode), or every chunk (`options.mpi.broadcast`).
@@ -139,11 +140,17 @@ inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer
     }
 }
 
-/// Rank 0's coordinator: answers the other ranks' requests until each was told "no more".
+/// Requests each other rank keeps open: while it runs one chunk, the next is already on its way
+/// (so it never waits for rank 0 between chunks).
+inline constexpr int requests_in_flight = 2;
+
+/// Rank 0's coordinator: answers the other ranks' requests until each was told "no more" once
+/// per request it keeps open.
 inline void serve_ranks(MPI_Comm comm, int other_ranks, chunk_dealer& dealer) {
     backoff pace;
     std::vector<std::byte> buffer;
-    while (other_ranks > 0) {
+    int refusals_left = other_ranks * requests_in_flight;
+    while (refusals_left > 0) {
         int arrived = 0;
         MPI_Message message;
         MPI_Status status;
@@ -162,7 +169,7 @@ inline void serve_ranks(MPI_Comm comm, int other_ranks, chunk_dealer& dealer) {
         const bool more = dealer.next(next);
         const std::uint64_t assignment[2] = {next.begin, more ? next.end : next.begin};
         check(MPI_Send(assignment, 2, MPI_UINT64_T, status.MPI_SOURCE, work_assign_tag, comm), "MPI_Send");
-        if (!more) --other_ranks;
+        if (!more) --refusals_left;
     }
 }
 
@@ -206,27 +213,40 @@ inline distributed_map_outcome run_root(const distributed_map_job& job, MPI_Comm
     return outcome;
 }
 
-/// The part of a map on ranks 1..n-1.
+/// Sends `bytes` to rank 0 as a work request (the finished chunk, or nothing).
+inline void request_work(MPI_Comm comm, std::vector<std::byte>& bytes) {
+    MPI_Request request;
+    check(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, work_request_tag, comm, &request),
+          "MPI_Isend");
+    wait_all(&request, 1, "sending to rank 0");
+}
+
+/// The part of a map on ranks 1..n-1: keeps `requests_in_flight` requests open; each finished
+/// chunk goes back with the request that replaces the one it answered.
 inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MPI_Comm comm, int rank) {
-    std::vector<std::byte> finished;  // the last chunk's record, serialized; empty at first
-    for (;;) {
-        if (finished.size() > static_cast<std::size_t>(INT_MAX)) {
-            auto chunk = parkit::from_bytes<distributed_chunk>(finished);
-            fail_oversized(chunk, finished.size());
-            finished = parkit::to_bytes(chunk);
-        }
+    std::vector<std::byte> message;
+    for (int i = 0; i < requests_in_flight; ++i) request_work(comm, message);
+    int refusals = 0;  // replies are answered in order; after the first "no more" only refusals follow
+    while (refusals < requests_in_flight) {
         std::uint64_t assignment[2] = {0, 0};
-        MPI_Request requests[2];
-        check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &requests[0]), "MPI_Irecv");
-        check(MPI_Isend(finished.data(), static_cast<int>(finished.size()), MPI_BYTE, 0, work_request_tag, comm, &requests[1]),
-              "MPI_Isend");
-        wait_all(requests, 2, "waiting for rank 0");
-        if (assignment[0] >= assignment[1]) break;
+        MPI_Request request;
+        check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &request), "MPI_Irecv");
+        wait_all(&request, 1, "waiting for rank 0");
+        if (assignment[0] >= assignment[1]) {
+            ++refusals;
+            continue;
+        }
         try {
-            finished = parkit::to_bytes(run_chunk(job, {assignment[0], assignment[1]}, rank));
+            distributed_chunk chunk = run_chunk(job, {assignment[0], assignment[1]}, rank);
+            message = parkit::to_bytes(chunk);
+            if (message.size() > static_cast<std::size_t>(INT_MAX)) {
+                fail_oversized(chunk, message.size());
+                message = parkit::to_bytes(chunk);
+            }
         } catch (const std::exception& e) {
             abort_job(e.what());  // outside any task (e.g. out of memory): rank 0 would wait forever
         }
+        request_work(comm, message);
     }
     std::vector<std::byte> bytes;
     broadcast_bytes(comm, bytes);
