@@ -1,7 +1,7 @@
 // The chapter's reaction-kinetics sweep (conversion of A -> B after 10 s for many rate constants
 // k, one adaptive ODE solve each) across the ranks of an MPI job:
 //
-//   mpirun -n 2 ./mpi_reaction_sweep [number of k values, default 40000]
+//   mpirun -n 2 ./mpi_reaction_sweep [number of k values, default 1000000] [threads per rank, default 1]
 //   mpirun --hostfile hosts -n 8 ./mpi_reaction_sweep          (a cluster, see docs/distributed.md)
 //   srun -n 8 ./mpi_reaction_sweep                              (Slurm)
 //
@@ -40,9 +40,13 @@ int main(int argc, char** argv) {
     parkit::mpi::environment env{argc, argv};
     const int rank = parkit::mpi::rank();
     const int ranks = parkit::mpi::size();
-    const long count = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 40'000;
-    if (count <= 0) {
-        if (rank == 0) std::fprintf(stderr, "usage: %s [number of rate constants > 0]\n", argv[0]);
+    const long count = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 1'000'000;
+    const int threads_per_rank = argc > 2 ? static_cast<int>(std::strtol(argv[2], nullptr, 10)) : 1;
+    if (count <= 0 || threads_per_rank == 0) {
+        if (rank == 0) {
+            std::fprintf(stderr, "usage: %s [number of rate constants > 0] [threads per rank: > 0, or -1 = all cores]\n",
+                         argv[0]);
+        }
         return 2;
     }
     const std::vector<double> ks = pk::linspace(0.01, 2.0, static_cast<std::size_t>(count));
@@ -72,7 +76,8 @@ int main(int argc, char** argv) {
     std::vector<double> distributed;
     const double t_mpi = seconds([&] {
         parkit::mpi::barrier();
-        distributed = pk::reaction_sweep(ks, {.execution = {.backend = parkit::backend::mpi}});
+        distributed = pk::reaction_sweep(
+            ks, {.execution = {.backend = parkit::backend::mpi, .mpi = {.threads_per_rank = threads_per_rank}}});
     });
     const parkit::mpi::map_stats stats = parkit::mpi::last_map_stats();
 
@@ -80,8 +85,9 @@ int main(int argc, char** argv) {
     if (rank == 0) {
         std::printf("Sequential loop:             %.4f s\n", t_sequential);
         std::printf("Thread backend (n_jobs=-1):  %.4f s  (speed-up %.2fx)\n", t_threads, t_sequential / t_threads);
-        std::printf("MPI backend (%d rank%s):       %.4f s  (speed-up %.2fx vs sequential, %.2fx vs threads)\n",
-                    ranks, ranks == 1 ? " " : "s", t_mpi, t_sequential / t_mpi, t_threads / t_mpi);
+        std::printf("MPI backend (%d rank%s x %d thread%s): %.4f s  (speed-up %.2fx vs sequential, %.2fx vs threads)\n",
+                    ranks, ranks == 1 ? "" : "s", threads_per_rank, threads_per_rank == 1 ? "" : "s", t_mpi,
+                    t_sequential / t_mpi, t_threads / t_mpi);
         std::printf("Work per rank (last run, %.4f s):\n", stats.elapsed_s);
         for (std::size_t r = 0; r < stats.ranks.size(); ++r) {
             const parkit::mpi::rank_work& w = stats.ranks[r];

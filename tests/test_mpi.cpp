@@ -3,8 +3,7 @@
 // Every rank runs every test case in the same order. To stay collective-safe, a test case makes
 // all its parallel_map calls unconditionally (exceptions captured, never escaping between two
 // calls), and only then checks with CHECK; a failed check on one rank never leaves the others
-// waiting in a collective.
-#define CATCH_CONFIG_RUNNER
+// waiting in a collective. The main (mpi_catch_main.cpp) initialises MPI.
 #include <parkit/mpi.hpp>
 
 #include <catch2/catch.hpp>
@@ -317,14 +316,4 @@ TEST_CASE("mpi backend: a dying rank ends the job", "[.rank_death]") {
             return i;
         },
         iota_vector(200), on_mpi);
-}
-
-int main(int argc, char** argv) {
-    parkit::mpi::environment env{argc, argv};
-    Catch::Session session;
-    if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
-    int failed = session.run();
-    // Every rank exits with the same status.
-    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return failed;
 }
