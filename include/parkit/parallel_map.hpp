@@ -79,6 +79,8 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// - `chunk_size`: 0 = automatic: chunks adapt to the measured task time, so millions of
 ///   nanosecond tasks run about as fast as a plain loop and millisecond tasks spread evenly.
 /// - `progress` / `on_progress`: joblib-style report on stderr and/or a callback.
+/// - `backend`: threads (default), sequential, processes (forked workers), or mpi (the ranks
+///   of an MPI job; needs `#include <parkit/mpi.hpp>`, see docs/distributed.md).
 /// - Errors: the first failing task (lowest index seen) stops the call and is thrown as
 ///   `parkit::task_error` (index + the task's exception nested); with
 ///   `.on_error = parkit::on_error::collect` every task runs and a `parkit::collected<R>` with

@@ -106,7 +106,8 @@ inline int resolve_threads_per_rank(int threads_per_rank) {
     try {
         return resolve_n_jobs(threads_per_rank);
     } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("parkit::parallel_map: options.mpi.threads_per_rank: ") + e.what());
+        throw std::invalid_argument(std::string("parkit::parallel_map: options.mpi.threads_per_rank: ") +
+                                    e.what());
     }
 }
 
@@ -119,7 +120,8 @@ void run_local_chunk(F& f, const Input& input, index_range range, int threads, b
     if (threads <= 1 || range.size() <= 1) {
         std::size_t i = range.begin;
         while (i < range.end) {
-            const bool ok = run_and_encode_task<R>(chunk.outcomes, [&]() -> decltype(auto) { return std::invoke(f, input[i]); });
+            const bool ok = run_and_encode_task<R>(chunk.outcomes,
+                                                   [&]() -> decltype(auto) { return std::invoke(f, input[i]); });
             ++i;
             if (!ok) {
                 chunk.failed = true;
@@ -159,7 +161,8 @@ void decode_chunk(const distributed_chunk& chunk, OnValue&& on_value, OnFailure&
         decode_task<R>(
             archive, [&](auto&&... value) { on_value(i, std::forward<decltype(value)>(value)...); },
             [&](std::string type, std::string message) {
-                on_failure(i, std::make_exception_ptr(remote_error(i, std::move(type), std::move(message), chunk.rank)));
+                on_failure(i, std::make_exception_ptr(
+                                  remote_error(i, std::move(type), std::move(message), chunk.rank)));
             });
     }
 }
@@ -172,7 +175,8 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
     constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
     using range_t = std::remove_reference_t<Range>;
     using R = map_result_t<F, range_t>;
-    using store_t = std::conditional_t<std::is_void_v<R>, int, result_store<std::conditional_t<std::is_void_v<R>, int, R>, collect>>;
+    using store_t = std::conditional_t<std::is_void_v<R>, int,
+                                       result_store<std::conditional_t<std::is_void_v<R>, int, R>, collect>>;
 
     const distributed_engine* engine = registered_distributed_engine.load(std::memory_order_acquire);
     if (engine == nullptr) {
@@ -205,7 +209,9 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
         failures.push_back(task_failure{index, std::move(error)});
     };
     if (!outcome.has_results) {
-        for (const auto& chunk : outcome.chunks) decode_chunk<R>(chunk, [](std::size_t, auto&&...) {}, add_failure);
+        for (const auto& chunk : outcome.chunks) {
+            decode_chunk<R>(chunk, [](std::size_t, auto&&...) {}, add_failure);
+        }
         if constexpr (collect) {
             return collected<R>{};
         } else {

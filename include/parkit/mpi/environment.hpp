@@ -34,7 +34,8 @@ inline void check(int code, const char* what) {
     char text[MPI_MAX_ERROR_STRING] = {};
     int length = 0;
     MPI_Error_string(code, text, &length);
-    throw std::runtime_error(std::string("parkit::mpi: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+    throw std::runtime_error(std::string("parkit::mpi: ") + what + " failed: " +
+                             std::string(text, static_cast<std::size_t>(length)));
 }
 
 /// True between MPI_Init and MPI_Finalize.
@@ -114,7 +115,10 @@ private:
     environment(int* argc, char*** argv, thread_level required) {
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (finalized != 0) throw std::logic_error("parkit::mpi::environment: MPI was already finalised; it cannot be initialised again");
+        if (finalized != 0) {
+            throw std::logic_error(
+                "parkit::mpi::environment: MPI was already finalised; it cannot be initialised again");
+        }
         int initialized = 0;
         MPI_Initialized(&initialized);
         int provided = MPI_THREAD_SINGLE;
