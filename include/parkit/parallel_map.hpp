@@ -14,6 +14,7 @@
 
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
+#include "detail/distributed_map.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
 #include "thread_pool.hpp"
@@ -22,10 +23,25 @@ namespace parkit {
 
 namespace detail {
 
+/// Runs a map on `workers` threads: the calling thread alone (one worker), the process-wide
+/// pool, or — when more workers are asked for than the process-wide pool has (waiting work,
+/// e.g. n_jobs = 32 for downloads) — a pool of that many threads made for the call.
+template <class F, class Range, class OnError>
+auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    if (workers == 1) {
+        return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
+    }
+    thread_pool& shared = default_thread_pool();
+    if (static_cast<std::size_t>(workers - 1) <= shared.size()) {
+        return run_map(&shared, workers, f, std::forward<Range>(inputs), opts);
+    }
+    thread_pool own(workers - 1);
+    return run_map(&own, workers, f, std::forward<Range>(inputs), opts);
+}
+
 /// Picks where a `parallel_map` call runs and runs it: the calling thread alone
-/// (`backend::sequential`, or one worker), the process-wide pool, or — when more workers are
-/// asked for than the process-wide pool has (waiting work, e.g. n_jobs = 32 for downloads) — a
-/// pool of that many threads made for the call.
+/// (`backend::sequential`), threads (`run_thread_map`), worker processes forked for the call
+/// (`backend::processes`), or the engine registered by `parkit/mpi.hpp` (`backend::mpi`).
 template <class F, class Range, class OnError>
 auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     require_callable(f, "parkit::parallel_map", "f");
@@ -48,18 +64,18 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
                     "void serialize(Archive& ar) { ar(field1, field2, ...); }` (see "
                     "parkit/core/serialization.hpp)");
             }
+        case backend::mpi:
+            if constexpr (process_map_result_v<map_result_t<F, std::remove_reference_t<Range>>>) {
+                return run_distributed_map(f, std::forward<Range>(inputs), opts);
+            } else {
+                throw std::invalid_argument(
+                    "parkit::parallel_map: options.backend = mpi needs a serializable, "
+                    "default-constructible result type (see parkit/core/serialization.hpp)");
+            }
         default:
             throw std::invalid_argument("parkit::parallel_map: options.backend has an unknown value");
     }
-    if (workers == 1) {
-        return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool& shared = default_thread_pool();
-    if (static_cast<std::size_t>(workers - 1) <= shared.size()) {
-        return run_map(&shared, workers, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool own(workers - 1);
-    return run_map(&own, workers, f, std::forward<Range>(inputs), opts);
+    return run_thread_map(workers, f, std::forward<Range>(inputs), opts);
 }
 
 }  // namespace detail
@@ -72,6 +88,8 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// - `chunk_size`: 0 = automatic: chunks adapt to the measured task time, so millions of
 ///   nanosecond tasks run about as fast as a plain loop and millisecond tasks spread evenly.
 /// - `progress` / `on_progress`: joblib-style report on stderr and/or a callback.
+/// - `backend`: threads (default), sequential, processes (forked workers), or mpi (the ranks
+///   of an MPI job; needs `#include <parkit/mpi.hpp>`, see docs/distributed.md).
 /// - Errors: the first failing task (lowest index seen) stops the call and is thrown as
 ///   `parkit::task_error` (index + the task's exception nested); with
 ///   `.on_error = parkit::on_error::collect` every task runs and a `parkit::collected<R>` with

@@ -34,7 +34,7 @@
 #include "detail/map_engine.hpp"
 #include "detail/progress_reporter.hpp"
 #include "detail/shared_state.hpp"
-#include "detail/task_outcome.hpp"
+#include "detail/task_codec.hpp"
 
 namespace parkit {
 
@@ -101,7 +101,7 @@ void complete_from_reply(state_base* state, message_kind kind, std::span<const s
 }
 
 /// The worker side of one `process_pool::map` batch: decodes `count` inputs one at a time and
-/// appends each task's outcome (see task_outcome.hpp), so one failing input fails only itself.
+/// appends each task's outcome (see task_codec.hpp), so one failing input fails only itself.
 template <class F, class R, class In>
 message_kind run_transferred_batch(std::span<const std::byte> payload, std::vector<std::byte>& out) {
     try {
@@ -110,11 +110,10 @@ message_kind run_transferred_batch(std::span<const std::byte> payload, std::vect
         if constexpr (std::is_pointer_v<F>) in.read_bytes(&fn, sizeof fn);
         std::uint64_t count = 0;
         in(count);
-        output_archive archive{out};
         In x{};
         for (std::uint64_t i = 0; i < count; ++i) {
             in(x);
-            encode_outcome<R>(archive, out, [&]() -> decltype(auto) { return std::invoke(fn, std::as_const(x)); });
+            run_and_encode_task<R>(out, [&]() -> decltype(auto) { return std::invoke(fn, std::as_const(x)); });
         }
         return message_kind::result;
     } catch (...) {

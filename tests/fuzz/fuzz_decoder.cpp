@@ -12,7 +12,7 @@
 /// encodings of sample values (the seed corpus, tests/fuzz/corpus/decoder/) into argv[1].
 
 #include <parkit/core/serialization.hpp>
-#include <parkit/detail/task_outcome.hpp>
+#include <parkit/detail/task_codec.hpp>
 
 #include <array>
 #include <cstdint>
@@ -167,9 +167,8 @@ using parkit_fuzz::write_seed;
 template <class R>
 std::vector<std::byte> outcomes(const std::vector<R>& values) {
     std::vector<std::byte> out;
-    parkit::output_archive archive(out);
-    for (const R& v : values) parkit::detail::encode_outcome<R>(archive, out, [&]() -> const R& { return v; });
-    parkit::detail::encode_outcome<R>(archive, out, []() -> R { throw std::runtime_error("task failed"); });
+    for (const R& v : values) parkit::detail::run_and_encode_task<R>(out, [&]() -> const R& { return v; });
+    parkit::detail::run_and_encode_task<R>(out, []() -> R { throw std::runtime_error("task failed"); });
     return out;
 }
 

@@ -1,5 +1,5 @@
 # Package consumer test, run with `cmake -D... -P run_consumer_test.cmake`.
-#   MODE               find_package | add_subdirectory | plain_include
+#   MODE               find_package | find_package_mpi | add_subdirectory | plain_include
 #   PARKIT_SOURCE_DIR  the parkit source tree
 #   PARKIT_BINARY_DIR  the configured parkit build tree (installed for find_package)
 #   WORK_DIR           scratch directory (wiped first)
@@ -42,11 +42,15 @@ function(build_project source_dir build_dir)
   run_step("build" "${CMAKE_COMMAND}" --build "${build_dir}" --config "${CONFIG}")
 endfunction()
 
-if(MODE STREQUAL "find_package")
+if(MODE MATCHES "^find_package(_mpi)?$")
+  set(_consumer consumer)
+  if(MODE STREQUAL "find_package_mpi")
+    set(_consumer mpi_consumer)  # find_package(parkit COMPONENTS mpi), parkit::mpi
+  endif()
   set(_prefix "${WORK_DIR}/prefix")
   run_step("install" "${CMAKE_COMMAND}" --install "${PARKIT_BINARY_DIR}"
            --prefix "${_prefix}" --config "${CONFIG}")
-  build_project("${_pkg_dir}/consumer" "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${_prefix}")
+  build_project("${_pkg_dir}/${_consumer}" "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${_prefix}")
   # Make sure the installed package was used, not some other parkit.
   file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" _dir REGEX "^parkit_DIR:")
   string(REGEX REPLACE "^parkit_DIR:[A-Z]+=" "" _dir "${_dir}")

@@ -12,6 +12,17 @@ enum class backend {
     sequential,  ///< a plain loop on the calling thread (same error and progress semantics)
     threads,     ///< the process-wide thread pool (or a pool of n_jobs threads if larger)
     processes,   ///< worker processes forked for the call (crash isolation; Linux/POSIX only)
+    mpi,         ///< the ranks of an MPI job (needs `#include <parkit/mpi.hpp>`, see docs/distributed.md)
+};
+
+/// Settings that only `backend::mpi` reads.
+struct mpi_options {
+    /// Also send the assembled results to every rank (otherwise only rank 0 gets them and the
+    /// other ranks get an empty vector / an empty `collected`).
+    bool broadcast = false;
+    /// Threads each rank runs its chunks on (hybrid MPI + threads): 1 = the rank's own thread
+    /// only; k > 1 = k threads; -1 = all cores of the node, -2 = all but one (joblib rule).
+    int threads_per_rank = 1;
 };
 
 /// What a `parallel_map` call does when a task throws.
@@ -81,6 +92,8 @@ struct basic_options {
     /// backend::processes only: a task running longer than this many seconds has its worker
     /// killed and fails with `parkit::task_timeout`; 0 = no limit.
     double task_timeout_s = 0.0;
+    /// backend::mpi only: broadcast of the results, threads per rank.
+    mpi_options mpi{};
 };
 
 /// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
@@ -93,6 +106,7 @@ struct basic_options<on_error::raise_t> {
     std::function<void(const progress_info&)> on_progress = {};  ///< progress callback
     on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
     double task_timeout_s = 0.0;                          ///< processes only: per-task limit
+    mpi_options mpi{};                                    ///< mpi only: broadcast, threads per rank
 };
 
 /// Options with the default error policy (`on_error::raise`).

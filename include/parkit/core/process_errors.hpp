@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// Failures that only the process backend has: an exception that crossed a process boundary,
-/// a worker process that died, and a task that ran past its time limit.
+/// Failures that only the process (and MPI) backends have: an exception that crossed a process
+/// boundary, a worker process that died, and a task that ran past its time limit.
 
 #include <cstddef>
 #include <stdexcept>
@@ -9,19 +9,30 @@
 
 namespace parkit {
 
-/// A task threw in a worker process. The exception object itself stays there; its dynamic type
-/// name and `what()` come back (like Python's `concurrent.futures` re-raising a pickled error).
+/// A task threw in a worker process or on an MPI rank. The exception object itself stays there;
+/// its dynamic type name and `what()` come back (like Python's `concurrent.futures` re-raising a
+/// pickled error), and for `backend::mpi` the rank that ran the task.
 class remote_error : public std::runtime_error {
 public:
-    /// Builds the error for task `index` that threw a `type_name` saying `message`.
+    /// Builds the error for task `index` that threw a `type_name` saying `message` in a worker
+    /// process.
     remote_error(std::size_t index, std::string type_name, std::string message)
+        : remote_error(index, std::move(type_name), std::move(message), -1) {}
+    /// Builds the error for task `index` that threw a `type_name` saying `message` on MPI rank
+    /// `rank` (-1: in a worker process).
+    remote_error(std::size_t index, std::string type_name, std::string message, int rank)
         : std::runtime_error("parkit: task " + std::to_string(index) + " threw " + type_name +
-                             " in a worker process: " + message),
+                             (rank < 0 ? std::string(" in a worker process: ")
+                                       : " on MPI rank " + std::to_string(rank) + ": ") +
+                             message),
           index_(index),
+          rank_(rank),
           type_name_(std::move(type_name)),
           message_(std::move(message)) {}
     /// Submission index (or input position) of the task.
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
+    /// The MPI rank that ran the task (`backend::mpi`), or -1 for a worker process.
+    [[nodiscard]] int rank() const noexcept { return rank_; }
     /// Demangled dynamic type of the original exception, e.g. "std::invalid_argument".
     [[nodiscard]] const std::string& type_name() const noexcept { return type_name_; }
     /// The original exception's `what()`.
@@ -29,6 +40,7 @@ public:
 
 private:
     std::size_t index_;
+    int rank_;
     std::string type_name_;
     std::string message_;
 };

@@ -262,6 +262,7 @@ inline const char* backend_name(backend b) noexcept {
         case backend::sequential: return "sequential";
         case backend::threads: return "threads";
         case backend::processes: return "processes";
+        case backend::mpi: return "mpi";
     }
     return "unknown";
 }

@@ -35,7 +35,7 @@
 #include "map_engine.hpp"
 #include "process_io.hpp"
 #include "progress_reporter.hpp"
-#include "task_outcome.hpp"
+#include "task_codec.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {
@@ -213,11 +213,10 @@ private:
             if (header.kind != message_kind::chunk || in.size() != sizeof end) ::_exit(71);
             std::memcpy(&end, in.data(), sizeof end);
             out.clear();
-            output_archive archive{out};
             for (std::uint64_t i = header.id; i < end; ++i) {
                 me.started_ns.store(steady_ns(), std::memory_order_relaxed);
                 me.task.store(i, std::memory_order_release);
-                encode_outcome<R>(archive, out, [&]() -> decltype(auto) {
+                run_and_encode_task<R>(out, [&]() -> decltype(auto) {
                     return std::invoke(f_, input_[static_cast<std::size_t>(i)]);
                 });
             }

@@ -1,0 +1,318 @@
+#pragma once
+/// @file
+/// The MPI engine behind `backend::mpi`, registered with the core at start-up.
+///
+/// SPMD: every rank runs the program, holds the same inputs and makes the same `parallel_map`
+/// call. Rank 0's main thread coordinates; a helper thread on rank 0 computes chunks like any
+/// other rank. Ranks 1..n-1 keep two requests open (so the next chunk arrives while they run
+/// one): each reply is a range [begin, end) of indices (empty: no more); each finished chunk's
+/// outcomes go back with the request that replaces the answered one. Only
+/// indices go out and only serialized results come back; the function and the inputs never
+/// travel. At the end rank 0 broadcasts what the other ranks need: nothing but the first
+/// failure (raise mode), or every chunk (`options.mpi.broadcast`).
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "../core/serialization.hpp"
+#include "../detail/distributed_map.hpp"
+#include "../detail/task_codec.hpp"
+#include "chunk_dealer.hpp"
+#include "environment.hpp"
+#include "wait.hpp"
+
+namespace parkit::mpi {
+
+namespace detail {
+
+using parkit::detail::distributed_map_outcome;
+using parkit::detail::distributed_topology;
+
+/// Tag of "here is my finished chunk (maybe none), give me more" (rank r -> rank 0).
+inline constexpr int work_request_tag = 7001;
+/// Tag of "your next chunk is [begin, end)", begin == end meaning "no more" (rank 0 -> rank r).
+inline constexpr int work_assign_tag = 7002;
+/// Largest broadcast piece (MPI counts are ints).
+inline constexpr std::size_t broadcast_piece_bytes = std::size_t{1} << 30;
+
+/// The stats of the last map on rank 0.
+inline map_stats& last_stats_slot() {
+    static map_stats stats;
+    return stats;
+}
+/// Guards `last_stats_slot()`.
+inline std::mutex& last_stats_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+/// Set while a `backend::mpi` map runs in this process (nesting one is refused).
+inline std::atomic<bool> map_running{false};
+
+/// What rank 0 tells every rank when a map ends.
+struct map_summary {
+    std::string internal_error;  ///< a failure outside tasks ("" = none): every rank throws it
+    std::vector<distributed_chunk> chunks;  ///< see distributed_map_outcome::chunks
+
+    /// Serialization (cereal protocol).
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(internal_error, chunks);
+    }
+};
+
+/// Checks, collectively, that every rank passed the same number of inputs.
+/// @throws std::invalid_argument on every rank when they differ.
+inline void check_same_total(MPI_Comm comm, std::size_t total) {
+    std::int64_t bounds[2] = {static_cast<std::int64_t>(total), -static_cast<std::int64_t>(total)};
+    MPI_Request request;
+    check(MPI_Iallreduce(MPI_IN_PLACE, bounds, 2, MPI_INT64_T, MPI_MAX, comm, &request), "MPI_Iallreduce");
+    wait_all(&request, 1, "MPI_Iallreduce");
+    if (bounds[0] != -bounds[1]) {
+        throw std::invalid_argument(
+            "parkit::parallel_map (backend::mpi): the ranks passed different numbers of inputs (from " +
+            std::to_string(-bounds[1]) + " to " + std::to_string(bounds[0]) +
+            "); every rank must make the same call with the same inputs");
+    }
+}
+
+/// Broadcasts `bytes` from rank 0 (in pieces of at most 1 GiB); other ranks receive into it.
+inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes) {
+    std::uint64_t size = bytes.size();
+    MPI_Request request;
+    check(MPI_Ibcast(&size, 1, MPI_UINT64_T, 0, comm, &request), "MPI_Ibcast");
+    wait_all(&request, 1, "MPI_Ibcast");
+    bytes.resize(static_cast<std::size_t>(size));
+    for (std::size_t offset = 0; offset < bytes.size(); offset += broadcast_piece_bytes) {
+        const int piece = static_cast<int>(std::min(broadcast_piece_bytes, bytes.size() - offset));
+        check(MPI_Ibcast(bytes.data() + offset, piece, MPI_BYTE, 0, comm, &request), "MPI_Ibcast");
+        wait_all(&request, 1, "MPI_Ibcast");
+    }
+}
+
+/// Nanoseconds since `start`.
+inline std::int64_t ns_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Runs chunk `range` of `job` on this rank into a fresh chunk record.
+inline distributed_chunk run_chunk(const distributed_map_job& job, index_range range, int rank) {
+    distributed_chunk chunk;
+    chunk.begin = range.begin;
+    chunk.rank = rank;
+    const auto start = std::chrono::steady_clock::now();
+    job.run_chunk(range, chunk);
+    chunk.busy_ns = ns_since(start);
+    return chunk;
+}
+
+/// A chunk too large for one MPI message (2 GiB) comes back as one failure per task instead.
+inline void fail_oversized(distributed_chunk& chunk, std::size_t bytes) {
+    chunk.outcomes.clear();
+    parkit::output_archive archive{chunk.outcomes};
+    const auto error = std::make_exception_ptr(std::length_error(
+        "parkit::parallel_map (backend::mpi): the results of a chunk take " + std::to_string(bytes) +
+        " bytes, more than one MPI message carries (2 GiB); use a smaller options.chunk_size"));
+    for (std::uint64_t i = 0; i < chunk.count; ++i) parkit::detail::encode_task_failure(archive, error);
+    chunk.failed = true;
+}
+
+/// Rank 0's computing share: chunks from the dealer, run here, recorded.
+inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer) noexcept {
+    try {
+        index_range range;
+        while (dealer.next(range)) dealer.record(run_chunk(job, range, 0));
+    } catch (...) {
+        dealer.fail(std::current_exception());
+    }
+}
+
+/// Requests each other rank keeps open: while it runs one chunk, the next is already on its way
+/// (so it never waits for rank 0 between chunks).
+inline constexpr int requests_in_flight = 2;
+
+/// Rank 0's coordinator: answers the other ranks' requests until each was told "no more" once
+/// per request it keeps open.
+inline void serve_ranks(MPI_Comm comm, int other_ranks, chunk_dealer& dealer) {
+    backoff pace;
+    std::vector<std::byte> buffer;
+    int refusals_left = other_ranks * requests_in_flight;
+    while (refusals_left > 0) {
+        int arrived = 0;
+        MPI_Message message;
+        MPI_Status status;
+        check(MPI_Improbe(MPI_ANY_SOURCE, work_request_tag, comm, &arrived, &message, &status), "MPI_Improbe");
+        if (arrived == 0) {
+            pace.pause();
+            continue;
+        }
+        pace.reset();
+        int bytes = 0;
+        check(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
+        buffer.resize(static_cast<std::size_t>(bytes));
+        check(MPI_Mrecv(buffer.data(), bytes, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
+        if (bytes > 0) dealer.record(parkit::from_bytes<distributed_chunk>(buffer));
+        index_range next{};
+        const bool more = dealer.next(next);
+        const std::uint64_t assignment[2] = {next.begin, more ? next.end : next.begin};
+        check(MPI_Send(assignment, 2, MPI_UINT64_T, status.MPI_SOURCE, work_assign_tag, comm), "MPI_Send");
+        if (!more) --refusals_left;
+    }
+}
+
+/// Rank 0's part of a map.
+inline distributed_map_outcome run_root(const distributed_map_job& job, MPI_Comm comm, int ranks) {
+    const auto start = std::chrono::steady_clock::now();
+    chunk_dealer dealer(job, ranks);
+    if (ranks == 1) {
+        compute_on_root(job, dealer);
+    } else {
+        std::thread helper([&] { compute_on_root(job, dealer); });
+        try {
+            serve_ranks(comm, ranks - 1, dealer);
+        } catch (const std::exception& e) {
+            dealer.fail(std::current_exception());
+            helper.join();
+            abort_job(e.what());  // the other ranks wait for answers that cannot come
+        }
+        helper.join();
+    }
+    distributed_map_outcome outcome{true, dealer.take_sorted_chunks()};
+    {
+        std::lock_guard lock(last_stats_mutex());
+        last_stats_slot() = map_stats{dealer.work(), ns_since(start) * 1e-9};
+    }
+    const std::exception_ptr internal = dealer.internal_error();
+    if (ranks > 1) {
+        map_summary summary;
+        if (internal) summary.internal_error = parkit::detail::exception_message(internal);
+        if (job.broadcast) {
+            summary.chunks = outcome.chunks;
+        } else if (job.stop_at_failure) {
+            const auto failed = std::find_if(outcome.chunks.begin(), outcome.chunks.end(),
+                                             [](const distributed_chunk& c) { return c.failed; });
+            if (failed != outcome.chunks.end()) summary.chunks.push_back(*failed);
+        }
+        std::vector<std::byte> bytes = parkit::to_bytes(summary);
+        broadcast_bytes(comm, bytes);
+    }
+    if (internal) std::rethrow_exception(internal);
+    return outcome;
+}
+
+/// Sends `bytes` to rank 0 as a work request (the finished chunk, or nothing).
+inline void request_work(MPI_Comm comm, std::vector<std::byte>& bytes) {
+    MPI_Request request;
+    check(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, work_request_tag, comm, &request),
+          "MPI_Isend");
+    wait_all(&request, 1, "sending to rank 0");
+}
+
+/// The part of a map on ranks 1..n-1: keeps `requests_in_flight` requests open; each finished
+/// chunk goes back with the request that replaces the one it answered.
+inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MPI_Comm comm, int rank) {
+    std::vector<std::byte> message;
+    for (int i = 0; i < requests_in_flight; ++i) request_work(comm, message);
+    int refusals = 0;  // replies are answered in order; after the first "no more" only refusals follow
+    while (refusals < requests_in_flight) {
+        std::uint64_t assignment[2] = {0, 0};
+        MPI_Request request;
+        check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &request), "MPI_Irecv");
+        wait_all(&request, 1, "waiting for rank 0");
+        if (assignment[0] >= assignment[1]) {
+            ++refusals;
+            continue;
+        }
+        try {
+            distributed_chunk chunk = run_chunk(job, {assignment[0], assignment[1]}, rank);
+            message = parkit::to_bytes(chunk);
+            if (message.size() > static_cast<std::size_t>(INT_MAX)) {
+                fail_oversized(chunk, message.size());
+                message = parkit::to_bytes(chunk);
+            }
+        } catch (const std::exception& e) {
+            abort_job(e.what());  // outside any task (e.g. out of memory): rank 0 would wait forever
+        }
+        request_work(comm, message);
+    }
+    std::vector<std::byte> bytes;
+    broadcast_bytes(comm, bytes);
+    auto summary = parkit::from_bytes<map_summary>(bytes);
+    if (!summary.internal_error.empty()) {
+        throw std::runtime_error("parkit::parallel_map (backend::mpi): rank 0 failed: " + summary.internal_error);
+    }
+    return distributed_map_outcome{job.broadcast, std::move(summary.chunks)};
+}
+
+/// The engine's `topology`: checks MPI can run a map from here.
+inline distributed_topology engine_topology() {
+    if (!mpi_active()) {
+        throw std::logic_error(
+            "parkit::parallel_map: backend::mpi needs MPI to be initialised: create a "
+            "parkit::mpi::environment at the start of main and keep it alive");
+    }
+    int level = MPI_THREAD_SINGLE, is_main = 0;
+    check(MPI_Query_thread(&level), "MPI_Query_thread");
+    check(MPI_Is_thread_main(&is_main), "MPI_Is_thread_main");
+    if (level < MPI_THREAD_FUNNELED) {
+        throw std::logic_error(
+            "parkit::parallel_map: backend::mpi needs MPI initialised with thread level funneled or "
+            "higher (rank 0 computes on a helper thread); parkit::mpi::environment asks for it");
+    }
+    if (is_main == 0 && level < MPI_THREAD_SERIALIZED) {
+        throw std::logic_error(
+            "parkit::parallel_map: with MPI's thread level funneled, backend::mpi must be called from "
+            "the thread that initialised MPI (or use parkit::mpi::environment{argc, argv, "
+            "parkit::mpi::thread_level::serialized})");
+    }
+    return distributed_topology{rank(), size()};
+}
+
+/// The engine's `run`.
+inline distributed_map_outcome engine_run(const distributed_map_job& job) {
+    if (map_running.exchange(true)) {
+        throw std::logic_error(
+            "parkit::parallel_map: a backend::mpi map cannot run inside another one (use "
+            "options.mpi.threads_per_rank or backend::threads inside tasks)");
+    }
+    struct running_guard {
+        ~running_guard() { map_running.store(false); }
+    } guard;
+    const distributed_topology where = engine_topology();
+    if (where.size == 1) return run_root(job, MPI_COMM_NULL, 1);
+    const MPI_Comm comm = communicator();
+    check_same_total(comm, job.total);
+    if (job.total == 0) return distributed_map_outcome{where.rank == 0 || job.broadcast, {}};
+    return where.rank == 0 ? run_root(job, comm, where.size) : run_other_rank(job, comm, where.rank);
+}
+
+/// The MPI engine, as the core sees it.
+inline constexpr parkit::detail::distributed_engine engine{&engine_topology, &engine_run};
+
+/// Registers the engine when the program starts (every translation unit including this header
+/// does it; the first suffices).
+inline const bool engine_registered = parkit::detail::register_distributed_engine(&engine);
+
+}  // namespace detail
+
+/// What the last `backend::mpi` map did, per rank: tasks, chunks, busy seconds (rank 0 only;
+/// empty elsewhere and before the first map).
+inline map_stats last_map_stats() {
+    std::lock_guard lock(detail::last_stats_mutex());
+    return detail::last_stats_slot();
+}
+
+}  // namespace parkit::mpi

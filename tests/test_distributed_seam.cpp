@@ -1,0 +1,140 @@
+// The core's side of backend::mpi, without MPI: the task outcome codec, remote_error's rank,
+// the clear error when no engine is registered, and run_distributed_map driven by a fake
+// in-process engine (rank 0 with results, or another rank without them).
+#include <parkit/parkit.hpp>
+#include <parkit/detail/task_codec.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+const parkit::options on_mpi{.backend = parkit::backend::mpi};
+
+// A fake engine: runs every chunk (3 tasks each) in this process, as rank `fake_rank` of
+// `fake_size`; with fake_rank != 0 it returns what a non-root rank gets.
+int fake_rank = 0;
+int fake_size = 1;
+
+parkit::detail::distributed_topology fake_topology() { return {fake_rank, fake_size}; }
+
+parkit::detail::distributed_map_outcome fake_run(const parkit::detail::distributed_map_job& job) {
+    parkit::detail::distributed_map_outcome outcome;
+    for (std::size_t begin = 0; begin < job.total; begin += 3) {
+        parkit::detail::distributed_chunk chunk;
+        chunk.begin = begin;
+        chunk.rank = static_cast<std::int32_t>(begin / 3 % 2);
+        job.run_chunk({begin, std::min(begin + 3, job.total)}, chunk);
+        if (job.advance) job.advance(chunk.count);
+        outcome.chunks.push_back(std::move(chunk));
+        if (outcome.chunks.back().failed && job.stop_at_failure) break;
+    }
+    outcome.has_results = fake_rank == 0 || job.broadcast;
+    if (!outcome.has_results) {  // a non-root rank only hears of the first failure (raise mode)
+        std::erase_if(outcome.chunks, [&](const auto& c) { return !c.failed || !job.stop_at_failure; });
+        if (outcome.chunks.size() > 1) outcome.chunks.resize(1);
+    }
+    return outcome;
+}
+
+const parkit::detail::distributed_engine fake_engine{&fake_topology, &fake_run};
+
+// Registers the fake engine for one test case, as rank `rank` of `size`.
+struct fake_engine_scope {
+    fake_engine_scope(int rank, int size) {
+        fake_rank = rank;
+        fake_size = size;
+        parkit::detail::register_distributed_engine(&fake_engine);
+    }
+    ~fake_engine_scope() { parkit::detail::register_distributed_engine(nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("backend::mpi without parkit/mpi.hpp fails with a clear logic_error", "[mpi][parallel_map]") {
+    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2}, on_mpi), std::logic_error);
+    CHECK_THROWS_WITH(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2}, on_mpi),
+                      Catch::Contains("#include <parkit/mpi.hpp>"));
+}
+
+TEST_CASE("task outcomes round-trip through the codec", "[mpi][serialization]") {
+    std::vector<std::byte> bytes;
+    CHECK(parkit::detail::run_and_encode_task<std::string>(bytes, [] { return std::string("ok"); }));
+    CHECK_FALSE(parkit::detail::run_and_encode_task<std::string>(bytes, []() -> std::string { throw std::range_error("out"); }));
+    CHECK(parkit::detail::run_and_encode_task<void>(bytes, [] {}));
+    parkit::input_archive archive(bytes);
+    std::vector<std::string> seen;
+    auto on_failure = [&](std::string type, std::string message) { seen.push_back(type + "|" + message); };
+    parkit::detail::decode_task<std::string>(archive, [&](std::string v) { seen.push_back(v); }, on_failure);
+    parkit::detail::decode_task<std::string>(archive, [&](std::string v) { seen.push_back(v); }, on_failure);
+    parkit::detail::decode_task<void>(archive, [&] { seen.push_back("void"); }, on_failure);
+    CHECK(seen == std::vector<std::string>{"ok", "std::range_error|out", "void"});
+    CHECK(archive.remaining() == 0);
+}
+
+TEST_CASE("remote_error names the MPI rank when there is one", "[mpi][errors]") {
+    const parkit::remote_error local(3, "std::runtime_error", "boom");
+    const parkit::remote_error ranked(3, "std::runtime_error", "boom", 2);
+    CHECK(local.rank() == -1);
+    CHECK(std::string(local.what()) == "parkit: task 3 threw std::runtime_error in a worker process: boom");
+    CHECK(ranked.rank() == 2);
+    CHECK(std::string(ranked.what()) == "parkit: task 3 threw std::runtime_error on MPI rank 2: boom");
+}
+
+TEST_CASE("run_distributed_map assembles results, errors and ranks in input order", "[mpi][parallel_map]") {
+    const fake_engine_scope scope(0, 2);
+    const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::vector<int>{0, 1, 2, 3, 4, 5, 6}, on_mpi);
+    CHECK(squares == std::vector<int>{0, 1, 4, 9, 16, 25, 36});
+
+    auto flaky = [](int x) {
+        if (x % 4 == 1) throw std::invalid_argument("x = " + std::to_string(x));
+        return x;
+    };
+    const auto c = parkit::parallel_map(flaky, std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7},
+                                        {.backend = parkit::backend::mpi, .on_error = parkit::on_error::collect});
+    REQUIRE(c.results.size() == 8);
+    REQUIRE(c.errors.size() == 2);
+    CHECK(c.errors[0].index == 1);
+    CHECK(c.errors[1].index == 5);
+    try {
+        c.errors[1].rethrow();
+    } catch (const parkit::remote_error& e) {
+        CHECK(e.rank() == 1);  // the fake engine ran chunk [3, 6) "on rank 1"
+        CHECK(e.type_name() == "std::invalid_argument");
+        CHECK(e.message() == "x = 5");
+    }
+    CHECK_THROWS_AS(parkit::parallel_map(flaky, std::vector<int>{0, 1, 2}, on_mpi), parkit::task_error);
+
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 2;
+    const auto doubled = parkit::parallel_map([](int x) { return 2 * x; }, std::vector<int>{1, 2, 3, 4, 5}, hybrid);
+    CHECK(doubled == std::vector<int>{2, 4, 6, 8, 10});
+}
+
+TEST_CASE("run_distributed_map on a non-root rank: empty results, same task_error", "[mpi][parallel_map]") {
+    const fake_engine_scope scope(1, 2);
+    CHECK(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2, 3, 4}, on_mpi).empty());
+    const auto c = parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2, 3},
+                                        {.backend = parkit::backend::mpi, .on_error = parkit::on_error::collect});
+    CHECK(c.results.empty());
+    CHECK(c.errors.empty());
+    try {
+        parkit::parallel_map(
+            [](int x) {
+                if (x == 4) throw std::domain_error("four");
+                return x;
+            },
+            std::vector<int>{0, 1, 2, 3, 4, 5}, on_mpi);
+        FAIL("expected task_error");
+    } catch (const parkit::task_error& e) {
+        CHECK(e.index() == 4);
+        CHECK(std::string(e.what()).find("four") != std::string::npos);
+    }
+    parkit::options everywhere = on_mpi;
+    everywhere.mpi.broadcast = true;
+    CHECK(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2}, everywhere) == std::vector<int>{2, 3});
+}

@@ -1,0 +1,324 @@
+// Tests of backend::mpi, run by ctest under mpiexec with 1, 2 and 4 ranks (tests/CMakeLists.txt).
+//
+// Every rank runs every test case in the same order. To stay collective-safe, a test case makes
+// all its parallel_map calls unconditionally (exceptions captured, never escaping between two
+// calls), and only then checks with CHECK; a failed check on one rank never leaves the others
+// waiting in a collective. The main (mpi_catch_main.cpp) initialises MPI.
+#include <parkit/mpi.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <numeric>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+const parkit::options on_mpi{.backend = parkit::backend::mpi};
+const parkit::collect_options collect_on_mpi{.backend = parkit::backend::mpi, .on_error = parkit::on_error::collect};
+
+bool is_root() { return parkit::mpi::rank() == 0; }
+
+// Runs `call`, returning the exception it threw (null if none).
+std::exception_ptr thrown_by(const std::function<void()>& call) {
+    try {
+        call();
+    } catch (...) {
+        return std::current_exception();
+    }
+    return nullptr;
+}
+
+// Sum of `value` over all ranks.
+long long sum_over_ranks(long long value) {
+    MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    return value;
+}
+
+std::vector<int> iota_vector(int n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+}
+
+// A result type with a cereal-style serialize member.
+struct sample {
+    int index = 0;
+    std::string label;
+    std::vector<double> values;
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(index, label, values);
+    }
+    bool operator==(const sample&) const = default;
+};
+
+}  // namespace
+
+TEST_CASE("mpi environment: rank and size agree with MPI", "[mpi]") {
+    int world_size = 0, world_rank = -1;
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    CHECK(parkit::mpi::size() == world_size);
+    CHECK(parkit::mpi::rank() == world_rank);
+    CHECK_FALSE(parkit::mpi::processor_name().empty());
+    parkit::mpi::environment again;  // MPI is already initialised: the guard uses it
+    CHECK_FALSE(again.owns_mpi());
+    CHECK(static_cast<int>(again.provided()) >= static_cast<int>(parkit::mpi::thread_level::funneled));
+}
+
+TEST_CASE("mpi backend: results in input order on rank 0, empty elsewhere", "[mpi]") {
+    const auto inputs = iota_vector(2000);
+    const auto squares = parkit::parallel_map([](int x) { return static_cast<long long>(x) * x; }, inputs, on_mpi);
+    parkit::options one_per_chunk = on_mpi;
+    one_per_chunk.chunk_size = 1;
+    const auto labels = parkit::parallel_map([](int x) { return std::string("#").append(std::to_string(x)); }, iota_vector(37), one_per_chunk);
+    const auto none = parkit::parallel_map([](int x) { return x; }, std::vector<int>{}, on_mpi);
+    const auto records = parkit::parallel_map(
+        [](int x) { return sample{x, std::to_string(x), std::vector<double>(static_cast<std::size_t>(x % 5), x * 0.5)}; },
+        std::views::iota(0, 100), on_mpi);
+
+    CHECK(none.empty());
+    if (is_root()) {
+        REQUIRE(squares.size() == inputs.size());
+        for (std::size_t i = 0; i < squares.size(); ++i) CHECK(squares[i] == static_cast<long long>(i) * static_cast<long long>(i));
+        REQUIRE(labels.size() == 37);
+        for (std::size_t i = 0; i < labels.size(); ++i) CHECK(labels[i] == "#" + std::to_string(i));
+        REQUIRE(records.size() == 100);
+        CHECK(records[42] == sample{42, "42", std::vector<double>(2, 21.0)});
+    } else {
+        CHECK(squares.empty());
+        CHECK(labels.empty());
+        CHECK(records.empty());
+    }
+}
+
+TEST_CASE("mpi backend: broadcast gives every rank the results", "[mpi]") {
+    parkit::options everywhere = on_mpi;
+    everywhere.mpi.broadcast = true;
+    everywhere.chunk_size = 3;
+    const auto out = parkit::parallel_map([](int x) { return 3 * x + 1; }, iota_vector(100), everywhere);
+    REQUIRE(out.size() == 100);
+    for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == 3 * static_cast<int>(i) + 1);
+}
+
+TEST_CASE("mpi backend: every task runs exactly once, void functions too", "[mpi]") {
+    std::vector<int> runs(500, 0);  // this rank's count per task
+    parkit::parallel_map([&](int i) { ++runs[static_cast<std::size_t>(i)]; }, iota_vector(500), on_mpi);
+    MPI_Allreduce(MPI_IN_PLACE, runs.data(), static_cast<int>(runs.size()), MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    for (int count : runs) CHECK(count == 1);
+}
+
+TEST_CASE("mpi backend: uneven tasks are dealt dynamically, stats say who ran what", "[mpi]") {
+    // Every 7th task is 40x longer than the others; each result names the rank that ran it.
+    auto uneven = [](int i) {
+        std::this_thread::sleep_for(std::chrono::microseconds(i % 7 == 0 ? 8000 : 200));
+        return std::pair<int, int>{i * 2, parkit::mpi::rank()};
+    };
+    const auto out = parkit::parallel_map(uneven, iota_vector(120), on_mpi);
+    const parkit::mpi::map_stats stats = parkit::mpi::last_map_stats();
+    if (is_root()) {
+        REQUIRE(out.size() == 120);
+        std::vector<std::size_t> ran(static_cast<std::size_t>(parkit::mpi::size()), 0);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            CHECK(out[i].first == 2 * static_cast<int>(i));
+            REQUIRE(out[i].second >= 0);
+            REQUIRE(out[i].second < parkit::mpi::size());
+            ++ran[static_cast<std::size_t>(out[i].second)];
+        }
+        REQUIRE(stats.ranks.size() == ran.size());
+        for (std::size_t r = 0; r < ran.size(); ++r) {
+            CHECK(stats.ranks[r].tasks == ran[r]);
+            CHECK(stats.ranks[r].chunks <= ran[r]);
+            CHECK(stats.ranks[r].busy_s >= 0.0);
+        }
+        CHECK(stats.elapsed_s > 0.0);
+    } else {
+        CHECK(out.empty());
+        CHECK(stats.ranks.empty());
+    }
+}
+
+TEST_CASE("mpi backend: large results come back intact", "[mpi]") {
+    // 24 results of 2 MB each: well past the eager limit, so every message is a rendezvous.
+    parkit::options big_chunks = on_mpi;
+    big_chunks.mpi.broadcast = true;
+    const auto out = parkit::parallel_map(
+        [](int i) { return std::vector<double>(250'000, static_cast<double>(i)); }, iota_vector(24), big_chunks);
+    REQUIRE(out.size() == 24);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        CHECK(out[i].size() == 250'000);
+        CHECK(out[i].front() == static_cast<double>(i));
+        CHECK(out[i].back() == static_cast<double>(i));
+    }
+}
+
+TEST_CASE("mpi backend: a task exception reaches every rank as task_error with remote_error", "[mpi]") {
+    const auto error = thrown_by([] {
+        parkit::parallel_map(
+            [](int i) {
+                if (i == 61) throw std::domain_error("no solution for 61");
+                return i;
+            },
+            iota_vector(200), on_mpi);
+    });
+    REQUIRE(error);
+    try {
+        std::rethrow_exception(error);
+    } catch (const parkit::task_error& e) {
+        CHECK(e.index() == 61);
+        try {
+            e.rethrow_original();
+        } catch (const parkit::remote_error& remote) {
+            CHECK(remote.index() == 61);
+            CHECK(remote.type_name() == "std::domain_error");
+            CHECK(remote.message() == "no solution for 61");
+            CHECK(remote.rank() >= 0);
+            CHECK(remote.rank() < parkit::mpi::size());
+            CHECK(std::string(remote.what()).find("on MPI rank") != std::string::npos);
+        }
+    } catch (...) {
+        FAIL("expected parkit::task_error");
+    }
+}
+
+TEST_CASE("mpi backend: on_error::collect runs every task and lists every failure", "[mpi]") {
+    auto flaky = [](int i) {
+        if (i % 10 == 3) throw std::runtime_error("bad " + std::to_string(i));
+        return i;
+    };
+    const auto on_root = parkit::parallel_map(flaky, iota_vector(100), collect_on_mpi);
+    parkit::collect_options everywhere = collect_on_mpi;
+    everywhere.mpi.broadcast = true;
+    const auto shared = parkit::parallel_map(flaky, iota_vector(100), everywhere);
+
+    for (const auto* c : {&shared, is_root() ? &on_root : nullptr}) {
+        if (c == nullptr) continue;
+        REQUIRE(c->results.size() == 100);
+        CHECK(c->failed() == 10);
+        CHECK(c->succeeded() == 90);
+        for (std::size_t k = 0; k < c->errors.size(); ++k) {
+            CHECK(c->errors[k].index == 10 * k + 3);
+            CHECK(c->errors[k].type_name() == "parkit::remote_error");
+            CHECK(c->errors[k].message().find("bad " + std::to_string(10 * k + 3)) != std::string::npos);
+        }
+        for (std::size_t i = 0; i < 100; ++i) CHECK(c->results[i].has_value() == (i % 10 != 3));
+    }
+    if (!is_root()) {
+        CHECK(on_root.results.empty());
+        CHECK(on_root.errors.empty());
+    }
+}
+
+TEST_CASE("mpi backend: hybrid mode runs each rank's chunks on threads", "[mpi]") {
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 2;
+    std::atomic<int> most_at_once{0}, running{0};
+    const auto out = parkit::parallel_map(
+        [&](int i) {
+            const int now = ++running;
+            int seen = most_at_once.load();
+            while (now > seen && !most_at_once.compare_exchange_weak(seen, now)) {
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(300));
+            --running;
+            return i + 1;
+        },
+        iota_vector(400), hybrid);
+    parkit::collect_options hybrid_collect = collect_on_mpi;
+    hybrid_collect.mpi.threads_per_rank = 2;
+    const auto collected = parkit::parallel_map(
+        [](int i) {
+            if (i == 5) throw std::invalid_argument("five");
+            return i;
+        },
+        iota_vector(50), hybrid_collect);
+    const auto bad_threads = thrown_by([] {
+        parkit::options wrong = on_mpi;
+        wrong.mpi.threads_per_rank = 0;
+        parkit::parallel_map([](int i) { return i; }, iota_vector(4), wrong);
+    });
+
+    CHECK(most_at_once.load() >= 1);
+    CHECK(most_at_once.load() <= 2);  // 2 threads per rank (rank 0's coordinator runs no tasks)
+    if (is_root()) {
+        REQUIRE(out.size() == 400);
+        for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == static_cast<int>(i) + 1);
+        REQUIRE(collected.errors.size() == 1);
+        CHECK(collected.errors[0].index == 5);
+        CHECK(collected.succeeded() == 49);
+    }
+    REQUIRE(bad_threads);
+    CHECK_THROWS_WITH(std::rethrow_exception(bad_threads), Catch::Contains("threads_per_rank"));
+}
+
+TEST_CASE("mpi backend: misuse fails clearly on every rank", "[mpi]") {
+    // Ranks passing different inputs (only detectable with more than one rank).
+    const auto mismatch = thrown_by([] {
+        parkit::parallel_map([](int i) { return i; }, iota_vector(10 + parkit::mpi::rank()), on_mpi);
+    });
+    // A backend::mpi map inside a task.
+    const auto nested = parkit::parallel_map(
+        [](int i) {
+            try {
+                parkit::parallel_map([](int j) { return j; }, iota_vector(3), on_mpi);
+            } catch (const std::logic_error&) {
+                return -i;
+            }
+            return i;
+        },
+        iota_vector(8), on_mpi);
+    // Progress on rank 0.
+    std::size_t last_done = 0;
+    parkit::options with_progress = on_mpi;
+    with_progress.on_progress = [&](const parkit::progress_info& p) { last_done = p.done; };
+    parkit::parallel_map([](int i) { return i; }, iota_vector(300), with_progress);
+
+    if (parkit::mpi::size() > 1) {
+        REQUIRE(mismatch);
+        CHECK_THROWS_AS(std::rethrow_exception(mismatch), std::invalid_argument);
+    } else {
+        CHECK_FALSE(mismatch);
+    }
+    if (is_root()) {
+        REQUIRE(nested.size() == 8);
+        for (std::size_t i = 0; i < 8; ++i) CHECK(nested[i] == -static_cast<int>(i));
+        CHECK(last_done == 300);
+    } else {
+        CHECK(last_done == 0);
+    }
+}
+
+TEST_CASE("mpi backend: results equal the thread backend's", "[mpi]") {
+    auto f = [](int i) {
+        double x = i;
+        for (int k = 0; k < 200; ++k) x = x * 0.999 + 1.0 / (1.0 + x);
+        return x;
+    };
+    const auto distributed = parkit::parallel_map(f, iota_vector(3000), on_mpi);
+    const auto threaded = parkit::parallel_map(f, iota_vector(3000), {.n_jobs = 2});
+    if (is_root()) CHECK(distributed == threaded);
+    CHECK(sum_over_ranks(1) == parkit::mpi::size());
+}
+
+// Not run by default: ctest runs it with 2 ranks and expects the job to fail quickly (a rank
+// that dies takes the whole job down; nothing hangs).
+TEST_CASE("mpi backend: a dying rank ends the job", "[.rank_death]") {
+    parkit::parallel_map(
+        [](int i) {
+            if (parkit::mpi::rank() == parkit::mpi::size() - 1 && i >= 4) std::abort();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            return i;
+        },
+        iota_vector(200), on_mpi);
+}
