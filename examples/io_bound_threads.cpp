@@ -2,9 +2,9 @@
 // stands in for the disk or the network). Waiting work needs no core, so threads help even
 // beyond the number of cores: five reads take the time of one when five threads wait at once.
 // Runs the reads in a loop, with one std::thread per file (the chapter's threading code),
-// with parkit::thread_pool::submit, and with parallel_map at n_jobs = 5; then 16 reads with
-// parallel_map at n_jobs = -1 (one worker per core) vs n_jobs = 16. Writes the times as CSV
-// and a bar chart.
+// with parkit::thread_pool::submit, and with parallel_map at n_jobs = 5 and n_jobs = -1 (one
+// worker per core); then 16 reads with n_jobs = -1 vs n_jobs = 16. Writes the times of the
+// 5 reads as CSV and a bar chart.
 #include <parkit/parkit.hpp>
 
 #include "common/checks.hpp"
@@ -69,17 +69,22 @@ int main() {
                 examples::speedup(sequential_time, pool_time));
     check.expect(pooled == expected, "thread_pool results equal the sequential ones");
 
-    std::vector<std::string> mapped;
+    std::vector<std::string> mapped, mapped_per_core;
     const double map_time = examples::seconds([&] { mapped = parkit::parallel_map(simulate_file_read, files, {.n_jobs = n_files}); });
     std::printf("parallel_map(n_jobs = %d): %.2f seconds (speedup %.1fx)\n", n_files, map_time,
                 examples::speedup(sequential_time, map_time));
     check.expect(mapped == expected, "parallel_map results equal the sequential ones");
+    const int cores = parkit::available_cores();
+    const double map_per_core_time =
+        examples::seconds([&] { mapped_per_core = parkit::parallel_map(simulate_file_read, files); });
+    std::printf("parallel_map(n_jobs = -1, %d workers): %.2f seconds (speedup %.1fx)\n", cores, map_per_core_time,
+                examples::speedup(sequential_time, map_per_core_time));
+    check.expect(mapped_per_core == expected, "parallel_map(n_jobs = -1) results equal the sequential ones");
 
     // n_jobs is a number of waiting slots here, not of cores: ask for as many as there are files.
     constexpr int n_many = 16;
     std::vector<int> many(n_many);
     std::iota(many.begin(), many.end(), 0);
-    const int cores = parkit::available_cores();
     std::vector<std::string> per_core, per_file;
     const double per_core_time = examples::seconds([&] { per_core = parkit::parallel_map(simulate_file_read, many); });
     const double per_file_time =
@@ -93,22 +98,10 @@ int main() {
     check.expect(map_time < 0.6 * sequential_time, "parallel_map(n_jobs = 5) overlaps the waits");
     if (cores < n_many / 2) check.expect(per_file_time < 0.6 * per_core_time, "n_jobs = 16 beats one worker per core");
 
-    const auto dir = examples::output_dir("io_bound_threads");
-    const std::vector<double> index{0, 1, 2, 3, 4, 5};
-    const std::vector<double> times{sequential_time, threaded_time, pool_time, map_time, per_core_time, per_file_time};
-    examples::write_csv(dir / "times.csv", {"index", "seconds"}, {index, times});
-    examples::plot(dir / "plot.gp", R"(set terminal pngcairo size 800,500 noenhanced
-set output 'io_bound_threads.png'
-set datafile separator ','
-set title 'I/O-bound work (0.2 s simulated reads): threads overlap the waits'
-set ylabel 'Wall time (s)'
-set xtics ("loop\n5 files" 0, "std::thread x5\n5 files" 1, "thread_pool(5)\n5 files" 2, "parallel_map\nn_jobs=5\n5 files" 3, \
-           "parallel_map\nn_jobs=-1\n16 files" 4, "parallel_map\nn_jobs=16\n16 files" 5)
-set style fill solid 0.7 border -1
-set boxwidth 0.6
-set grid y; set yrange [0:*]; set xrange [-0.6:5.6]
-plot 'times.csv' using 1:2 skip 1 with boxes lc 'steelblue' notitle, \
-     '' using 1:2:(sprintf('%.2f s', $2)) skip 1 with labels offset 0,1 notitle
-)");
+    examples::plot_times(examples::output_dir("io_bound_threads"), "io_bound_threads",
+                         "5 simulated file reads of 0.2 s: threads overlap the waits",
+                         {"loop", "std::thread x5", "thread_pool(5)", "parallel_map\nn_jobs=5",
+                          "parallel_map\nn_jobs=-1 (" + std::to_string(cores) + " workers)"},
+                         {sequential_time, threaded_time, pool_time, map_time, map_per_core_time});
     return check.exit_code();
 }
