@@ -171,13 +171,13 @@ int main() {
     examples::plot(dir / "plot.gp", R"gp(set terminal pngcairo size 800,500 noenhanced
 set output 'error_handling.png'
 set datafile separator ','
-set title 'on_error::collect: every task reports a result or its own error'
-set xlabel 'Task x'; set ylabel ''
-set ytics ("threads: risky_computation" 0, "processes: + SIGSEGV (x=3), abort (x=7)" 1)
-set xrange [-0.5:9.5]; set yrange [-0.6:1.6]; set xtics 1; set grid x
-set key outside bottom center horizontal
+set title "on_error::collect: every task reports a result or its own error\nprocesses: x=3 segfaults, x=5 throws, x=7 aborts; threads: x=5 throws"
+set xlabel 'Task x'
+set ytics ("threads" 0, "processes" 1)
+set xrange [-0.5:9.5]; set yrange [-0.6:1.9]; set xtics 1; set grid x
+set key top center horizontal
 plot 'outcomes.csv' using ($2 == 1 ? $1 : 1/0):(1) skip 1 with points pt 7 ps 2.5 lc 'dark-green' title 'result', \
-     '' using ($2 == 0 ? $1 : 1/0):(1) skip 1 with points pt 2 ps 3 lw 3 lc 'red' title 'error / crash (collected)', \
+     '' using ($2 == 0 ? $1 : 1/0):(1) skip 1 with points pt 2 ps 3 lw 3 lc 'red' title 'error or crash (collected)', \
      '' using ($3 == 1 ? $1 : 1/0):(0) skip 1 with points pt 7 ps 2.5 lc 'dark-green' notitle, \
      '' using ($3 == 0 ? $1 : 1/0):(0) skip 1 with points pt 2 ps 3 lw 3 lc 'red' notitle
 )gp");

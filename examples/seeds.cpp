@@ -127,7 +127,7 @@ set output 'seeds.png'
 set datafile separator ','
 set title 'Mean of 1,000 normal draws per task'
 set xlabel 'Task'; set ylabel 'Task result'
-set grid; set key top right
+set grid; set key top center; set yrange [-0.1:0.12]
 theory = 1 / sqrt(1000)
 plot 'task_means.csv' using 1:2 skip 1 with points pt 7 ps 0.8 lc 'steelblue' title 'seed\_sequence\{42\}.stream(task): independent', \
      '' using 1:3 skip 1 with linespoints pt 6 ps 0.8 lc 'red' title 'the same seed in every task: 100 copies of one number', \
