@@ -90,8 +90,8 @@ int main() {
     std::printf("1. The chapter's demo: process_pool(4), submit + as_completed\n");
     std::vector<std::pair<long, long>> results;
     std::vector<std::pair<long, std::string>> errors;
-    parkit::process_pool executor(4);
-    {
+    {  // the pool lives for section 1 only
+        parkit::process_pool executor(4);
         std::vector<parkit::future<long>> futures;
         for (long v : values) futures.push_back(executor.submit(risky_computation, v));
         for (auto& future : parkit::as_completed(futures)) {
@@ -102,26 +102,26 @@ int main() {
                 errors.emplace_back(value, e.message());  // the chapter's str(e)
             }
         }
+        std::printf("Successful: %zu tasks\nFailed: %zu tasks\n", results.size(), errors.size());
+        if (!errors.empty()) {
+            std::printf("Errors: [");
+            for (std::size_t i = 0; i < errors.size(); ++i)
+                std::printf("%s(%ld, '%s')", i ? ", " : "", errors[i].first, errors[i].second.c_str());
+            std::printf("]\n");
+        }
+        // The same pool survives a task that kills its worker: the worker is replaced.
+        auto segfault = executor.submit(crashing_computation, 3L);
+        auto healthy = executor.submit(crashing_computation, 4L);
+        try {
+            segfault.get();
+            check.expect(false, "process_pool: the crashing task reported a crash");
+        } catch (const parkit::worker_crashed& e) {
+            std::printf("The same pool, a task that segfaults: %s\n", e.what());
+        }
+        const long after = healthy.get();
+        std::printf("...and the pool goes on: 4² = %ld\n", after);
+        check.expect(after == 16, "process_pool: a task after a crash succeeds");
     }
-    std::printf("Successful: %zu tasks\nFailed: %zu tasks\n", results.size(), errors.size());
-    if (!errors.empty()) {
-        std::printf("Errors: [");
-        for (std::size_t i = 0; i < errors.size(); ++i)
-            std::printf("%s(%ld, '%s')", i ? ", " : "", errors[i].first, errors[i].second.c_str());
-        std::printf("]\n");
-    }
-    // The same pool survives a task that kills its worker: the worker is replaced.
-    auto segfault = executor.submit(crashing_computation, 3L);
-    auto healthy = executor.submit(crashing_computation, 4L);
-    try {
-        segfault.get();
-        check.expect(false, "process_pool: the crashing task reported a crash");
-    } catch (const parkit::worker_crashed& e) {
-        std::printf("The same pool, a task that segfaults: %s\n", e.what());
-    }
-    const long after = healthy.get();
-    std::printf("...and the pool goes on: 4² = %ld\n", after);
-    check.expect(after == 16, "process_pool: a task after a crash succeeds");
     check.expect(results.size() == 9 && errors.size() == 1 && errors[0].first == 5 &&
                      errors[0].second == "Cannot process x=5",
                  "chapter demo: 9 successes, x=5 failed with its message");
