@@ -10,6 +10,7 @@
 #include "common/timing.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>

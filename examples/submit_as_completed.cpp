@@ -12,6 +12,7 @@
 #include "common/timing.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <thread>

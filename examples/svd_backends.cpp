@@ -13,6 +13,7 @@
 #include "common/example_output.hpp"
 #include "common/timing.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <numeric>
