@@ -7,9 +7,10 @@
 #include <parkit/kernels/curve_fit.hpp>
 
 #include "common/example_output.hpp"
+#include "common/timing.hpp"
 
-#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -49,12 +50,6 @@ std::vector<experiment> make_experiments(std::size_t n, std::uint64_t seed) {
     return out;
 }
 
-template <class F> double seconds(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 bool same_fits(const std::vector<pk::batch_fit_entry>& a, const std::vector<pk::batch_fit_entry>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -72,7 +67,7 @@ int main() {
 
     const auto experiments = make_experiments(100, 123);
     std::vector<pk::batch_fit_entry> fits;
-    const double elapsed = seconds([&] {
+    const double elapsed = examples::seconds([&] {
         fits = pk::batch_curve_fit(experiments, first_order_model, p0, bounds, {}, {.n_jobs = -1, .progress = true});
     });
     std::printf("\nFitted %zu experiments in %.4f seconds (the chapter's joblib: 0.14 s)\n", experiments.size(),
@@ -115,10 +110,10 @@ int main() {
     // A larger batch shows the speed-up once there is real work.
     const auto many = make_experiments(10'000, 2024);
     std::vector<pk::batch_fit_entry> seq, par;
-    const double t_seq = seconds([&] {
+    const double t_seq = examples::seconds([&] {
         seq = pk::batch_curve_fit(many, first_order_model, p0, bounds, {}, {.backend = parkit::backend::sequential});
     });
-    const double t_par = seconds([&] { par = pk::batch_curve_fit(many, first_order_model, p0, bounds); });
+    const double t_par = examples::seconds([&] { par = pk::batch_curve_fit(many, first_order_model, p0, bounds); });
     const bool big_same = same_fits(seq, par);
     std::printf("\n10,000 experiments: sequential %.3f s, parallel %.3f s (%d workers), speed-up %.2fx, identical: %s\n",
                 t_seq, t_par, parkit::available_cores(), t_seq / t_par, big_same ? "yes" : "NO");

@@ -6,7 +6,9 @@
 #include <parkit/memory.hpp>
 #include <parkit/parallel_map.hpp>
 
+#include "common/checks.hpp"
 #include "common/example_output.hpp"
+#include "common/timing.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -5,19 +5,11 @@
 #include <parkit/kernels/fin_monte_carlo.hpp>
 
 #include "common/example_output.hpp"
+#include "common/timing.hpp"
 
-#include <chrono>
 #include <cstdio>
 
 namespace pk = parkit::kernels;
-
-namespace {
-template <class F> double seconds(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-} // namespace
 
 int main() {
     std::printf("Nominal tip temperature: %.2f °C\n", pk::fin_tip_temperature(50.0));
@@ -26,10 +18,10 @@ int main() {
     study.keep_samples = true;
     pk::fin_study_result sequential, parallel;
     study.execution.backend = parkit::backend::sequential;
-    const double t_seq = seconds([&] { sequential = pk::fin_monte_carlo(study); });
+    const double t_seq = examples::seconds([&] { sequential = pk::fin_monte_carlo(study); }, 3);
     study.execution = {.n_jobs = -1};
-    const double t_par = seconds([&] { parallel = pk::fin_monte_carlo(study); });
-    std::printf("Sequential: %.4f seconds\n", t_seq);
+    const double t_par = examples::seconds([&] { parallel = pk::fin_monte_carlo(study); }, 3);
+    std::printf("Sequential: %.4f seconds (best of 3)\n", t_seq);
     std::printf("Parallel:   %.4f seconds (%d workers; the chapter's Python: 0.008 s vs 1.947 s)\n", t_par,
                 parkit::available_cores());
     std::printf("Parallel results identical to sequential: %s\n",
@@ -45,9 +37,9 @@ int main() {
     study.n_samples = 10'000'000;
     study.keep_samples = false;
     study.execution.backend = parkit::backend::sequential;
-    const double big_seq = seconds([&] { pk::fin_monte_carlo(study); });
+    const double big_seq = examples::seconds([&] { pk::fin_monte_carlo(study); });
     study.execution = {.n_jobs = -1};
-    const double big_par = seconds([&] { pk::fin_monte_carlo(study); });
+    const double big_par = examples::seconds([&] { pk::fin_monte_carlo(study); });
     std::printf("\n10,000,000 samples: sequential %.3f s, parallel %.3f s, speed-up %.2fx\n", big_seq, big_par,
                 big_seq / big_par);
 

@@ -11,7 +11,9 @@
 #include <parkit/kernels/curve_fit.hpp>
 #include <parkit/kernels/ode_sweep.hpp>
 
+#include "common/checks.hpp"
 #include "common/example_output.hpp"
+#include "common/timing.hpp"
 
 #include <algorithm>
 #include <chrono>

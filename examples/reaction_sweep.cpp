@@ -1,77 +1,74 @@
-// The chapter's reaction-kinetics sweep: the conversion of a first-order reaction A -> B after
-// 10 s, solved as an ODE (adaptive Dormand-Prince, scipy's tolerances) for 200 rate constants,
-// once in a loop and once with parkit (n_jobs = -1). Prints the chapter's lines, checks that
-// both give identical results, then repeats with 20,000 rate constants, where the parallel
-// sweep pays. Writes conversion vs k as CSV and a plot.
+// The chapter's reaction-kinetics experiments, all of them: the conversion of a first-order
+// reaction A -> B after 10 s, solved as an ODE (adaptive Dormand-Prince, scipy's tolerances).
+//  - 200 rate constants in a loop and with parkit on threads (multiprocessing.Pool.map),
+//    then with 200,000, where the parallel sweep pays;
+//  - the same on processes (ProcessPoolExecutor.map);
+//  - the chapter's benchmark_parallel: 100 rate constants with n_jobs = 1, 2, 4, -1;
+//  - the chapter's chunked run: 400 rate constants in chunks of 50;
+//  - the accuracy against the exact 1 - exp(-10 k).
+// Every parallel run is checked against the loop. Writes conversion vs k as CSV and a plot.
+// flagship_demo.cpp is the short version.
 #include <parkit/kernels/ode_sweep.hpp>
 
+#include "common/checks.hpp"
 #include "common/example_output.hpp"
+#include "common/reaction_demo.hpp"
+#include "common/timing.hpp"
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <vector>
 
 namespace pk = parkit::kernels;
 
-namespace {
-// Best of `repeats` wall-clock times of f(), in seconds.
-template <class F> double seconds(F&& f, int repeats = 3) {
-    double best = 1e300;
-    for (int i = 0; i < repeats; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    return best;
-}
-
-// Times the sweep over `ks` in a loop and with parkit; returns false if the results differ.
-bool compare(const std::vector<double>& ks, std::vector<double>& parallel) {
-    std::vector<double> sequential;
-    const double t_seq = seconds([&] {
-        sequential.clear();
-        for (double k : ks) sequential.push_back(pk::solve_reaction(k));
-    });
-    const double t_par = seconds([&] { parallel = pk::reaction_sweep(ks, {.execution = {.n_jobs = -1}}); });
-    std::printf("Sequential: %.6f seconds\n", t_seq);
-    std::printf("Parallel (%d cores): %.6f seconds\n", parkit::available_cores(), t_par);
-    std::printf("Speedup: %.2fx\n", t_seq / t_par);
-    const bool same = parallel == sequential;
-    std::printf("Parallel results identical to sequential: %s\n", same ? "yes" : "NO");
-    return same;
-}
-} // namespace
-
 int main() {
+    examples::checks check;
     std::printf("k = 0.5, conversion = %.4f\n", pk::solve_reaction(0.5));
 
-    std::printf("\n200 rate constants (the chapter's Python: 0.115 s sequential, 0.125 s on 4 processes):\n");
+    std::printf("\n200 rate constants, threads (the chapter's Python: 0.115 s sequential, 0.125 s on 4 processes):\n");
     const std::vector<double> ks = pk::linspace(0.01, 2.0, 200);
-    std::vector<double> conversions;
-    bool ok = compare(ks, conversions);
+    std::vector<double> conversions, on_processes, many;
+    check.expect(examples::compare_reaction_sweeps(ks, conversions), "200 k, threads: parallel == sequential");
 
-    std::printf("\n20,000 rate constants:\n");
-    std::vector<double> many;
-    ok = compare(pk::linspace(0.01, 2.0, 20'000), many) && ok;
+    std::printf("\n200 rate constants, processes (the chapter's ProcessPoolExecutor: 0.117 s):\n");
+    check.expect(examples::compare_reaction_sweeps(ks, on_processes, {.backend = parkit::backend::processes}),
+                 "200 k, processes: parallel == sequential");
 
-    double worst = 0;  // against the exact conversion 1 - exp(-10 k)
-    std::vector<double> exact;
-    for (double k : ks) exact.push_back(1.0 - std::exp(-10.0 * k));
-    for (std::size_t i = 0; i < ks.size(); ++i) worst = std::max(worst, std::abs(conversions[i] - exact[i]));
+    std::printf("\n200,000 rate constants, threads:\n");
+    check.expect(examples::compare_reaction_sweeps(pk::linspace(0.01, 2.0, 200'000), many),
+                 "200,000 k, threads: parallel == sequential");
+
+    // The chapter's benchmark_parallel(solve_reaction, linspace(0.1, 2.0, 100), [2, 4, -1]).
+    std::printf("\nExecution times (100 rate constants; the chapter's joblib: 0.061 s sequential, 0.608 s on 2 workers):\n");
+    const std::vector<double> k_test = pk::linspace(0.1, 2.0, 100);
+    std::vector<double> reference;
+    const double t1 = examples::seconds([&] {
+        reference.clear();
+        for (double k : k_test) reference.push_back(pk::solve_reaction(k));
+    }, 3);
+    std::printf("  sequential: %.6fs (speedup: 1.00x)\n", t1);
+    for (int n_jobs : {2, 4, -1}) {
+        std::vector<double> out;
+        const double t = examples::seconds([&] { out = pk::reaction_sweep(k_test, {.execution = {.n_jobs = n_jobs}}); }, 3);
+        const int workers = parkit::resolve_n_jobs(n_jobs);
+        std::printf("  %d workers%s: %.6fs (speedup: %.2fx)\n", workers, n_jobs < 0 ? " (all)" : "", t,
+                    examples::speedup(t1, t));
+        check.expect(out == reference, "benchmark_parallel: n_jobs = " + std::to_string(n_jobs) + " == sequential");
+    }
+
+    // The chapter's process_chunk: 400 rate constants in chunks of 50.
+    const std::vector<double> k_large = pk::linspace(0.1, 2.0, 400);
+    std::vector<double> chunked;
+    const double t_chunked =
+        examples::seconds([&] { chunked = pk::reaction_sweep(k_large, {.execution = {.chunk_size = 50}}); });
+    std::printf("\nChunked parallel: %.6fs for %zu tasks (the chapter: 0.145 s)\n", t_chunked, chunked.size());
+    std::vector<double> chunked_reference;
+    for (double k : k_large) chunked_reference.push_back(pk::solve_reaction(k));
+    check.expect(chunked == chunked_reference, "chunks of 50 == sequential");
+
+    const double worst = examples::largest_reaction_error(ks, conversions);
     std::printf("\nLargest error against 1 - exp(-10 k): %.2e (rtol = 1e-3, atol = 1e-6)\n", worst);
+    check.expect(worst < 1e-2, "conversions within the solver's tolerance of the exact ones");
 
-    const auto dir = examples::output_dir("reaction_sweep");
-    examples::write_csv(dir / "conversion.csv", {"k", "conversion", "exact"}, {ks, conversions, exact});
-    examples::plot(dir / "plot.gp", R"(set terminal pngcairo size 800,500
-set output 'reaction_sweep.png'
-set datafile separator ','
-set title 'First-order Reaction: Conversion vs Rate Constant'
-set xlabel 'Rate constant k (1/s)'; set ylabel 'Conversion X'
-set grid; set yrange [0:1.05]; set key bottom right
-plot 'conversion.csv' using 1:2 skip 1 with lines lw 2 lc 'blue' title 'ODE solve (t = 10 s)', \
-     '' using 1:3 skip 1 with lines dt 2 lc 'black' title '1 - exp(-10 k)'
-)");
-    return ok ? 0 : 1;
+    examples::plot_conversion(examples::output_dir("reaction_sweep"), "reaction_sweep", ks, conversions);
+    return check.exit_code();
 }

@@ -54,18 +54,38 @@ inline void plot(const std::filesystem::path& script_file, const std::string& sc
     else std::cout << "plotted with " << script_file.string() << '\n';
 }
 
-// Wall-clock seconds that f() takes.
-template <class F>
-double seconds(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// A self-check of an example: prints what failed; returns `ok`.
-inline bool check(bool ok, const char* what) {
-    if (!ok) std::printf("CHECK FAILED: %s\n", what);
-    return ok;
+// Writes <name>.csv (label, seconds, speed-up over the first entry) and a bar chart <name>.png
+// of wall times, one bar per label (a '\n' in a label breaks its line under the bar).
+inline void plot_times(const std::filesystem::path& dir, const std::string& name, const std::string& title,
+                       const std::vector<std::string>& labels, const std::vector<double>& seconds) {
+    if (labels.size() != seconds.size() || labels.empty())
+        throw std::invalid_argument("examples::plot_times: labels and seconds must be non-empty and equally long");
+    const std::filesystem::path csv = dir / (name + ".csv");
+    std::ofstream out(csv);
+    if (!out) throw std::runtime_error("cannot write " + csv.string());
+    out << "index,label,seconds,speedup\n";
+    std::string xtics;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        std::string one_line = labels[i], gnuplot_label;
+        for (char& c : one_line) if (c == '\n' || c == ',') c = ' ';
+        for (char c : labels[i]) gnuplot_label += c == '\n' ? std::string("\\n") : std::string(1, c);
+        out << i << ',' << one_line << ',' << seconds[i] << ',' << (seconds[i] > 0 ? seconds[0] / seconds[i] : 0.0) << '\n';
+        xtics += (i ? ", \"" : "\"") + gnuplot_label + "\" " + std::to_string(i);
+    }
+    out.close();
+    std::cout << "wrote " << csv.string() << '\n';
+    const std::string last = std::to_string(labels.size() - 1);
+    plot(dir / (name + ".gp"), "set terminal pngcairo size 800,500 noenhanced\n"
+                               "set output '" + name + ".png'\n"
+                               "set datafile separator ','\n"
+                               "set title '" + title + "'\n"
+                               "set ylabel 'Wall time (s)'\n"
+                               "set xtics (" + xtics + ")\n"
+                               "set style fill solid 0.7 border -1\n"
+                               "set boxwidth 0.6\n"
+                               "set grid y; set yrange [0:*]; set xrange [-0.6:" + last + ".6]\n"
+                               "plot '" + name + ".csv' using 1:3 skip 1 with boxes lc 'steelblue' notitle, \\\n"
+                               "     '' using 1:3:(sprintf('%.3g s, %.2fx', $3, $4)) skip 1 with labels offset 0,1 notitle\n");
 }
 
 } // namespace examples

@@ -173,6 +173,7 @@ public:
         detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s");
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
+        for (int fd : wake_) detail::register_parent_fd(fd);  // workers must not keep it open
         try {
             slots_.resize(size_);
             for (std::size_t i = 0; i < size_; ++i) respawn(i);
@@ -431,19 +432,12 @@ private:
     }
 
     void close_wake() noexcept {
-        for (int& fd : wake_) {
-            if (fd >= 0) ::close(fd);
-            fd = -1;
-        }
+        for (int& fd : wake_) detail::close_parent_fd(fd);
     }
 
     // Forks a (replacement) worker into slot i.
     void respawn(std::size_t i) {
-        std::vector<int> others{wake_[0], wake_[1]};
-        for (std::size_t j = 0; j < slots_.size(); ++j) {
-            if (j != i && slots_[j].process.fd >= 0) others.push_back(slots_[j].process.fd);
-        }
-        slots_[i].process = detail::spawn_worker(detail::process_worker_main, others);
+        slots_[i].process = detail::spawn_worker(detail::process_worker_main);
     }
 
     // Fails the task of slot i with `error`, replaces the worker unless stopping.
@@ -506,7 +500,7 @@ private:
 
     void worker_died(std::size_t i) {
         worker_slot& slot = slots_[i];
-        ::close(slot.process.fd);
+        detail::close_parent_fd(slot.process.fd);
         const int status = detail::kill_and_reap(slot.process.pid);
         slot.process = detail::worker_process{};
         if (!slot.busy) {  // died while idle (killed from outside): nothing to fail, replace it

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <span>
 #include <string>
 #include <system_error>
@@ -126,12 +127,46 @@ struct worker_process {
     int fd = -1;
 };
 
+/// The parent-side descriptors of every parkit worker socket and pool wake pipe in this
+/// process, of every pool and map. Each forked worker closes all of them: a worker that kept
+/// another worker's socket open would hide that worker's end of stream from it, and the pool
+/// or map waiting for that worker to exit would wait forever.
+struct descriptor_registry {
+    std::mutex mutex;      ///< held across socketpair + fork + registration
+    std::vector<int> fds;  ///< open parent-side descriptors
+};
+
+/// The registry of this process (a forked child starts a fresh, empty one).
+inline descriptor_registry*& registry_of_this_process() noexcept {
+    static descriptor_registry* registry = new descriptor_registry;  // never destroyed: used at exit
+    return registry;
+}
+
+/// Adds a parent-side descriptor that forked workers must close.
+inline void register_parent_fd(int fd) {
+    descriptor_registry& registry = *registry_of_this_process();
+    std::lock_guard lock(registry.mutex);
+    registry.fds.push_back(fd);
+}
+
+/// Closes a registered descriptor (no-op for -1) and sets it to -1.
+inline void close_parent_fd(int& fd) noexcept {
+    if (fd < 0) return;
+    descriptor_registry& registry = *registry_of_this_process();
+    std::lock_guard lock(registry.mutex);
+    std::erase(registry.fds, fd);
+    ::close(fd);  // under the lock: the number cannot be reused by a fork in between
+    fd = -1;
+}
+
 /// Forks a worker running `body(fd)` and ending with `_exit(0)` (no atexit handlers, no
-/// static destructors: those belong to the parent). `close_in_child` are descriptors of other
-/// workers that the child must not keep open. The child dies with its parent (Linux
+/// static destructors: those belong to the parent). The child closes every other parkit
+/// parent-side descriptor (see descriptor_registry). The child dies with its parent (Linux
 /// PR_SET_PDEATHSIG), so no worker outlives a killed parent.
 template <class Body>
-worker_process spawn_worker(Body&& body, std::span<const int> close_in_child) {
+worker_process spawn_worker(Body&& body) {
+    descriptor_registry& registry = *registry_of_this_process();
+    std::unique_lock lock(registry.mutex);  // no other parkit socket or fork until registered
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
         throw std::system_error(errno, std::generic_category(), "parkit: socketpair for a worker process");
@@ -151,7 +186,9 @@ worker_process spawn_worker(Body&& body, std::span<const int> close_in_child) {
     }
     if (pid == 0) {
         ::close(fds[0]);
-        for (int fd : close_in_child) ::close(fd);
+        for (int fd : registry.fds) ::close(fd);
+        registry_of_this_process() = new descriptor_registry;  // the old one's mutex stays locked here
+        lock.release();
 #if defined(__linux__)
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
@@ -170,6 +207,7 @@ worker_process spawn_worker(Body&& body, std::span<const int> close_in_child) {
         ::_exit(0);
     }
     ::close(fds[1]);
+    registry.fds.push_back(fds[0]);
     return worker_process{pid, fds[0]};
 }
 
@@ -192,13 +230,13 @@ inline int kill_and_reap(pid_t pid) noexcept {
 /// Kills a worker with SIGKILL, closes its socket and reaps it.
 inline void kill_worker(worker_process& w) noexcept {
     if (w.pid > 0) kill_and_reap(w.pid);
-    if (w.fd >= 0) ::close(w.fd);
+    close_parent_fd(w.fd);
     w = worker_process{};
 }
 
 /// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
 inline void stop_worker(worker_process& w) noexcept {
-    if (w.fd >= 0) ::close(w.fd);
+    close_parent_fd(w.fd);
     if (w.pid > 0) reap(w.pid);
     w = worker_process{};
 }

@@ -196,11 +196,7 @@ private:
     }
 
     void spawn(std::size_t i) {
-        std::vector<int> others;
-        for (std::size_t j = 0; j < slots_.size(); ++j) {
-            if (j != i && slots_[j].process.fd >= 0) others.push_back(slots_[j].process.fd);
-        }
-        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, activity_[i]); }, others);
+        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, activity_[i]); });
     }
 
     // The worker process: run chunks until the parent closes the socket.
@@ -243,8 +239,7 @@ private:
     void lost_worker(std::size_t i, const std::exception_ptr* timeout_error) {
         slot& s = slots_[i];
         if (timeout_error == nullptr) {
-            ::close(s.process.fd);
-            s.process.fd = -1;
+            close_parent_fd(s.process.fd);
         }
         const int status = timeout_error ? (kill_worker(s.process), 0) : kill_and_reap(s.process.pid);
         s.process = worker_process{};
