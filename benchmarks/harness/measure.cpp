@@ -25,11 +25,11 @@ struct entry {
     std::vector<double> samples;   // seconds per run
 };
 
-/// Times `e.inner` runs and records the mean as one sample. A short idle gap first lets the
+/// Times `e.inner` runs and records the mean as one sample. An idle gap of 30 ms first lets the
 /// previous implementation's threads (OpenMP/TBB/parkit workers spin before they sleep) go
 /// to sleep, so no runtime is timed against another's spinning threads.
 void take_sample(entry& e) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
     const auto start = clock_type::now();
     for (int i = 0; i < e.inner; ++i) e.run();
     e.samples.push_back(seconds_since(start) / e.inner);
