@@ -45,6 +45,7 @@ int run(const config& cfg) {
             const std::vector<result_row> case_rows = run_case(w.name, n, c, cfg);
             print_rows(stdout, case_rows);
             rows.insert(rows.end(), case_rows.begin(), case_rows.end());
+            if (!cfg.json_path.empty()) write_json(cfg.json_path, machine, rows);  // survives an abort
         }
     }
     if (cfg.list) return 0;
