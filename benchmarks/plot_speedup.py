@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 benchmarks/plot_speedup.py OUT.png RESULTS.json [MORE.json ...] [--title TEXT]
 
-One panel per workload size that has parallel results at more than one worker count; one
+One panel per workload size (not the per-task ones: task_overhead, process_roundtrip) that has parallel results at more than one worker count; one
 line per implementation (median speed-up against the sequential loop of the same run), and
 the ideal line. Several JSON files (e.g. one run split by --filter) are merged. Needs only
 the standard library and gnuplot.
@@ -38,7 +38,7 @@ def main():
     machine, rows = load(paths)
     panels = {}
     for r in rows:
-        if r["impl"] != "sequential":
+        if r["impl"] != "sequential" and not r.get("items"):  # per-task workloads: no speed-up curve
             panels.setdefault((r["workload"], r["n"]), {}).setdefault(r["impl"], []).append((r["workers"], r["speedup"]))
     panels = {k: v for k, v in panels.items() if any(len({w for w, _ in pts}) > 1 for pts in v.values())}
     if not panels:
@@ -51,7 +51,7 @@ def main():
         script = [f"set terminal pngcairo size {420 * cols},{320 * nrows + 40} font ',9'",
                   f"set output '{out}'",
                   f"set multiplot layout {nrows},{cols} title \"{title}\"",
-                  "set key top left font ',7'", "set grid", "set logscale xy 2",
+                  "set key top left font ',7'", "set grid", "set termoption noenhanced", "set logscale xy 2",
                   f"set xrange [0.9:{max_workers * 1.1}]", "set yrange [0.01:*]",
                   "set xlabel 'workers'", "set ylabel 'speed-up vs sequential'"]
         for (workload, n), impls in sorted(panels.items()):
