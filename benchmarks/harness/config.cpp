@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <regex>
 #include <stdexcept>
 
@@ -70,6 +71,9 @@ std::optional<config> parse_command_line(int argc, char** argv) {
             c.quick = true;
         } else if (arg == "--json") {
             c.json_path = value_of(i, arg);
+            if (!std::ofstream(c.json_path)) {  // fail now, not after a long run
+                throw std::invalid_argument("parkit-bench: --json: cannot write '" + c.json_path + "'");
+            }
         } else if (arg == "--filter") {
             c.filter = value_of(i, arg);
             try {

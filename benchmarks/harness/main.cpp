@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", e.what());
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "parkit-bench: %s\n", e.what());
+        std::fprintf(stderr, "%s\n", e.what());  // the messages name parkit-bench
         return 1;
     }
 }

@@ -86,7 +86,12 @@ std::vector<result_row> run_python_peers(const config& cfg) {
         std::printf("python peers: chapter_peers.py failed (exit status %d); its results are left out\n", status);
         return {};
     }
-    return parse_python_rows(text.str());
+    try {
+        return parse_python_rows(text.str());
+    } catch (const std::exception& e) {
+        std::printf("python peers: %s; their results are left out\n", e.what());
+        return {};
+    }
 #endif
 }
 
