@@ -46,7 +46,8 @@ def main():
     max_workers = max(w for v in panels.values() for pts in v.values() for w, _ in pts)
     cols = 3
     nrows = (len(panels) + cols - 1) // cols
-    title = title or f"parkit-bench speed-up vs workers ({machine.get('cores')} cores, {machine.get('cpu', '')})"
+    title = title or (f"parkit-bench speed-up vs workers ({machine.get('cores')} cores, {machine.get('cpu', '')}, "
+                      f"load average {machine.get('load_average_at_start')} at start)")
     with tempfile.TemporaryDirectory() as tmp:
         script = [f"set terminal pngcairo size {420 * cols},{320 * nrows + 40} font ',9'",
                   f"set output '{out}'",
@@ -61,7 +62,8 @@ def main():
                 with open(path, "w") as f:
                     for w, s in sorted(pts):
                         f.write(f"{w} {max(s, 1e-3)}\n")
-                plots.append(f"'{path}' using 1:2 with linespoints title '{impl}'")
+                width = 3 if impl.startswith("parkit") else 1  # parkit's lines stand out
+                plots.append(f"'{path}' using 1:2 with linespoints lw {width} title '{impl}'")
             script.append(f"set title '{workload} n={n}'")
             script.append("plot " + ", ".join(plots))
         script.append("unset multiplot")
