@@ -1,8 +1,12 @@
-# ctest bench.smoke_map_tiny: runs `parkit-bench --quick --filter map_tiny --json JSON` and
+# ctest bench.smoke_map_tiny: runs `parkit-bench --quick --filter FILTER --json JSON` (FILTER:
+# map_tiny, or one of its cases) and
 # checks that it succeeds and that JSON is valid and has the contract's fields (not timings).
-# Usage: cmake -D BENCH=path/to/parkit-bench -D JSON=out.json -P smoke_test.cmake
+# Usage: cmake -D BENCH=path/to/parkit-bench -D JSON=out.json [-D FILTER=map_tiny] -P smoke_test.cmake
+if(NOT FILTER)
+  set(FILTER map_tiny)
+endif()
 file(REMOVE "${JSON}")
-execute_process(COMMAND "${BENCH}" --quick --filter map_tiny --json "${JSON}"
+execute_process(COMMAND "${BENCH}" --quick --filter "${FILTER}" --json "${JSON}"
   RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "parkit-bench exited with ${rc}")
