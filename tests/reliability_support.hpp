@@ -20,6 +20,17 @@
 
 namespace parkit_test {
 
+/// Dereferences a null pointer, as a buggy task would: the process dies by SIGSEGV. Exempt from
+/// UBSan, which would otherwise report the load and exit instead of letting the signal happen.
+#if defined(__GNUC__)
+__attribute__((noinline, no_sanitize_undefined))
+#endif
+inline int null_dereference() {
+    volatile int* p = nullptr;
+    return *p;
+}
+
+
 #if defined(__SANITIZE_THREAD__)
 inline constexpr bool under_tsan = true;
 #elif defined(__has_feature)

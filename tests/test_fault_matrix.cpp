@@ -68,6 +68,13 @@ fault fault_of(int i) {
     }
 }
 
+// ~10 us of arithmetic whose result depends on i.
+long expected_value(int i) {
+    unsigned long x = static_cast<unsigned long>(i);
+    for (int k = 0; k < 2000; ++k) x = (x * 2862933555777941757UL + 3037000493UL) % 1000003UL;
+    return static_cast<long>(x);
+}
+
 long task(int i) {
     switch (fault_of(i)) {
         case fault::segfault: ::raise(SIGSEGV); break;
@@ -78,16 +85,10 @@ long task(int i) {
         case fault::out_of_memory: exhaust_memory();
         case fault::none: break;
     }
-    long x = i;
-    for (int k = 0; k < 2000; ++k) x = (x * 2862933555777941757L + 3037000493L) % 1000003L;  // ~10 us
-    return x;
+    return expected_value(i);  // ~10 us of work
 }
 
-long expected_value(int i) {
-    long x = i;
-    for (int k = 0; k < 2000; ++k) x = (x * 2862933555777941757L + 3037000493L) % 1000003L;
-    return x;
-}
+
 
 // Live (positive) and zombie (negative) children of this process.
 std::vector<int> children() {

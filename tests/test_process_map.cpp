@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reliability_support.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -61,7 +63,7 @@ TEST_CASE("processes backend: exceptions come back as remote_error with the inde
 
 TEST_CASE("processes backend: crashes fail only their task, every other result arrives", "[processes][crash]") {
     auto f = [](int x) {
-        if (x == 100) { volatile int* p = nullptr; return *p; }
+        if (x == 100) return parkit_test::null_dereference();
         if (x == 2000) std::abort();
         if (x == 3000) std::exit(3);
         if (x == 4000) ::kill(::getpid(), SIGKILL);

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reliability_support.hpp"
+
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -39,7 +41,7 @@ int throws_invalid(int x) {
 }
 int crash(int how) {
     switch (how) {
-        case 0: { volatile int* p = nullptr; return *p; }
+        case 0: return parkit_test::null_dereference();
         case 1: std::abort();
         case 2: std::exit(7);
         case 3: ::kill(::getpid(), SIGKILL); break;

@@ -94,8 +94,7 @@ std::vector<result_row> run_case(const std::string& workload, std::size_t n, con
         rows.push_back(r);
     }
     fill_speedups(rows);
-    // Released in reverse order of preparation, like nested scopes. (A parkit::process_pool
-    // destroyed while a pool made after it still lives hangs: see docs/performance.md.)
+    // Released in reverse order of preparation, like nested scopes.
     while (!entries.empty()) entries.pop_back();
     return rows;
 }
