@@ -12,6 +12,8 @@
 #include <parkit/kernels/ode_sweep.hpp>
 #include <parkit/mpi.hpp>
 
+#include "common/timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,20 +23,6 @@
 #include <vector>
 
 namespace pk = parkit::kernels;
-
-namespace {
-// Best of `repeats` wall-clock times of f(), in seconds.
-template <class F>
-double seconds(F&& f, int repeats = 3) {
-    double best = 1e300;
-    for (int i = 0; i < repeats; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    return best;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
     parkit::mpi::environment env{argc, argv};
@@ -64,21 +52,21 @@ int main(int argc, char** argv) {
                         "run with --bind-to none, or ./reaction_sweep alone, for a whole-node comparison)\n",
                         usable, usable == 1 ? "" : "s", usable == 1 ? "it" : "those");
         }
-        t_sequential = seconds([&] {
+        t_sequential = examples::seconds([&] {
             sequential.clear();
             for (double k : ks) sequential.push_back(pk::solve_reaction(k));
-        });
-        t_threads = seconds([&] { threaded = pk::reaction_sweep(ks, {.execution = {.n_jobs = -1}}); });
+        }, 3);
+        t_threads = examples::seconds([&] { threaded = pk::reaction_sweep(ks, {.execution = {.n_jobs = -1}}); }, 3);
     }
     parkit::mpi::barrier();
 
     // The distributed sweep: every rank calls it with the same inputs.
     std::vector<double> distributed;
-    const double t_mpi = seconds([&] {
+    const double t_mpi = examples::seconds([&] {
         parkit::mpi::barrier();
         distributed = pk::reaction_sweep(
             ks, {.execution = {.backend = parkit::backend::mpi, .mpi = {.threads_per_rank = threads_per_rank}}});
-    });
+    }, 3);
     const parkit::mpi::map_stats stats = parkit::mpi::last_map_stats();
 
     int ok = 1;

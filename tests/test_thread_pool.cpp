@@ -192,3 +192,43 @@ TEST_CASE("waiting for shutdown from inside the pool is refused", "[thread_pool]
     auto f = pool.submit([&pool] { pool.shutdown(true); });
     CHECK_THROWS_AS(f.get(), std::logic_error);
 }
+
+TEST_CASE("a one-thread pool runs a burst larger than its queue ring in submission order", "[thread_pool][queue]") {
+    // The worker is held on a gate while 5,000 tasks queue up: more than the lock-free ring
+    // holds, so most go to the overflow list. A pool of one thread must still run them all,
+    // strictly in submission order (it is an ordered executor, like ThreadPoolExecutor(1)).
+    parkit::thread_pool pool(1);
+    std::atomic<bool> open{false};
+    auto gate = pool.submit([&] {
+        while (!open.load()) std::this_thread::yield();
+    });
+    constexpr int n = 5000;
+    std::vector<int> order;
+    order.reserve(n);
+    std::vector<parkit::future<void>> futures;
+    for (int i = 0; i < n; ++i) futures.push_back(pool.submit([&order, i] { order.push_back(i); }));
+    open = true;
+    gate.get();
+    for (auto& f : futures) f.get();
+    std::vector<int> expected(n);
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(order == expected);
+}
+
+TEST_CASE("bursts from several producers beyond the ring sizes all complete once", "[thread_pool][queue]") {
+    parkit::thread_pool pool(2);
+    static constexpr int producers = 4, per_producer = 20'000;
+    std::atomic<long long> sum{0};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            std::vector<parkit::future<int>> futures;
+            futures.reserve(per_producer);
+            for (int i = 0; i < per_producer; ++i) futures.push_back(pool.submit([p, i] { return p * per_producer + i; }));
+            for (auto& f : futures) sum += f.get();
+        });
+    }
+    for (auto& t : threads) t.join();
+    const long long total = static_cast<long long>(producers) * per_producer;
+    CHECK(sum.load() == total * (total - 1) / 2);
+}

@@ -71,6 +71,7 @@ public:
             std::terminate();
         }
         shutdown(true, false);
+        cancel_queued();  // tasks withdrawn by a submit that raced with shutdown
     }
 
     /// Number of worker threads.
@@ -87,19 +88,18 @@ public:
         using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
         detail::require_callable(f, "parkit::thread_pool::submit", "f");
         if (refuses_work()) throw closed_error("submit");
-        // Built first: if copying the callable or its arguments throws, nothing is counted.
+        // Built first: if copying the callable or its arguments throws, nothing is queued.
         detail::state_ptr<detail::shared_state<result>> task(
             new state(next_index_.fetch_add(1, std::memory_order_relaxed), std::forward<F>(f),
                       std::forward<Args>(args)...));
-        // Counted as pending before the second check, so no worker exits between the check and
-        // the push (shutdown sets closed_ before workers look at pending_).
-        pending_.fetch_add(1, std::memory_order_seq_cst);
-        if (refuses_work()) {
-            pending_.fetch_sub(1, std::memory_order_relaxed);
-            throw closed_error("submit");
-        }
         task->add_ref();  // one reference for the queue, one for the future
         enqueue(task.get());
+        // A shutdown that began before the push may have let the workers exit without seeing
+        // this task (they leave once stopping and every queue is empty). The check after the
+        // push (sequentially consistent, see enqueue) settles it: either the workers will see
+        // the task, or it is withdrawn here and the call refused. The queue's reference is
+        // dropped when a worker or the destructor takes the withdrawn task out.
+        if (refuses_work() && task->try_cancel()) throw closed_error("submit");
         return detail::make_future(std::move(task));
     }
 
@@ -167,38 +167,36 @@ private:
         return detail::this_worker != nullptr && detail::this_worker->pool == this;
     }
 
+    // Own worker's queue from inside a task, else the queue the submission index points at.
     void enqueue(detail::state_base* task) {
-        if (owns_current_thread()) {
-            queues_[detail::this_worker->index].push(task);
-        } else {
-            const std::size_t start = round_robin_.fetch_add(1, std::memory_order_relaxed);
-            bool pushed = false;
-            for (std::size_t i = 0; i < size_ && !pushed; ++i) {
-                pushed = queues_[(start + i) % size_].try_push(task);
-            }
-            if (!pushed) queues_[start % size_].push(task);
-        }
-        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+        const std::size_t target = owns_current_thread() ? detail::this_worker->index : task->index() % size_;
+        queues_[target].push(task);
+        // Pairs with the sleeper's sequentially consistent increment and re-check in
+        // worker_main: either the sleeper sees this task or this thread sees the sleeper.
+        // A worker that is searching for work will find the task itself: no wake-up then.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0) {
             { std::lock_guard lock(sleep_mutex_); }
             sleep_cv_.notify_one();
         }
     }
 
-    // Own queue first, then the others; a second, blocking pass when tasks are known to exist.
+    // Own queue first, then the others (stealing).
     detail::state_base* find_task(std::size_t self) {
         for (std::size_t i = 0; i < size_; ++i) {
-            if (detail::state_base* t = queues_[(self + i) % size_].try_pop()) return taken(t);
-        }
-        if (pending_.load(std::memory_order_relaxed) <= 0) return nullptr;
-        for (std::size_t i = 0; i < size_; ++i) {
-            if (detail::state_base* t = queues_[(self + i) % size_].pop()) return taken(t);
+            std::size_t q = self + i;
+            if (q >= size_) q -= size_;
+            if (detail::state_base* t = queues_[q].try_pop()) return t;
         }
         return nullptr;
     }
 
-    detail::state_base* taken(detail::state_base* task) noexcept {
-        pending_.fetch_sub(1, std::memory_order_relaxed);
-        return task;
+    // True when some queue holds a published task.
+    bool any_work() const noexcept {
+        for (const detail::work_queue& queue : queues_) {
+            if (queue.has_work()) return true;
+        }
+        return false;
     }
 
     static void execute(detail::state_base* task) noexcept {
@@ -218,8 +216,8 @@ private:
     // the cores); true when work appeared.
     bool spin_for_work() const noexcept {
         if (!spin_) return false;
-        for (int i = 0; i < 2048; ++i) {
-            if (pending_.load(std::memory_order_relaxed) > 0) return true;
+        for (int i = 0; i < 1024; ++i) {
+            if (any_work()) return true;
             detail::cpu_relax();
         }
         return false;
@@ -232,22 +230,28 @@ private:
                 execute(task);
                 continue;
             }
-            if (spin_for_work()) continue;
-            std::unique_lock lock(sleep_mutex_);
-            sleepers_.fetch_add(1, std::memory_order_seq_cst);
-            while (pending_.load(std::memory_order_seq_cst) <= 0 && !stopping_) {
-                sleep_cv_.wait(lock);
+            searching_.fetch_add(1, std::memory_order_seq_cst);
+            if (spin_for_work()) {
+                searching_.fetch_sub(1, std::memory_order_seq_cst);
+                continue;
             }
+            std::unique_lock lock(sleep_mutex_);
+            // Counted as a sleeper before it stops searching, and both before the re-check: a
+            // submit that skipped the wake-up because it saw this worker searching pushed its
+            // task before that, so the re-check sees it.
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            searching_.fetch_sub(1, std::memory_order_seq_cst);
+            while (!any_work() && !stopping_) sleep_cv_.wait(lock);
             sleepers_.fetch_sub(1, std::memory_order_relaxed);
-            if (stopping_ && pending_.load(std::memory_order_seq_cst) <= 0) break;
+            if (stopping_ && !any_work()) break;
         }
         detail::this_worker = nullptr;
     }
 
+    // Cancels every queued task that has not started and drops the queues' references.
     void cancel_queued() {
         for (detail::work_queue& queue : queues_) {
             for (detail::state_base* task : queue.drain()) {
-                pending_.fetch_sub(1, std::memory_order_relaxed);
                 task->try_cancel();
                 task->release();
             }
@@ -263,11 +267,10 @@ private:
     std::vector<detail::work_queue> queues_;
     std::vector<detail::worker_context> contexts_;
     std::vector<std::thread> threads_;
-    std::atomic<std::ptrdiff_t> pending_{0};  // submitted, not yet taken from a queue
-    std::atomic<std::size_t> next_index_{0};
-    std::atomic<std::size_t> round_robin_{0};
+    alignas(64) std::atomic<std::size_t> next_index_{0};  // written by submitters
     std::atomic<bool> closed_{false};
-    std::atomic<int> sleepers_{0};
+    alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers
+    std::atomic<int> searching_{0};             // workers spinning for work (awake, idle)
     std::mutex sleep_mutex_;
     std::condition_variable sleep_cv_;
     bool stopping_ = false;  // guarded by sleep_mutex_

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 
 namespace parkit::detail {
@@ -57,13 +56,14 @@ public:
         return true;
     }
 
-    /// Feeds back that `c` ran `tasks` tasks in `elapsed`; adapts its next chunk size.
-    void record(cursor& c, std::size_t tasks, std::chrono::nanoseconds elapsed) const noexcept {
+    /// Feeds back that `c` ran `tasks` tasks in `elapsed_ns` nanoseconds; adapts its next chunk
+    /// size.
+    void record(cursor& c, std::size_t tasks, double elapsed_ns) const noexcept {
         if (tasks == 0) return;
-        c.measured_ns += static_cast<double>(elapsed.count());
+        c.measured_ns += elapsed_ns;
         c.measured_tasks += tasks;
         if (fixed_ != 0) return;
-        const double sample = static_cast<double>(elapsed.count()) / static_cast<double>(tasks);
+        const double sample = elapsed_ns / static_cast<double>(tasks);
         c.ns_per_task = c.ns_per_task < 0 ? sample : 0.5 * c.ns_per_task + 0.5 * sample;
         const double wanted = target_chunk_ns / std::max(c.ns_per_task, 0.1);
         const double grown = std::min(wanted, 16.0 * static_cast<double>(c.chunk));

@@ -5,8 +5,8 @@
 /// record failures; the caller then cancels runners that never started and waits for the rest.
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -22,6 +22,7 @@
 #include "../core/options.hpp"
 #include "chunking.hpp"
 #include "progress_reporter.hpp"
+#include "tick_clock.hpp"
 
 namespace parkit::detail {
 
@@ -188,9 +189,9 @@ private:
         try {
             index_range range;
             while (chunks_.next(cursor, range)) {
-                const auto start = std::chrono::steady_clock::now();
+                const std::uint64_t start = tick_clock::now();
                 const std::size_t ran = run_chunk(range);
-                chunks_.record(cursor, ran, std::chrono::steady_clock::now() - start);
+                chunks_.record(cursor, ran, tick_clock::elapsed_ns(start, tick_clock::now()));
                 progress_.advance(ran);
                 after_chunk();
             }

@@ -69,7 +69,7 @@ public:
           callback_(std::move(callback)),
           total_(total),
           workers_(workers),
-          start_(clock::now()) {
+          start_(active() ? clock::now() : clock::time_point{}) {  // no clock read when silent
         if (print_ && !terminal_) {
             std::fprintf(stderr, "[parkit] Using backend %s with %d concurrent worker%s.\n",
                          backend_name, workers, workers == 1 ? "" : "s");

@@ -13,13 +13,15 @@
 #include <exception>
 #include <functional>
 #include <mutex>
-#include <optional>
+#include <new>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "completion_queue.hpp"
+#include "small_object_cache.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {
@@ -64,6 +66,17 @@ public:
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
     virtual ~state_base() = default;
+
+    /// States are allocated from a per-thread cache of small blocks (one state per task).
+    static void* operator new(std::size_t size) { return small_object_cache::allocate(size); }
+    /// Returns a state's block to the cache.
+    static void operator delete(void* block, std::size_t size) noexcept {
+        small_object_cache::deallocate(block, size);
+    }
+    /// Over-aligned states bypass the cache.
+    static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+    /// Frees an over-aligned state.
+    static void operator delete(void* block, std::align_val_t align) noexcept { ::operator delete(block, align); }
 
     /// Runs the task if it is still pending; a no-op for states without a callable.
     virtual void run() noexcept {}
@@ -226,6 +239,15 @@ private:
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<phase> phase_{phase::pending};
     mutable std::atomic<bool> waiters_{false};
+
+protected:
+    // Which of the derived classes' unions hold an object (in what would be padding, so a task
+    // with a small callable and result fits one 64-byte cache line). Written only by the
+    // thread that runs or builds the task, read after the phase says it finished.
+    bool has_value_ = false;  ///< shared_state<T>::value_ is constructed
+    bool has_call_ = false;   ///< task_state::call_ is constructed
+
+private:
     std::atomic<completion_listener*> listener_{nullptr};
     std::size_t index_;
     std::exception_ptr error_;
@@ -235,19 +257,28 @@ private:
 template <class T>
 class shared_state : public state_base {
 public:
-    using state_base::state_base;
+    /// A pending state for the task with submission index `index`, without a value yet.
+    explicit shared_state(std::size_t index) noexcept : state_base(index) {}
+    shared_state(const shared_state&) = delete;
+    shared_state& operator=(const shared_state&) = delete;
+    ~shared_state() override {
+        if (this->has_value_) value_.~T();
+    }
 
     /// Finishes a running task with `value`.
     template <class V>
     void set_value(V&& value) {
-        value_.emplace(std::forward<V>(value));
+        ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<V>(value));
+        this->has_value_ = true;
         publish_finished();
     }
     /// The stored value (valid once finished without error).
-    T& value() noexcept { return *value_; }
+    T& value() noexcept { return value_; }
 
 private:
-    std::optional<T> value_;
+    union {
+        T value_;  // constructed by set_value (has_value_)
+    };
 };
 
 /// Shared state of a task without a result.
@@ -266,23 +297,26 @@ class task_state final : public shared_state<R> {
 public:
     /// A pending task with submission index `index` calling `f(args...)`.
     template <class G, class... A>
-    task_state(std::size_t index, G&& f, A&&... args)
-        : shared_state<R>(index), call_(std::in_place, std::forward<G>(f), std::forward<A>(args)...) {}
+    task_state(std::size_t index, G&& f, A&&... args) : shared_state<R>(index) {
+        ::new (static_cast<void*>(std::addressof(call_))) call(std::forward<G>(f), std::forward<A>(args)...);
+        this->has_call_ = true;
+    }
+    ~task_state() override { drop_call(); }
 
     void run() noexcept override {
         if (!this->try_start()) return;
         try {
             if constexpr (std::is_void_v<R>) {
-                std::apply(std::move(*call_).fn, std::move(call_->args));
-                call_.reset();
+                std::apply(std::move(call_.fn), std::move(call_.args));
+                drop_call();
                 this->set_value();
             } else {
-                R result = std::apply(std::move(call_->fn), std::move(call_->args));
-                call_.reset();
+                R result = std::apply(std::move(call_.fn), std::move(call_.args));
+                drop_call();
                 this->set_value(std::move(result));
             }
         } catch (...) {
-            call_.reset();
+            drop_call();
             this->set_exception(std::current_exception());
         }
     }
@@ -294,7 +328,17 @@ private:
         F fn;
         std::tuple<Args...> args;
     };
-    std::optional<call> call_;
+
+    void drop_call() noexcept {
+        if (this->has_call_) {
+            call_.~call();
+            this->has_call_ = false;
+        }
+    }
+
+    union {
+        call call_;  // constructed by the constructor, destroyed once run (has_call_)
+    };
 };
 
 /// An owning pointer to a reference-counted state.

@@ -1,60 +1,133 @@
 #pragma once
 /// @file
-/// One worker's task queue: a FIFO under a mutex, with non-blocking variants so pushers and
-/// thieves move on to another queue instead of waiting on a busy one.
+/// One worker's task queue: a lock-free bounded ring (Dmitry Vyukov's multi-producer,
+/// multi-consumer queue) for the common case, and a mutex-guarded overflow list for bursts that
+/// outgrow the ring. Pushers and thieves never wait on each other in the ring: a push or a pop
+/// is one compare-and-swap on a position plus one store to the slot, so a task costs no mutex
+/// (a `std::mutex` per push and pop was ~25 % of the time of 100,000 trivial tasks).
+///
+/// Written here rather than taken from a library: the core needs nothing but the standard
+/// library, and the queue is ~100 lines. Order is FIFO while the ring has room; once the
+/// overflow list is in use, new tasks go there too until it is empty again, so no task waits
+/// behind a ring that keeps refilling.
 
+#include <atomic>
+#include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "shared_state.hpp"
 
 namespace parkit::detail {
 
-/// A FIFO of tasks (each holding one reference to its state).
+/// A FIFO of tasks (each holding one reference to its state), safe for any number of pushing
+/// and popping threads.
 class alignas(64) work_queue {
 public:
-    /// Appends `task` unless the queue is busy; true on success.
-    bool try_push(state_base* task) {
-        std::unique_lock lock(mutex_, std::try_to_lock);
-        if (!lock) return false;
-        tasks_.push_back(task);
-        return true;
+    /// Slots of the lock-free ring (a power of two).
+    static constexpr std::size_t ring_capacity = 1024;
+
+    /// An empty queue.
+    work_queue() : cells_(new cell[ring_capacity]) {
+        for (std::size_t i = 0; i < ring_capacity; ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
     }
-    /// Appends `task`, waiting for the lock if needed.
+    work_queue(const work_queue&) = delete;
+    work_queue& operator=(const work_queue&) = delete;
+
+    /// Appends `task` (to the ring, or to the overflow list when the ring is full).
     void push(state_base* task) {
-        std::lock_guard lock(mutex_);
-        tasks_.push_back(task);
+        if (!overflow_used_.load(std::memory_order_acquire) && ring_push(task)) return;
+        std::lock_guard lock(overflow_mutex_);
+        overflow_.push_back(task);
+        overflow_used_.store(true, std::memory_order_release);
     }
-    /// Takes the oldest task unless the queue is busy or empty; null otherwise.
+
+    /// Takes the oldest task; null when the queue is empty.
     state_base* try_pop() {
-        std::unique_lock lock(mutex_, std::try_to_lock);
-        if (!lock || tasks_.empty()) return nullptr;
-        return take_front();
+        if (state_base* task = ring_pop()) return task;
+        if (!overflow_used_.load(std::memory_order_acquire)) return nullptr;
+        std::lock_guard lock(overflow_mutex_);
+        if (overflow_.empty()) return nullptr;
+        state_base* task = overflow_.front();
+        overflow_.pop_front();
+        if (overflow_.empty()) overflow_used_.store(false, std::memory_order_release);
+        return task;
     }
-    /// Takes the oldest task, waiting for the lock if needed; null when empty.
-    state_base* pop() {
-        std::lock_guard lock(mutex_);
-        if (tasks_.empty()) return nullptr;
-        return take_front();
+
+    /// True when a task is queued and published (a push still in progress may be missed; its
+    /// pusher wakes sleepers after it completes).
+    [[nodiscard]] bool has_work() const noexcept {
+        const std::size_t pos = dequeue_pos_.load(std::memory_order_seq_cst);
+        const cell& c = cells_[pos & mask];
+        return c.sequence.load(std::memory_order_seq_cst) == pos + 1 ||
+               overflow_used_.load(std::memory_order_seq_cst);
     }
+
     /// Removes and returns every queued task.
     std::vector<state_base*> drain() {
-        std::lock_guard lock(mutex_);
-        std::vector<state_base*> all(tasks_.begin(), tasks_.end());
-        tasks_.clear();
+        std::vector<state_base*> all;
+        while (state_base* task = try_pop()) all.push_back(task);
         return all;
     }
 
 private:
-    state_base* take_front() {
-        state_base* task = tasks_.front();
-        tasks_.pop_front();
-        return task;
+    static constexpr std::size_t mask = ring_capacity - 1;
+    static_assert((ring_capacity & mask) == 0, "ring_capacity must be a power of two");
+
+    struct cell {
+        std::atomic<std::size_t> sequence{0};  // pos: free for the push at pos; pos + 1: holds it
+        state_base* task = nullptr;
+    };
+
+    bool ring_push(state_base* task) noexcept {
+        std::size_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+        for (;;) {
+            cell& c = cells_[pos & mask];
+            const std::size_t seq = c.sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::ptrdiff_t>(seq - pos);
+            if (diff == 0) {
+                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                    c.task = task;
+                    c.sequence.store(pos + 1, std::memory_order_release);
+                    return true;
+                }
+            } else if (diff < 0) {
+                return false;  // full
+            } else {
+                pos = enqueue_pos_.load(std::memory_order_relaxed);
+            }
+        }
     }
 
-    std::mutex mutex_;
-    std::deque<state_base*> tasks_;
+    state_base* ring_pop() noexcept {
+        std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+        for (;;) {
+            cell& c = cells_[pos & mask];
+            const std::size_t seq = c.sequence.load(std::memory_order_acquire);
+            const auto diff = static_cast<std::ptrdiff_t>(seq - (pos + 1));
+            if (diff == 0) {
+                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
+                    state_base* task = c.task;
+                    c.sequence.store(pos + ring_capacity, std::memory_order_release);
+                    return task;
+                }
+            } else if (diff < 0) {
+                return nullptr;  // empty
+            } else {
+                pos = dequeue_pos_.load(std::memory_order_relaxed);
+            }
+        }
+    }
+
+    std::unique_ptr<cell[]> cells_;
+    alignas(64) std::atomic<std::size_t> enqueue_pos_{0};
+    alignas(64) std::atomic<std::size_t> dequeue_pos_{0};
+    alignas(64) std::atomic<bool> overflow_used_{false};
+    std::mutex overflow_mutex_;
+    std::deque<state_base*> overflow_;  // guarded by overflow_mutex_
 };
 
 }  // namespace parkit::detail
