@@ -7,7 +7,8 @@
 /// Samples are drawn in fixed blocks; block b always draws from `seed_sequence{seed}.stream(b)`,
 /// each block task also takes its moments, and everything is combined in block order (the
 /// percentiles are exact order statistics), so the study is bit-identical for any n_jobs,
-/// chunk size and backend. The values are never concatenated unless keep_samples asks for them. One task is a whole block (thousands of samples), so the
+/// chunk size and backend. The values are never concatenated unless keep_samples asks for
+/// them. One task is a whole block (thousands of samples), so the
 /// parallel study is never slower than a loop (the chapter's Python took 1.9 s in parallel
 /// for what a loop did in 0.008 s).
 

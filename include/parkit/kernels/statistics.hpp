@@ -142,7 +142,8 @@ inline std::vector<double> strided_sample(std::span<const std::span<const double
     std::size_t next = 0;  // global position of the next sampled value
     std::size_t start = 0; // global position of the current piece's first value
     for (const auto& piece : pieces) {
-        for (; next < start + piece.size() && sample.size() < count; next += stride) sample.push_back(piece[next - start]);
+        for (; next < start + piece.size() && sample.size() < count; next += stride)
+            sample.push_back(piece[next - start]);
         start += piece.size();
     }
     return sample;
@@ -201,8 +202,8 @@ inline void tally_piece(std::span<const double> piece, std::span<const value_bra
 }
 
 /// Sets `result` to the percentile at `rank` from the tallies of every piece against its bracket
-/// (`tallies[i * stride]` for piece i) and returns true; returns false if the bracket misses a rank it needs (the caller then falls
-/// back to a full selection).
+/// (`tallies[i * stride]` for piece i) and returns true; returns false if the bracket misses a
+/// rank it needs (the caller then falls back to a full selection).
 inline bool percentile_from_tallies(std::span<const bracket_tally> tallies, std::size_t stride,
                                     const percentile_rank& rank, double& result) {
     std::size_t below = 0;
