@@ -26,9 +26,31 @@ struct keep_results {
     }
 };
 
+/// Runs the last step of a loop implementation: `finish(out, for_each)` when `finish` takes the
+/// implementation's own loop (a parallel last step, e.g. a parallel summary, run on the same
+/// workers), otherwise `finish(out)`.
+template <class Finish, class R, class ForEach>
+void run_finish(const Finish& finish, const std::vector<R>& out, const ForEach& for_each) {
+    if constexpr (std::is_invocable_v<const Finish&, const std::vector<R>&, const ForEach&>) {
+        finish(out, for_each);
+    } else {
+        finish(out);
+    }
+}
+
+/// One run of a loop implementation: makes a `std::vector<R>` of n results (as parallel_map
+/// does), fills it with `for_each(n, body)` and hands it to `finish`.
+template <class R, class F, class Finish, class ForEach>
+void run_loop(std::size_t n, const F& f, const Finish& finish, const ForEach& for_each) {
+    std::vector<R> out(n);
+    for_each(n, [&](std::size_t i) { out[i] = f(i); });
+    run_finish(finish, out, for_each);
+}
+
 /// Puts `sequential` first in `impls` and appends every peer that is built for `f(i)`, i in
 /// [0, n): each run makes a `std::vector<R>` of n results (as parallel_map does), fills it,
-/// and hands it to `finish` (sequential work after the loop, e.g. merging blocks). `f` is
+/// and hands it to `finish` (work after the loop, e.g. merging blocks; given the
+/// implementation's own `for_each(count, body)` too if it takes one, see `run_finish`). `f` is
 /// copied into the runners; it must be safe to call concurrently.
 template <class F, class Finish = keep_results>
 void add_loop_impls(std::vector<implementation>& impls, std::size_t n, F f, Finish finish = {}) {
@@ -37,9 +59,10 @@ void add_loop_impls(std::vector<implementation>& impls, std::size_t n, F f, Fini
     impls.insert(impls.begin(), {"sequential",
                                  [=](int) -> runner {
                                      return [=] {
-                                         std::vector<R> out(n);
-                                         for (std::size_t i = 0; i < n; ++i) out[i] = (*shared_f)(i);
-                                         finish(out);
+                                         const auto loop = [](std::size_t count, const auto& body) {
+                                             for (std::size_t i = 0; i < count; ++i) body(i);
+                                         };
+                                         run_loop<R>(n, *shared_f, finish, loop);
                                      };
                                  },
                                  false});
@@ -48,9 +71,10 @@ void add_loop_impls(std::vector<implementation>& impls, std::size_t n, F f, Fini
                                          std::pair{"openmp_dynamic", omp_schedule::dynamic_chunks}}) {
         impls.push_back({name, [=, schedule = schedule](int workers) -> runner {
                              return [=] {
-                                 std::vector<R> out(n);
-                                 omp_for(n, workers, schedule, [&](std::size_t i) { out[i] = (*shared_f)(i); });
-                                 finish(out);
+                                 const auto loop = [=](std::size_t count, const auto& body) {
+                                     omp_for(count, workers, schedule, body);
+                                 };
+                                 run_loop<R>(n, *shared_f, finish, loop);
                              };
                          }});
     }
@@ -59,17 +83,19 @@ void add_loop_impls(std::vector<implementation>& impls, std::size_t n, F f, Fini
     impls.push_back({"tbb", [=](int workers) -> runner {
                          auto arena = std::make_shared<tbb_workers>(workers);
                          return [=] {
-                             std::vector<R> out(n);
-                             arena->parallel_for(n, [&](std::size_t i) { out[i] = (*shared_f)(i); });
-                             finish(out);
+                             const auto loop = [&](std::size_t count, const auto& body) {
+                                 arena->parallel_for(count, body);
+                             };
+                             run_loop<R>(n, *shared_f, finish, loop);
                          };
                      }});
 #endif
     impls.push_back({"std_async", [=](int workers) -> runner {
                          return [=] {
-                             std::vector<R> out(n);
-                             async_for(n, workers, [&](std::size_t i) { out[i] = (*shared_f)(i); });
-                             finish(out);
+                             const auto loop = [=](std::size_t count, const auto& body) {
+                                 async_for(count, workers, body);
+                             };
+                             run_loop<R>(n, *shared_f, finish, loop);
                          };
                      }});
 }

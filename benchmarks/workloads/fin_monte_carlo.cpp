@@ -1,10 +1,10 @@
 // fin_monte_carlo: the chapter's cooling-fin uncertainty study with 10,000 and 10,000,000
 // samples of h ~ N(50, 5): parkit::kernels::fin_monte_carlo (blocks of 4,096 samples, one
-// random stream each, then the summary) against the same blocks in peer loops.
+// random stream each, each block's moments in its task, then the piecewise summary) against the
+// same blocks and the same summary in peer loops (its counting pass on the peer's own workers).
 #include <parkit/core/random.hpp>
 #include <parkit/kernels/fin_monte_carlo.hpp>
 
-#include <random>
 #include <vector>
 
 #include "../harness/registry.hpp"
@@ -18,34 +18,24 @@ namespace pk = parkit::kernels;
 
 const std::size_t block_size = pk::fin_study_options{}.block_size;
 
-/// Block `block` of an n-sample study: (h, T_tip) pairs, the kernel's own per-block work.
-std::vector<double> fin_block(std::size_t n, std::size_t block) {
-    const pk::fin_study_options o{};
-    const std::size_t first = block * block_size;
-    const std::size_t count = std::min(block_size, n - first);
-    auto rng = parkit::seed_sequence{o.seed}.stream(block);
-    std::normal_distribution<double> normal(o.h_nominal, o.h_std);
-    std::vector<double> pairs;
-    pairs.reserve(2 * count);
-    for (std::size_t i = 0; i < count; ++i) {
-        double h;
-        do h = normal(rng);
-        while (!(h > 0.0));
-        pairs.push_back(h);
-        pairs.push_back(pk::fin_tip_temperature(h, o.fin));
-    }
-    return pairs;
+/// The kernel's own per-block work for block `block` of an n-sample study: its T_tip values and
+/// their moments (h is not kept, as in the kernel without keep_samples).
+pk::detail::fin_block_result fin_block(std::size_t n, std::size_t block) {
+    const pk::fin_study_options o{.n_samples = n};
+    return pk::detail::fin_block(o, parkit::seed_sequence{o.seed}, block);
 }
 
-/// The kernel's last, sequential step: gather every T_tip and summarize them.
+/// The kernel's last step on the implementation's own loop: moments merged in block order and
+/// the bracketed percentile selection, its counting pass run by `for_each` (a plain loop for
+/// `sequential`, the peer's parallel loop otherwise).
 struct summarize_blocks {
-    std::size_t n;
-    void operator()(const std::vector<std::vector<double>>& blocks) const {
-        std::vector<double> temps;
-        temps.reserve(n);
-        for (const auto& pairs : blocks)
-            for (std::size_t i = 1; i < pairs.size(); i += 2) temps.push_back(pairs[i]);
-        keep(pk::summarize(temps).mean);
+    template <class ForEach>
+    void operator()(const std::vector<pk::detail::fin_block_result>& blocks, const ForEach& for_each) const {
+        std::vector<pk::partial_moments> moments;
+        moments.reserve(blocks.size());
+        for (const auto& b : blocks) moments.push_back(b.moments);
+        const auto pieces = pk::detail::block_pieces(blocks, &pk::detail::fin_block_result::tip_temperatures);
+        keep(pk::summarize_pieces(pieces, moments, 2.5, 97.5, for_each).mean);
     }
 };
 
@@ -64,7 +54,7 @@ workload make_fin_monte_carlo() {
                 }
                 const std::size_t blocks = (n + block_size - 1) / block_size;
                 peers::add_loop_impls(c.impls, blocks, [n](std::size_t b) { return fin_block(n, b); },
-                                      summarize_blocks{n});
+                                      summarize_blocks{});
                 return c;
             }};
 }
