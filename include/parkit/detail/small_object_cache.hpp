@@ -14,13 +14,13 @@
 
 namespace parkit::detail {
 
-/// Thread-local free lists of cache-line-aligned blocks of 64, 128, 192 and 256 bytes.
+/// Thread-local free lists of blocks of 64, 128, 192 and 256 bytes.
 class small_object_cache {
 public:
     /// Largest block size served from the cache.
     static constexpr std::size_t max_size = 256;
-    /// Blocks kept per size class and thread.
-    static constexpr std::size_t max_cached = 4096;
+    /// Bytes of free blocks kept per size class and thread (16,384 blocks of 64 bytes).
+    static constexpr std::size_t max_cached_bytes = std::size_t{1} << 20;
 
     /// A block of at least `size` bytes (aligned for any standard type).
     static void* allocate(std::size_t size) {
@@ -28,7 +28,7 @@ public:
             if (small_object_cache* cache = current()) {
                 if (void* block = cache->take(class_of(size))) return block;
             }
-            return ::operator new(block_size(class_of(size)), block_alignment);
+            return ::operator new(block_size(class_of(size)));
         }
         return ::operator new(size);
     }
@@ -40,7 +40,7 @@ public:
             return;
         }
         small_object_cache* cache = current();
-        if (cache == nullptr || !cache->keep(class_of(size), block)) ::operator delete(block, block_alignment);
+        if (cache == nullptr || !cache->keep(class_of(size), block)) ::operator delete(block);
     }
 
     small_object_cache() = default;
@@ -49,14 +49,15 @@ public:
     ~small_object_cache() {
         alive() = false;
         for (list& l : lists_) {
-            while (l.head != nullptr) ::operator delete(std::exchange(l.head, l.head->next), block_alignment);
+            while (l.head != nullptr) ::operator delete(std::exchange(l.head, l.head->next));
         }
     }
 
 private:
+    // Blocks are not cache-line aligned: glibc's aligned allocation costs ~3x a plain one
+    // (150 against 50 ns per allocate + free, measured), which a burst larger than the cache
+    // would pay on every task.
     static constexpr std::size_t granule = 64;
-    // Blocks start on a cache line: a 64-byte task state then touches one line, not two.
-    static constexpr std::align_val_t block_alignment{64};
     static constexpr std::size_t classes = max_size / granule;
 
     struct free_block {
@@ -90,7 +91,7 @@ private:
     }
     bool keep(std::size_t cls, void* block) noexcept {
         list& l = lists_[cls];
-        if (l.count >= max_cached) return false;
+        if (l.count >= max_cached_bytes / block_size(cls)) return false;
         l.head = ::new (block) free_block{l.head};
         ++l.count;
         return true;
