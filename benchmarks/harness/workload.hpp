@@ -2,8 +2,8 @@
 /// @file
 /// What a benchmark workload is: named sizes, and per size a set of implementations that the
 /// harness times interleaved. A workload is one file in workloads/ that ends with
-/// `PARKIT_BENCH_REGISTER(rank, make)` (see registry.hpp; ranks 10..80 are taken, cache_hit
-/// and graph can follow at 90 and 100).
+/// `PARKIT_BENCH_REGISTER(rank, make)` (see registry.hpp; ranks 10..100 are taken, in steps
+/// of 10).
 
 #include <cstddef>
 #include <functional>

@@ -18,13 +18,15 @@ Usage: /usr/bin/python3 chapter_peers.py [--quick] [--filter REGEX] [--workers 1
 import argparse
 import os
 import re
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 try:
     import numpy as np
-    from joblib import Parallel, delayed
+    from joblib import Memory, Parallel, delayed
     from scipy.integrate import solve_ivp
     from scipy.optimize import curve_fit
 except ImportError as missing:
@@ -86,6 +88,10 @@ def next_value(x):
     return x + 1
 
 
+def cached_simulation(parameter):
+    return 0.5 * parameter
+
+
 # --- Implementations ---------------------------------------------------------------------------
 
 def sequential(f, items):
@@ -112,6 +118,27 @@ def thread_pool_map(f, items):
         with ThreadPoolExecutor(max_workers=workers) as ex:
             return list(ex.map(f, items))
     return run
+
+
+class CachedCalls:
+    """joblib.Memory hits: a cached function whose entries were all written beforehand."""
+
+    def __init__(self, items):
+        self.items = list(items)
+        self.dir = None
+        self.cached = None
+
+    def __call__(self, workers):
+        if self.cached is None:  # first call (the warm-up): misses fill the cache
+            self.dir = tempfile.mkdtemp(prefix="parkit-bench-joblib-")
+            self.cached = Memory(self.dir, verbose=0).cache(cached_simulation)
+            for x in self.items:
+                self.cached(x)
+        return [self.cached(x) for x in self.items]
+
+    def close(self):
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RunningProcessPool:
@@ -158,6 +185,8 @@ def cases(quick):
         ("io_wait", 32, 0, [("python_sequential", False, sequential(simulate_file_read, range(32))),
                             ("python_threads", True, thread_pool_map(simulate_file_read, range(32)))]),
         ("process_roundtrip", 2_000, 2_000, [("python_processpool", True, RunningProcessPool(range(2_000)))]),
+        # ~1 ms per joblib.Memory hit: the 1,000-call case only.
+        ("cache_hit", 1_000, 1_000, [("python_joblib_memory", False, CachedCalls(range(1_000)))]),
     ]
     if not quick:
         ks = np.linspace(0.01, 2, 20_000)
