@@ -190,6 +190,11 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// `remote_error`, and a task over the time limit fails with `task_timeout`; the pool
 /// replaces the worker and every other task completes.
 ///
+/// Short tasks are pipelined: each worker is sent several at once and runs them in order, so a
+/// task costs about 2 µs instead of a round trip (see docs/processes.md, "How tasks travel"). A
+/// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
+/// when its worker dies before running it, it is requeued, not failed.
+///
 /// Workers are forked when the pool is made (and replacements later), so a task is a plain
 /// function or a lambda without captures plus serialized arguments (see
 /// core/serialization.hpp); for capturing lambdas use
@@ -294,7 +299,7 @@ public:
     }
 
     /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
-    /// cancelled. With `wait`, returns once every started task finished and the workers are
+    /// cancelled (those already sent ahead to a worker count as started and run). With `wait`, returns once every started task finished and the workers are
     /// reaped; otherwise the pool finishes in the background (the destructor still waits).
     void shutdown(bool wait = true, bool cancel_pending = false) {
         std::deque<queued_task> cancelled;

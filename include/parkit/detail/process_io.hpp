@@ -3,7 +3,9 @@
 /// Worker processes and the messages between them and the parent (Linux/POSIX only).
 ///
 /// Each worker is a fork() joined to the parent by one AF_UNIX stream socketpair. A message is
-/// a fixed header (kind, id, payload size) followed by the payload. Sockets rather than pipes:
+/// a fixed header (kind, run time, id, payload size) followed by the payload; several messages
+/// can go out in one `sendmsg` (`message_batch`) and come in with one `recv` (`message_reader`).
+/// Sockets rather than pipes:
 /// `send(..., MSG_NOSIGNAL)` reports a dead peer as EPIPE instead of killing the parent with
 /// SIGPIPE, and one descriptor carries both directions.
 
