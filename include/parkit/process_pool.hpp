@@ -549,14 +549,17 @@ private:
         slot.in_flight_bytes = 0;
     }
 
-    // Whether more tasks may be sent ahead to busy `slot`: it has fewer than `depth` in flight,
+    // Whether more tasks may be sent ahead to busy worker i: it has fewer than `depth` in flight,
     // `task` fits in the byte budget, and its running task has not run past the time budget
-    // already (a long task: what is sent behind it would wait for it).
-    bool may_send_ahead(const worker_slot& slot, const queued_task& task, std::size_t depth,
-                        clock::time_point now) const {
+    // already (a long task: what is sent behind it would wait for it). A front assigned in this
+    // round (fresh_) has not started yet.
+    bool may_send_ahead(std::size_t i, const queued_task& task, std::size_t depth, clock::time_point now) const {
+        const worker_slot& slot = slots_[i];
+        const bool front_started = fresh_[i] < slot.in_flight.size();
         return slot.in_flight.size() < depth &&
                slot.in_flight_bytes + task.payload.size() <= detail::max_pipeline_bytes &&
-               now - slot.started <= std::chrono::duration<double, std::micro>(detail::pipeline_budget_us);
+               (!front_started ||
+                now - slot.started <= std::chrono::duration<double, std::micro>(detail::pipeline_budget_us));
     }
 
     // The live worker with room for `task` and the fewest tasks in flight (the lowest index on a
@@ -566,7 +569,7 @@ private:
         std::size_t best = slots_.size();
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             const worker_slot& slot = slots_[i];
-            if (slot.process.fd < 0 || (!slot.in_flight.empty() && !may_send_ahead(slot, task, depth, now))) continue;
+            if (slot.process.fd < 0 || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now))) continue;
             if (best == slots_.size() || slot.in_flight.size() < slots_[best].in_flight.size()) best = i;
         }
         return best;
