@@ -402,3 +402,28 @@ TEST_CASE("no task is sent ahead to a worker busy with a long task", "[process_p
     CHECK_FALSE(slow.ready());  // the quick ones did not wait for it
     CHECK(quick_workers.count(slow.get()) == 0);
 }
+
+namespace {
+double sum_of(const std::vector<double>& xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+}  // namespace
+
+TEST_CASE("large arguments and results pass through pipelines intact", "[process_pool][large][pipeline]") {
+    parkit::process_pool pool(2);
+    warm_up(pool);
+    std::vector<parkit::future<double>> sums;
+    std::vector<double> expected;
+    for (int i = 0; i < 40; ++i) {
+        // 8, 16, 800 and 32 KB of arguments: the small ones are sent ahead, the largest only to
+        // idle workers (over the byte budget of a pipeline).
+        const std::size_t blocks = i % 4 == 2 ? 100 : static_cast<std::size_t>(1 + i % 4);
+        std::vector<double> xs(1'000 * blocks, 0.5 * i);
+        expected.push_back(sum_of(xs));
+        sums.push_back(pool.submit(sum_of, xs));
+    }
+    auto big = pool.submit(big_matrix, 1000);  // 8 MB back, read through the reply buffer
+    std::vector<parkit::future<int>> small;
+    for (int i = 0; i < 20; ++i) small.push_back(pool.submit(square, i));
+    for (std::size_t i = 0; i < sums.size(); ++i) CHECK(sums[i].get() == expected[i]);
+    CHECK(big.get() == big_matrix(1000));
+    for (int i = 0; i < 20; ++i) CHECK(small[static_cast<std::size_t>(i)].get() == i * i);
+}
