@@ -304,3 +304,126 @@ TEST_CASE("multi-megabyte results travel back whole", "[process_pool][large]") {
     CHECK(all[1].size() == 100);
     CHECK(all[2] == expected);
 }
+
+namespace {
+
+int sleepy_pid(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return static_cast<int>(::getpid());
+}
+
+// Runs tiny tasks so that the pool learns its tasks are short and sends several ahead to each
+// worker (see detail::pipeline_depth).
+void warm_up(parkit::process_pool& pool) {
+    std::vector<parkit::future<int>> futures;
+    for (int i = 0; i < 50; ++i) futures.push_back(pool.submit(square, i));
+    for (auto& f : futures) f.get();
+}
+
+}  // namespace
+
+TEST_CASE("a worker killed with tasks pipelined fails only the running one; the rest run elsewhere",
+          "[process_pool][crash][pipeline]") {
+    parkit::process_pool pool(1);
+    warm_up(pool);
+    const int first_worker = pool.submit(my_pid, 0).get();
+    auto running = pool.submit(sleep_ms, 300);
+    std::vector<parkit::future<int>> queued;
+    for (int i = 0; i < 30; ++i) queued.push_back(pool.submit(my_pid, i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // all sent; the sleep runs
+    ::kill(first_worker, SIGKILL);
+    try {
+        running.get();
+        FAIL("no exception");
+    } catch (const parkit::worker_crashed& e) {
+        CHECK(e.signal() == SIGKILL);
+        CHECK(e.index() == running.index());
+    }
+    for (auto& f : queued) CHECK(f.get() != first_worker);  // requeued to the replacement, not lost
+}
+
+TEST_CASE("a crash in the middle of a pipeline fails only the crashing task", "[process_pool][crash][pipeline]") {
+    parkit::process_pool pool(1);
+    warm_up(pool);
+    for (int how : {0, 1, 2}) {
+        CAPTURE(how);
+        std::vector<parkit::future<int>> before, after;
+        for (int i = 0; i < 20; ++i) before.push_back(pool.submit(square, i));
+        auto bad = pool.submit(crash, how);
+        for (int i = 0; i < 20; ++i) after.push_back(pool.submit(square, i));
+        CHECK_THROWS_AS(bad.get(), parkit::worker_crashed);
+        for (int i = 0; i < 20; ++i) {
+            CHECK(before[static_cast<std::size_t>(i)].get() == i * i);
+            CHECK(after[static_cast<std::size_t>(i)].get() == i * i);
+        }
+    }
+}
+
+TEST_CASE("time limits of pipelined tasks start when each task starts", "[process_pool][timeout][pipeline]") {
+    parkit::process_pool pool(1, 0.3);
+    warm_up(pool);
+    // Sent together; the second would be overdue if its clock started when it was sent.
+    auto a = pool.submit(sleep_ms, 200);
+    auto b = pool.submit(sleep_ms, 200);
+    auto hang = pool.submit(sleep_ms, 5'000);
+    auto c = pool.submit(sleep_ms, 200);
+    auto d = pool.submit(square, 4);
+    CHECK(a.get() == 200);
+    CHECK(b.get() == 200);
+    try {
+        hang.get();
+        FAIL("no exception");
+    } catch (const parkit::task_timeout& e) {
+        CHECK(e.index() == hang.index());
+    }
+    CHECK(c.get() == 200);  // sent behind the overdue task: requeued, not failed
+    CHECK(d.get() == 16);
+}
+
+TEST_CASE("a burst of tasks on a warm pool is spread over the workers", "[process_pool][pipeline]") {
+    parkit::process_pool pool(2);
+    warm_up(pool);
+    std::vector<parkit::future<int>> futures;
+    for (int i = 0; i < 8; ++i) futures.push_back(pool.submit(sleepy_pid, 50));
+    std::set<int> workers;
+    for (auto& f : futures) workers.insert(f.get());
+    CHECK(workers.size() == 2);
+}
+
+TEST_CASE("no task is sent ahead to a worker busy with a long task", "[process_pool][pipeline]") {
+    parkit::process_pool pool(2);
+    warm_up(pool);
+    auto slow = pool.submit(sleepy_pid, 400);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // it has run long enough to tell
+    std::vector<parkit::future<int>> quick;
+    for (int i = 0; i < 10; ++i) quick.push_back(pool.submit(sleepy_pid, 1));
+    std::set<int> quick_workers;
+    for (auto& f : quick) quick_workers.insert(f.get());
+    CHECK_FALSE(slow.ready());  // the quick ones did not wait for it
+    CHECK(quick_workers.count(slow.get()) == 0);
+}
+
+namespace {
+double sum_of(const std::vector<double>& xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+}  // namespace
+
+TEST_CASE("large arguments and results pass through pipelines intact", "[process_pool][large][pipeline]") {
+    parkit::process_pool pool(2);
+    warm_up(pool);
+    std::vector<parkit::future<double>> sums;
+    std::vector<double> expected;
+    for (int i = 0; i < 40; ++i) {
+        // 8, 16, 800 and 32 KB of arguments: the small ones are sent ahead, the largest only to
+        // idle workers (over the byte budget of a pipeline).
+        const std::size_t blocks = i % 4 == 2 ? 100 : static_cast<std::size_t>(1 + i % 4);
+        std::vector<double> xs(1'000 * blocks, 0.5 * i);
+        expected.push_back(sum_of(xs));
+        sums.push_back(pool.submit(sum_of, xs));
+    }
+    auto big = pool.submit(big_matrix, 1000);  // 8 MB back, read through the reply buffer
+    std::vector<parkit::future<int>> small;
+    for (int i = 0; i < 20; ++i) small.push_back(pool.submit(square, i));
+    for (std::size_t i = 0; i < sums.size(); ++i) CHECK(sums[i].get() == expected[i]);
+    CHECK(big.get() == big_matrix(1000));
+    for (int i = 0; i < 20; ++i) CHECK(small[static_cast<std::size_t>(i)].get() == i * i);
+}

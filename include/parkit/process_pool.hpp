@@ -11,9 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <deque>
 #include <exception>
+#include <functional>
+#include <limits>
 #include <mutex>
 #include <span>
 #include <string>
@@ -132,18 +133,52 @@ inline void complete_with_bytes(state_base* state, message_kind kind, std::span<
     }
 }
 
-/// The worker loop: run tasks until the parent closes the socket.
+/// Microseconds since `start`, saturated to fit a message header.
+inline std::uint32_t elapsed_us_since(std::chrono::steady_clock::time_point start) noexcept {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    return static_cast<std::uint32_t>(std::clamp<long long>(us.count(), 0, std::numeric_limits<std::uint32_t>::max()));
+}
+
+/// The worker loop: runs tasks in the order they arrive until the parent closes the socket.
+/// One `recv` takes in every task the parent has sent so far; each reply (with the task's run
+/// time) goes out as soon as its task ends, so for the parent the oldest unanswered task is
+/// always the one running.
 inline void process_worker_main(int fd) {
+    message_reader inbox;
     message_header header{};
-    std::vector<std::byte> payload, out;
-    while (receive_message(fd, header, payload)) {
+    std::span<const std::byte> payload;
+    std::vector<std::byte> out;
+    for (;;) {
+        while (!inbox.next(header, payload)) {
+            if (inbox.bad() || !inbox.fill(fd)) return;
+        }
         if (header.kind != message_kind::task || payload.size() < sizeof(process_trampoline)) ::_exit(71);
         process_trampoline run = nullptr;
         std::memcpy(&run, payload.data(), sizeof run);
         out.clear();
-        const message_kind kind = run(std::span<const std::byte>(payload).subspan(sizeof run), out);
-        if (!send_message(fd, kind, header.id, out)) break;
+        const auto start = std::chrono::steady_clock::now();
+        const message_kind kind = run(payload.subspan(sizeof run), out);
+        if (!send_message(fd, kind, header.id, out, elapsed_us_since(start))) break;
     }
+}
+
+/// Most tasks one `process_pool` worker has in flight: the one running plus those sent ahead.
+inline constexpr std::size_t max_pipeline_depth = 64;
+
+/// Estimated run time (µs) of the tasks a `process_pool` worker may have waiting behind its
+/// running one: bounds how unevenly a burst of tasks can end up spread over the workers.
+inline constexpr double pipeline_budget_us = 1000.0;
+
+/// Payload bytes a `process_pool` worker may have in flight before more are sent ahead to it:
+/// far below the socket buffer, so sending to a busy worker never blocks the pool's manager.
+inline constexpr std::size_t max_pipeline_bytes = std::size_t{64} << 10;
+
+/// How many tasks a worker may have in flight when tasks run `task_us` on average (< 0: not
+/// known yet, so one at a time): one running, plus what fits in `pipeline_budget_us`.
+inline std::size_t pipeline_depth(double task_us) noexcept {
+    if (task_us < 0) return 1;
+    const double ahead = pipeline_budget_us / std::max(task_us, 1.0);
+    return 1 + static_cast<std::size_t>(std::min(ahead, static_cast<double>(max_pipeline_depth - 1)));
 }
 
 }  // namespace detail
@@ -154,6 +189,11 @@ inline void process_worker_main(int fd) {
 /// exit, the OOM killer) fails with `worker_crashed`, an exception comes back as
 /// `remote_error`, and a task over the time limit fails with `task_timeout`; the pool
 /// replaces the worker and every other task completes.
+///
+/// Short tasks are pipelined: each worker is sent several at once and runs them in order, so a
+/// task costs about 2 µs instead of a round trip (see docs/processes.md, "How tasks travel"). A
+/// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
+/// when its worker dies before running it, it is requeued, not failed.
 ///
 /// Workers are forked when the pool is made (and replacements later), so a task is a plain
 /// function or a lambda without captures plus serialized arguments (see
@@ -176,6 +216,7 @@ public:
         for (int fd : wake_) detail::register_parent_fd(fd);  // workers must not keep it open
         try {
             slots_.resize(size_);
+            fresh_.resize(size_);
             for (std::size_t i = 0; i < size_; ++i) respawn(i);
             manager_ = std::thread([this] { manage(); });
         } catch (...) {
@@ -258,7 +299,7 @@ public:
     }
 
     /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
-    /// cancelled. With `wait`, returns once every started task finished and the workers are
+    /// cancelled (those already sent ahead to a worker count as started and run). With `wait`, returns once every started task finished and the workers are
     /// reaped; otherwise the pool finishes in the background (the destructor still waits).
     void shutdown(bool wait = true, bool cancel_pending = false) {
         std::deque<queued_task> cancelled;
@@ -267,7 +308,7 @@ public:
             closed_ = true;
             if (cancel_pending) cancelled.swap(queue_);
         }
-        for (auto& t : cancelled) t.state->try_cancel();
+        for (auto& t : cancelled) cancel_queued(t);
         wake();
         if (wait) {
             std::lock_guard lock(join_mutex_);
@@ -280,16 +321,18 @@ private:
     struct queued_task {
         std::size_t id = 0;
         std::size_t weight = 1;  // inputs in the message: the time limit scales with it
-        bool started = false;    // taken from the queue once already (its worker was gone)
+        bool started = false;    // marked running already (sent to a worker that died before running it)
         detail::state_ptr<detail::state_base> state;
         complete_fn complete = nullptr;
         std::vector<std::byte> payload;
     };
     struct worker_slot {
         detail::worker_process process;
-        queued_task running;  // payload already sent and dropped
-        bool busy = false;
-        std::chrono::steady_clock::time_point deadline;
+        detail::message_reader inbox;       // the worker's replies, read in batches
+        std::deque<queued_task> in_flight;  // sent, not answered, in the worker's order: front() runs
+        std::size_t in_flight_bytes = 0;    // payload bytes still held in in_flight
+        std::chrono::steady_clock::time_point started;   // when front() started
+        std::chrono::steady_clock::time_point deadline;  // of front(), from when it started
     };
     using clock = std::chrono::steady_clock;
 
@@ -309,12 +352,14 @@ private:
         output_archive out(task.payload);
         out.write_bytes(&run, sizeof run);
         write_args(out);
+        bool must_wake = false;
         {
             std::lock_guard lock(mutex_);
             if (closed_) throw closed_error(call);
             queue_.push_back(std::move(task));
+            must_wake = std::exchange(wake_on_submit_, false);
         }
-        wake();
+        if (must_wake) wake();
         return detail::make_future(std::move(result));
     }
 
@@ -440,16 +485,6 @@ private:
         slots_[i].process = detail::spawn_worker(detail::process_worker_main);
     }
 
-    // Fails the task of slot i with `error`, replaces the worker unless stopping.
-    void fail_running(std::size_t i, std::exception_ptr error, bool kill) {
-        worker_slot& slot = slots_[i];
-        if (kill) detail::kill_worker(slot.process);
-        slot.running.state->set_exception(std::move(error));
-        slot.running = queued_task{};
-        slot.busy = false;
-        if (!stopping()) respawn_or_shrink(i);
-    }
-
     // Forks a replacement into slot i; if fork fails (resource limits), the pool goes on with
     // fewer workers.
     void respawn_or_shrink(std::size_t i) noexcept {
@@ -461,41 +496,168 @@ private:
 
     bool stopping() const noexcept { return abort_running_.load(); }
 
-    // Hands queued tasks to idle workers (the manager thread only).
-    void dispatch() {
-        for (std::size_t i = 0; i < slots_.size(); ++i) {
-            worker_slot& slot = slots_[i];
-            if (slot.busy || slot.process.fd < 0) continue;
-            queued_task task;
-            {
-                std::lock_guard lock(mutex_);
-                while (!queue_.empty() && !task.state) {
-                    task = std::move(queue_.front());
-                    queue_.pop_front();
-                    if (!task.started && !task.state->try_start()) task = queued_task{};  // cancelled meanwhile
-                }
-            }
-            if (!task.state) return;
-            task.started = true;
-            if (!detail::send_message(slot.process.fd, detail::message_kind::task, task.id, task.payload)) {
-                // The worker died while idle: the task never reached it. Queue it again first.
-                {
-                    std::lock_guard lock(mutex_);
-                    queue_.push_front(std::move(task));
-                }
-                wake();  // another dispatch round after the replacement is up
-                worker_died(i);
-                continue;
-            }
-            task.payload = {};
-            slot.running = std::move(task);
-            slot.busy = true;
-            slot.deadline = timeout_s_ > 0 ? clock::now() + std::chrono::duration_cast<clock::duration>(
-                                                                 std::chrono::duration<double>(std::min(
-                                                                     timeout_s_ * static_cast<double>(slot.running.weight),
-                                                                     detail::max_task_timeout_s)))
-                                           : clock::time_point::max();
+    // Ends a task taken from the queue: `task_cancelled` (one taken out once already is marked
+    // running, so try_cancel would not end it).
+    static void cancel_queued(queued_task& task) {
+        if (task.started) {
+            task.state->set_exception(detail::make_error_ptr<task_cancelled>(task.id));
+        } else {
+            task.state->try_cancel();
         }
+    }
+
+    // When a task of `weight` inputs that starts at `start` runs out of time.
+    clock::time_point deadline_for(std::size_t weight, clock::time_point start) const {
+        if (timeout_s_ <= 0) return clock::time_point::max();
+        const double limit = std::min(timeout_s_ * static_cast<double>(weight), detail::max_task_timeout_s);
+        return start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(limit));
+    }
+
+    // The front task of slot's pipeline, already sent, starts running as far as the parent can
+    // tell: its time limit starts, and its payload goes (it is never sent again).
+    void start_front(worker_slot& slot) {
+        queued_task& task = slot.in_flight.front();
+        slot.in_flight_bytes -= task.payload.size();
+        task.payload = {};
+        slot.started = clock::now();
+        slot.deadline = deadline_for(task.weight, slot.started);
+    }
+
+    // Fails the running task of slot i with `error` and puts the tasks sent behind it back at
+    // the head of the queue (they never started; when the pool is stopping they are cancelled
+    // instead). Replaces the worker unless stopping.
+    void fail_running(std::size_t i, std::exception_ptr error, bool kill) {
+        worker_slot& slot = slots_[i];
+        if (kill) detail::kill_worker(slot.process);
+        slot.in_flight.front().state->set_exception(std::move(error));
+        slot.in_flight.pop_front();
+        if (stopping()) {
+            for (auto& task : slot.in_flight) cancel_queued(task);
+            slot.in_flight.clear();
+        }
+        requeue_pipeline(slot);
+        slot.inbox = detail::message_reader{};
+        if (!stopping()) respawn_or_shrink(i);
+    }
+
+    // Moves every task of slot's pipeline back to the head of the queue, in order.
+    void requeue_pipeline(worker_slot& slot) {
+        {
+            std::lock_guard lock(mutex_);
+            for (; !slot.in_flight.empty(); slot.in_flight.pop_back()) queue_.push_front(std::move(slot.in_flight.back()));
+        }
+        slot.in_flight_bytes = 0;
+    }
+
+    // Whether more tasks may be sent ahead to busy worker i: it has fewer than `depth` in flight,
+    // `task` fits in the byte budget, and its running task has not run past the time budget
+    // already (a long task: what is sent behind it would wait for it). A front assigned in this
+    // round (fresh_) has not started yet.
+    bool may_send_ahead(std::size_t i, const queued_task& task, std::size_t depth, clock::time_point now) const {
+        const worker_slot& slot = slots_[i];
+        const bool front_started = fresh_[i] < slot.in_flight.size();
+        return slot.in_flight.size() < depth &&
+               slot.in_flight_bytes + task.payload.size() <= detail::max_pipeline_bytes &&
+               (!front_started ||
+                now - slot.started <= std::chrono::duration<double, std::micro>(detail::pipeline_budget_us));
+    }
+
+    // The live worker with room for `task` and the fewest tasks in flight (the lowest index on a
+    // tie); slots_.size() when none has room. An idle worker always has room.
+    std::size_t pick_worker(const queued_task& task, clock::time_point now) const {
+        const std::size_t depth = detail::pipeline_depth(task_us_);
+        std::size_t best = slots_.size();
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            const worker_slot& slot = slots_[i];
+            if (slot.process.fd < 0 || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now))) continue;
+            if (best == slots_.size() || slot.in_flight.size() < slots_[best].in_flight.size()) best = i;
+        }
+        return best;
+    }
+
+    // Moves queued tasks into the pipelines of workers with room, least loaded first, counting
+    // in fresh_ how many each got; drops tasks cancelled meanwhile. When the queue runs dry, the
+    // next submit must wake the manager; while workers are full, their replies will.
+    void assign_queued() {
+        std::fill(fresh_.begin(), fresh_.end(), 0);
+        const auto now = clock::now();
+        std::lock_guard lock(mutex_);
+        while (!queue_.empty()) {
+            queued_task& task = queue_.front();
+            const std::size_t i = pick_worker(task, now);
+            if (i == slots_.size()) break;
+            if (task.started || task.state->try_start()) {
+                task.started = true;
+                slots_[i].in_flight_bytes += task.payload.size();
+                slots_[i].in_flight.push_back(std::move(task));
+                ++fresh_[i];
+            }
+            queue_.pop_front();
+        }
+        wake_on_submit_ = queue_.empty();
+    }
+
+    // Sends slot i the last `count` tasks of its pipeline in one write.
+    void send_fresh(std::size_t i, std::size_t count) {
+        worker_slot& slot = slots_[i];
+        const bool was_idle = slot.in_flight.size() == count;
+        for (auto it = slot.in_flight.end() - static_cast<std::ptrdiff_t>(count); it != slot.in_flight.end(); ++it)
+            batch_.add(detail::message_kind::task, it->id, it->payload);
+        const std::size_t first = batch_.first_message_bytes(), all = batch_.bytes();
+        const std::size_t sent = batch_.send(slot.process.fd);
+        if (sent == all) {
+            if (was_idle) start_front(slot);
+            return;
+        }
+        // The worker is gone. If it was idle and not even the first task reached it whole, it
+        // died before starting any: they all go back to the queue. Otherwise the replies it
+        // sent before dying tell which task it was running.
+        if (was_idle && sent < first) requeue_pipeline(slot);
+        wake();  // another dispatch round after the replacement is up
+        read_replies(i, true);
+    }
+
+    // Hands queued tasks to workers with room (the manager thread only): several per worker
+    // when tasks are short (see pipeline_depth), each worker's share in one write.
+    void dispatch() {
+        assign_queued();
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (fresh_[i] > 0) send_fresh(i, fresh_[i]);
+        }
+    }
+
+    // Folds a worker's measured run time of one task into the pool's estimate.
+    void learn_task_time(std::uint32_t elapsed_us) noexcept {
+        const double sample = elapsed_us;
+        task_us_ = task_us_ < 0 ? sample : task_us_ + (sample - task_us_) / 4;
+    }
+
+    // Completes the running task of slot with a reply; the next one in its pipeline starts.
+    void complete_front(worker_slot& slot, const detail::message_header& header, std::span<const std::byte> payload) {
+        queued_task& task = slot.in_flight.front();
+        task.complete(task.state.get(), header.kind, payload);
+        learn_task_time(header.elapsed_us);
+        slot.in_flight.pop_front();
+        if (!slot.in_flight.empty()) start_front(slot);
+    }
+
+    // Reads what worker i sent and completes the tasks it answered: what one recv brings (poll
+    // saw data), or everything up to the end of the stream (`to_end`: the worker is known to be
+    // gone, and the replies it sent before it died still count). A worker that is gone, or
+    // answered out of order or with a malformed message, ends.
+    void read_replies(std::size_t i, bool to_end = false) {
+        worker_slot& slot = slots_[i];
+        bool open = true, in_order = true;
+        do {
+            open = slot.inbox.fill(slot.process.fd);
+            detail::message_header header{};
+            std::span<const std::byte> payload;
+            while (in_order && slot.inbox.next(header, payload)) {
+                in_order = !slot.in_flight.empty() && header.id == slot.in_flight.front().id;
+                if (in_order) complete_front(slot, header, payload);
+            }
+        } while (to_end && open && in_order && !slot.inbox.bad());
+        if (!open || !in_order || slot.inbox.bad()) worker_died(i);
     }
 
     void worker_died(std::size_t i) {
@@ -503,13 +665,16 @@ private:
         detail::close_parent_fd(slot.process.fd);
         const int status = detail::kill_and_reap(slot.process.pid);
         slot.process = detail::worker_process{};
-        if (!slot.busy) {  // died while idle (killed from outside): nothing to fail, replace it
+        if (slot.in_flight.empty()) {  // died while idle (killed from outside): nothing to fail, replace it
+            slot.inbox = detail::message_reader{};
             if (!stopping()) respawn_or_shrink(i);
             return;
         }
         const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        fail_running(i, detail::make_error_ptr<worker_crashed>(slot.running.id, sig, code, detail::describe_exit(status)),
+        fail_running(i,
+                     detail::make_error_ptr<worker_crashed>(slot.in_flight.front().id, sig, code,
+                                                            detail::describe_exit(status)),
                      false);
     }
 
@@ -520,37 +685,39 @@ private:
             // Queued work remains: only drained once every live worker is gone.
             return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return s.process.fd >= 0; });
         }
-        return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return s.busy; });
+        return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return !s.in_flight.empty(); });
+    }
+
+    // The poll set: the wake pipe, then every live worker (idle ones too: deaths); returns the
+    // poll timeout (ms, -1 = none) until the earliest deadline of a running task.
+    int prepare_poll(std::vector<pollfd>& fds, std::vector<std::size_t>& owners) const {
+        fds.assign(1, pollfd{wake_[0], POLLIN, 0});
+        owners.assign(1, slots_.size());
+        auto next_deadline = clock::time_point::max();
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            if (slots_[i].process.fd < 0) continue;
+            fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
+            owners.push_back(i);
+            if (!slots_[i].in_flight.empty()) next_deadline = std::min(next_deadline, slots_[i].deadline);
+        }
+        if (next_deadline == clock::time_point::max()) return -1;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
+        return static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
     }
 
     void manage() {
         std::vector<pollfd> fds;
         std::vector<std::size_t> owners;
-        detail::message_header header{};
-        std::vector<std::byte> payload;
         for (;;) {
             if (stopping()) {
                 for (std::size_t i = 0; i < slots_.size(); ++i) {
-                    if (slots_[i].busy)
-                        fail_running(i, detail::make_error_ptr<task_cancelled>(slots_[i].running.id), true);
+                    if (!slots_[i].in_flight.empty())
+                        fail_running(i, detail::make_error_ptr<task_cancelled>(slots_[i].in_flight.front().id), true);
                 }
             }
             dispatch();
             if (idle_and_drained()) break;
-            fds.assign(1, pollfd{wake_[0], POLLIN, 0});
-            owners.assign(1, slots_.size());
-            auto next_deadline = clock::time_point::max();
-            for (std::size_t i = 0; i < slots_.size(); ++i) {
-                if (slots_[i].process.fd < 0) continue;
-                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});  // idle ones too: deaths
-                owners.push_back(i);
-                if (slots_[i].busy) next_deadline = std::min(next_deadline, slots_[i].deadline);
-            }
-            int timeout_ms = -1;
-            if (next_deadline != clock::time_point::max()) {
-                const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
-                timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
-            }
+            const int timeout_ms = prepare_poll(fds, owners);
             if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
             if (fds[0].revents) {
                 char drain[256];
@@ -558,28 +725,18 @@ private:
                 }
             }
             for (std::size_t k = 1; k < fds.size(); ++k) {
-                if (!fds[k].revents) continue;
-                const std::size_t i = owners[k];
-                worker_slot& slot = slots_[i];
-                if (!detail::receive_message(slot.process.fd, header, payload)) {
-                    worker_died(i);
-                    continue;
-                }
-                if (!slot.busy) continue;  // nothing is expected from an idle worker
-                slot.running.complete(slot.running.state.get(), header.kind, payload);
-                slot.running = queued_task{};
-                slot.busy = false;
+                if (fds[k].revents) read_replies(owners[k]);
             }
             const auto now = clock::now();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
-                if (slots_[i].busy && now >= slots_[i].deadline)
-                    fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].running.id, timeout_s_), true);
+                if (!slots_[i].in_flight.empty() && now >= slots_[i].deadline)
+                    fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_), true);
             }
         }
         for (auto& slot : slots_) detail::stop_worker(slot.process);
         // Tasks still queued when every worker is gone (fork failed repeatedly) are cancelled.
         std::lock_guard lock(mutex_);
-        for (auto& t : queue_) t.state->try_cancel();
+        for (auto& t : queue_) cancel_queued(t);
         queue_.clear();
     }
 
@@ -589,10 +746,14 @@ private:
     const double timeout_s_;
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only
+    std::vector<std::size_t> fresh_;  // manager: tasks assigned to each worker, not yet sent
+    detail::message_batch batch_;     // manager: the messages of one send
+    double task_us_ = -1.0;           // manager: estimated run time of a task (µs), < 0 = none yet
     std::thread manager_;
     std::mutex mutex_;                // guards queue_ and closed_
     std::deque<queued_task> queue_;
     bool closed_ = false;
+    bool wake_on_submit_ = true;      // the manager waits for a submit (guarded by mutex_)
     std::atomic<bool> abort_running_{false};
     std::atomic<std::size_t> next_index_{0};
     std::mutex join_mutex_;

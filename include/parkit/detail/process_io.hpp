@@ -3,7 +3,9 @@
 /// Worker processes and the messages between them and the parent (Linux/POSIX only).
 ///
 /// Each worker is a fork() joined to the parent by one AF_UNIX stream socketpair. A message is
-/// a fixed header (kind, id, payload size) followed by the payload. Sockets rather than pipes:
+/// a fixed header (kind, run time, id, payload size) followed by the payload; several messages
+/// can go out in one `sendmsg` (`message_batch`) and come in with one `recv` (`message_reader`).
+/// Sockets rather than pipes:
 /// `send(..., MSG_NOSIGNAL)` reports a dead peer as EPIPE instead of killing the parent with
 /// SIGPIPE, and one descriptor carries both directions.
 
@@ -24,7 +26,9 @@
 #include <sys/prctl.h>
 #endif
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -49,44 +53,93 @@ enum class message_kind : std::uint32_t {
 /// Fixed-size header of every message.
 struct message_header {
     message_kind kind;
-    std::uint32_t reserved = 0;
-    std::uint64_t id = 0;    ///< task id / chunk begin
-    std::uint64_t size = 0;  ///< payload bytes that follow
+    std::uint32_t elapsed_us = 0;  ///< worker -> parent: how long the task ran (µs, saturated)
+    std::uint64_t id = 0;          ///< task id / chunk begin
+    std::uint64_t size = 0;        ///< payload bytes that follow
 };
 
-/// Sends a header and its payload; false if the peer is gone.
-inline bool send_message(int fd, message_kind kind, std::uint64_t id, std::span<const std::byte> payload) {
-    message_header header{kind, 0, id, payload.size()};
-    iovec parts[2] = {{&header, sizeof header},
-                      {const_cast<std::byte*>(payload.data()), payload.size()}};
-    msghdr msg{};
-    msg.msg_iov = parts;
-    msg.msg_iovlen = payload.empty() ? 1 : 2;
-    std::size_t left = sizeof header + payload.size();
-    while (left > 0) {
+/// Sends the `count` buffers of `parts` (advancing them past what went out) until all are sent
+/// or the peer is gone; returns the bytes sent. Writes up to IOV_MAX buffers per `sendmsg`.
+/// @throws std::system_error on an error other than a closed peer.
+inline std::size_t send_parts(int fd, iovec* parts, std::size_t count) {
+    std::size_t total = 0;
+    while (count > 0) {
+        msghdr msg{};
+        msg.msg_iov = parts;
+        msg.msg_iovlen = std::min<std::size_t>(count, IOV_MAX);
         const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno == EPIPE || errno == ECONNRESET) return false;
+            if (errno == EPIPE || errno == ECONNRESET) return total;
             throw std::system_error(errno, std::generic_category(), "parkit: sending to a worker process");
         }
-        left -= static_cast<std::size_t>(n);
-        // Advance the iovecs past what was sent.
-        std::size_t sent = static_cast<std::size_t>(n);
-        while (sent > 0 && msg.msg_iovlen > 0) {
-            iovec& first = msg.msg_iov[0];
-            const std::size_t take = std::min(sent, first.iov_len);
-            first.iov_base = static_cast<char*>(first.iov_base) + take;
-            first.iov_len -= take;
+        total += static_cast<std::size_t>(n);
+        for (std::size_t sent = static_cast<std::size_t>(n); count > 0 && (sent > 0 || parts->iov_len == 0);) {
+            const std::size_t take = std::min(sent, parts->iov_len);
+            parts->iov_base = static_cast<char*>(parts->iov_base) + take;
+            parts->iov_len -= take;
             sent -= take;
-            if (first.iov_len == 0) {
-                ++msg.msg_iov;
-                --msg.msg_iovlen;
+            if (parts->iov_len == 0) {
+                ++parts;
+                --count;
             }
         }
     }
-    return true;
+    return total;
 }
+
+/// Sends a header and its payload; false if the peer is gone. `elapsed_us` goes in the header.
+inline bool send_message(int fd, message_kind kind, std::uint64_t id, std::span<const std::byte> payload,
+                         std::uint32_t elapsed_us = 0) {
+    message_header header{kind, elapsed_us, id, payload.size()};
+    iovec parts[2] = {{&header, sizeof header}, {const_cast<std::byte*>(payload.data()), payload.size()}};
+    return send_parts(fd, parts, 2) == sizeof header + payload.size();
+}
+
+/// Messages collected for one socket and sent together: one `sendmsg` carries many tasks.
+class message_batch {
+public:
+    /// Adds a message; `payload` is referenced, not copied, and must stay alive until `send`.
+    void add(message_kind kind, std::uint64_t id, std::span<const std::byte> payload) {
+        headers_.push_back(message_header{kind, 0, id, payload.size()});
+        payloads_.push_back(payload);
+        bytes_ += sizeof(message_header) + payload.size();
+    }
+
+    /// Whether no message was added since the last `send`.
+    [[nodiscard]] bool empty() const noexcept { return headers_.empty(); }
+
+    /// Bytes (headers and payloads) of every message added.
+    [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+
+    /// Bytes (headers and payloads) of the first message added.
+    [[nodiscard]] std::size_t first_message_bytes() const noexcept {
+        return headers_.empty() ? 0 : sizeof(message_header) + payloads_.front().size();
+    }
+
+    /// Sends every message added and empties the batch; returns the bytes that went out, all of
+    /// them unless the peer is gone.
+    /// @throws std::system_error on an error other than a closed peer.
+    std::size_t send(int fd) {
+        parts_.clear();
+        for (std::size_t k = 0; k < headers_.size(); ++k) {
+            parts_.push_back(iovec{&headers_[k], sizeof(message_header)});
+            if (!payloads_[k].empty())
+                parts_.push_back(iovec{const_cast<std::byte*>(payloads_[k].data()), payloads_[k].size()});
+        }
+        const std::size_t sent = send_parts(fd, parts_.data(), parts_.size());
+        headers_.clear();
+        payloads_.clear();
+        bytes_ = 0;
+        return sent;
+    }
+
+private:
+    std::vector<message_header> headers_;
+    std::vector<std::span<const std::byte>> payloads_;
+    std::vector<iovec> parts_;
+    std::size_t bytes_ = 0;
+};
 
 /// Reads exactly `size` bytes; false on end of stream (peer gone).
 inline bool receive_exact(int fd, void* data, std::size_t size) {
@@ -108,18 +161,92 @@ inline bool receive_exact(int fd, void* data, std::size_t size) {
 /// Largest payload a message may announce (1 TiB): a larger size can only be a corrupt header.
 inline constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 40;
 
+/// Whether `header` can be trusted: a known kind and a sane size.
+inline bool valid_header(const message_header& header) noexcept {
+    const auto kind = static_cast<std::uint32_t>(header.kind);
+    return kind >= static_cast<std::uint32_t>(message_kind::task) &&
+           kind <= static_cast<std::uint32_t>(message_kind::chunk_done) && header.size <= max_message_bytes;
+}
+
 /// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
 /// is gone or sent a malformed header (an unknown kind or an absurd size): either way the
 /// caller ends that worker (`kill_and_reap`) instead of trusting it further.
 inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload) {
-    if (!receive_exact(fd, &header, sizeof header)) return false;
-    const auto kind = static_cast<std::uint32_t>(header.kind);
-    if (kind < static_cast<std::uint32_t>(message_kind::task) ||
-        kind > static_cast<std::uint32_t>(message_kind::chunk_done) || header.size > max_message_bytes)
-        return false;
+    if (!receive_exact(fd, &header, sizeof header) || !valid_header(header)) return false;
     payload.resize(header.size);
     return receive_exact(fd, payload.data(), payload.size());
 }
+
+/// Reads messages from a stream socket through a buffer, so that one `recv` brings in every
+/// message the peer has written so far (a batch of tasks, several replies) instead of two
+/// `recv`s per message. A message larger than the buffer grows it and is read in place.
+class message_reader {
+public:
+    /// Reads what the socket holds (blocking until at least one byte arrives); false at end of
+    /// stream (the peer is gone).
+    /// @throws std::system_error on an error other than a reset connection.
+    bool fill(int fd) {
+        make_room();
+        for (;;) {
+            const ssize_t n = ::recv(fd, buffer_.data() + end_, buffer_.size() - end_, 0);
+            if (n > 0) {
+                end_ += static_cast<std::size_t>(n);
+                return true;
+            }
+            if (n == 0) return false;
+            if (errno == EINTR) continue;
+            if (errno == ECONNRESET) return false;
+            throw std::system_error(errno, std::generic_category(), "parkit: receiving from a worker process");
+        }
+    }
+
+    /// Takes the next message if it is buffered whole: its header, and a view of its payload that
+    /// stays valid until the next call of `fill` or `next`. False when none is complete yet, or
+    /// when the next header is malformed (then `bad()` is true and the peer must be ended).
+    bool next(message_header& header, std::span<const std::byte>& payload) {
+        if (bad_ || end_ - begin_ < sizeof header) return false;
+        std::memcpy(&header, buffer_.data() + begin_, sizeof header);
+        if (!valid_header(header)) {
+            bad_ = true;
+            return false;
+        }
+        if (end_ - begin_ - sizeof header < header.size) return false;
+        payload = std::span<const std::byte>(buffer_.data() + begin_ + sizeof header, header.size);
+        begin_ += sizeof header + header.size;
+        return true;
+    }
+
+    /// Whether the peer sent a malformed header.
+    [[nodiscard]] bool bad() const noexcept { return bad_; }
+
+private:
+    static constexpr std::size_t chunk = std::size_t{64} << 10;  // bytes read at least per recv
+
+    // Bytes the message at begin_ needs in all (header and payload), as far as known.
+    std::size_t pending_message_bytes() const noexcept {
+        if (end_ - begin_ < sizeof(message_header)) return sizeof(message_header);
+        message_header header;
+        std::memcpy(&header, buffer_.data() + begin_, sizeof header);
+        return valid_header(header) ? sizeof header + header.size : sizeof header;
+    }
+
+    // Moves the unread bytes to the front and grows the buffer so the message being read fits
+    // whole and at least `chunk` bytes can arrive.
+    void make_room() {
+        if (begin_ == end_) begin_ = end_ = 0;
+        const std::size_t need = std::max(pending_message_bytes(), end_ - begin_ + chunk);
+        if (begin_ > 0 && buffer_.size() - begin_ < need) {
+            std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        if (buffer_.size() - begin_ < need) buffer_.resize(begin_ + need);
+    }
+
+    std::vector<std::byte> buffer_;
+    std::size_t begin_ = 0, end_ = 0;  // unread bytes: [begin_, end_)
+    bool bad_ = false;
+};
 
 /// A forked worker: its pid and the parent's end of the socket.
 struct worker_process {
