@@ -4,6 +4,7 @@
 /// hang into a failure, the process's resident memory, open descriptors and threads, and a
 /// scale factor that shrinks the work under sanitizers.
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,11 +15,38 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace parkit_test {
+
+/// The child processes of this process, from /proc: live ones as positive pids, zombies
+/// (exited, not reaped yet) as negative ones.
+inline std::vector<int> child_processes() {
+    std::vector<int> out;
+    DIR* dir = ::opendir("/proc");
+    if (dir == nullptr) return out;
+    const std::string me = std::to_string(::getpid());
+    while (dirent* e = ::readdir(dir)) {
+        const std::string name = e->d_name;
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat("/proc/" + name + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        char state = 0;
+        std::string ppid;
+        std::istringstream rest(line.substr(close + 2));
+        rest >> state >> ppid;
+        if (ppid == me) out.push_back(std::stoi(name) * (state == 'Z' ? -1 : 1));
+    }
+    ::closedir(dir);
+    return out;
+}
 
 /// Dereferences a null pointer, as a buggy task would: the process dies by SIGSEGV. Exempt from
 /// UBSan, which would otherwise report the load and exit instead of letting the signal happen.

@@ -7,7 +7,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
+#include "reliability_support.hpp"
+
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -91,28 +92,7 @@ long task(int i) {
 
 
 // Live (positive) and zombie (negative) children of this process.
-std::vector<int> children() {
-    std::vector<int> out;
-    DIR* dir = ::opendir("/proc");
-    if (dir == nullptr) return out;
-    const std::string me = std::to_string(::getpid());
-    while (dirent* e = ::readdir(dir)) {
-        const std::string name = e->d_name;
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat("/proc/" + name + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        const auto close = line.rfind(')');
-        if (close == std::string::npos) continue;
-        char state = 0;
-        std::string ppid;
-        std::istringstream rest(line.substr(close + 2));
-        rest >> state >> ppid;
-        if (ppid == me) out.push_back(std::stoi(name) * (state == 'Z' ? -1 : 1));
-    }
-    ::closedir(dir);
-    return out;
-}
+std::vector<int> children() { return parkit_test::child_processes(); }
 
 // SIGKILLs a random live child every few milliseconds while it runs: faults from outside.
 class random_killer {

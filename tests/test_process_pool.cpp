@@ -5,7 +5,6 @@
 
 #include "reliability_support.hpp"
 
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -65,27 +64,10 @@ std::vector<double> big_matrix(int n) {  // an n x n matrix, row-major
     return m;
 }
 
-// Children of this process that are zombies (state Z) right now.
+// Children of this process: zombies (state Z) as positive pids, live ones as negative.
 std::set<int> zombie_children() {
     std::set<int> out;
-    DIR* dir = ::opendir("/proc");
-    if (dir == nullptr) return out;
-    const std::string me = std::to_string(::getpid());
-    while (dirent* e = ::readdir(dir)) {
-        const std::string name = e->d_name;
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat("/proc/" + name + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        const auto close = line.rfind(')');
-        if (close == std::string::npos) continue;
-        char state = 0;
-        std::string ppid;
-        std::istringstream rest(line.substr(close + 2));
-        rest >> state >> ppid;
-        if (ppid == me) out.insert(std::stoi(name) * (state == 'Z' ? 1 : -1));
-    }
-    ::closedir(dir);
+    for (int pid : parkit_test::child_processes()) out.insert(-pid);
     return out;
 }
 
