@@ -304,7 +304,7 @@ void warm_up(parkit::process_pool& pool) {
 
 }  // namespace
 
-TEST_CASE("a worker killed with tasks pipelined fails only the running one; the rest run elsewhere",
+TEST_CASE("a worker killed with tasks pipelined fails only the running one, the rest run elsewhere",
           "[process_pool][crash][pipeline]") {
     parkit::process_pool pool(1);
     warm_up(pool);
