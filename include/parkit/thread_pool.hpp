@@ -22,6 +22,7 @@
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
+#include "detail/cpu_placement.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
@@ -176,6 +177,7 @@ private:
         // A worker that is searching for work will find the task itself: no wake-up then.
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0) {
+            waker_cpu_.store(detail::current_cpu(), std::memory_order_relaxed);
             { std::lock_guard lock(sleep_mutex_); }
             sleep_cv_.notify_one();
         }
@@ -241,9 +243,17 @@ private:
             // task before that, so the re-check sees it.
             sleepers_.fetch_add(1, std::memory_order_seq_cst);
             searching_.fetch_sub(1, std::memory_order_seq_cst);
-            while (!any_work() && !stopping_) sleep_cv_.wait(lock);
+            bool slept = false;
+            while (!any_work() && !stopping_) {
+                sleep_cv_.wait(lock);
+                slept = true;
+            }
             sleepers_.fetch_sub(1, std::memory_order_relaxed);
             if (stopping_ && !any_work()) break;
+            lock.unlock();
+            // Woken for work: run on another CPU than the thread that woke us (see
+            // detail/cpu_placement.hpp).
+            if (slept) detail::leave_waker_cpu(waker_cpu_.load(std::memory_order_relaxed));
         }
         detail::this_worker = nullptr;
     }
@@ -271,6 +281,7 @@ private:
     std::atomic<bool> closed_{false};
     alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers
     std::atomic<int> searching_{0};             // workers spinning for work (awake, idle)
+    std::atomic<int> waker_cpu_{-1};            // CPU of the last submit that woke a sleeper
     std::mutex sleep_mutex_;
     std::condition_variable sleep_cv_;
     bool stopping_ = false;  // guarded by sleep_mutex_
