@@ -156,4 +156,17 @@ inline std::size_t thread_count() {
     return 0;
 }
 
+/// The thread count once it has come down to `expected`, waiting up to 2 s: a joined thread
+/// can still be listed in /proc for a moment (pthread_join returns when the kernel clears the
+/// thread's id, before the thread is removed from the process), longer on a loaded machine.
+/// Returns the last count seen.
+inline std::size_t thread_count_settled(std::size_t expected) {
+    std::size_t n = thread_count();
+    for (int i = 0; i < 200 && n != expected; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        n = thread_count();
+    }
+    return n;
+}
+
 }  // namespace parkit_test

@@ -190,7 +190,7 @@ TEST_CASE("stress: thread_pool created and destroyed 500 times with work in flig
         check_resolved(futures, cancel, spin_value);
         if (round == rounds / 10) rss_after_warmup = parkit_test::resident_bytes();
     }
-    CHECK(parkit_test::thread_count() == threads_before);
+    CHECK(parkit_test::thread_count_settled(threads_before) == threads_before);
     if (!parkit_test::under_sanitizer && rss_after_warmup > 0)
         CHECK(parkit_test::resident_bytes() < rss_after_warmup + (8u << 20));
 }
@@ -213,7 +213,7 @@ TEST_CASE("stress: process_pool created and destroyed 40 times leaves no process
         REQUIRE(no_children_left());
     }
     CHECK(parkit_test::open_descriptors() == fds_before);
-    CHECK(parkit_test::thread_count() == threads_before);
+    CHECK(parkit_test::thread_count_settled(threads_before) == threads_before);
 }
 
 namespace {
