@@ -48,6 +48,7 @@ struct alignas(64) worker_activity {
 };
 
 /// Shared anonymous memory holding one worker_activity per worker.
+/// Anonymous shared memory (MAP_SHARED) holding one `worker_activity` per worker of a call.
 class shared_activity {
 public:
     explicit shared_activity(std::size_t workers) : count_(workers) {
