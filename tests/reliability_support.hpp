@@ -23,13 +23,13 @@
 
 namespace parkit_test {
 
-/// The child processes of this process, from /proc: live ones as positive pids, zombies
-/// (exited, not reaped yet) as negative ones.
-inline std::vector<int> child_processes() {
+/// The child processes of `parent` (default: this process), from /proc: live ones as positive
+/// pids, zombies (exited, not reaped yet) as negative ones.
+inline std::vector<int> child_processes(int parent = static_cast<int>(::getpid())) {
     std::vector<int> out;
     DIR* dir = ::opendir("/proc");
     if (dir == nullptr) return out;
-    const std::string me = std::to_string(::getpid());
+    const std::string me = std::to_string(parent);
     while (dirent* e = ::readdir(dir)) {
         const std::string name = e->d_name;
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -47,6 +47,20 @@ inline std::vector<int> child_processes() {
     ::closedir(dir);
     return out;
 }
+
+/// The processes of this process's process_pools' workers: the children (live or zombie, as
+/// in child_processes) of its live children (the pools' fork servers).
+inline std::vector<int> grandchild_processes() {
+    std::vector<int> out;
+    for (int child : child_processes()) {
+        if (child <= 0) continue;
+        for (int grandchild : child_processes(child)) out.push_back(grandchild);
+    }
+    return out;
+}
+
+/// Whether process `pid` still exists (running or zombie).
+inline bool process_exists(int pid) { return std::filesystem::exists("/proc/" + std::to_string(pid)); }
 
 /// Dereferences a null pointer, as a buggy task would: the process dies by SIGSEGV. Exempt from
 /// UBSan, which would otherwise report the load and exit instead of letting the signal happen.

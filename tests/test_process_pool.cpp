@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -64,14 +65,15 @@ std::vector<double> big_matrix(int n) {  // an n x n matrix, row-major
     return m;
 }
 
-// Children of this process: zombies (state Z) as positive pids, live ones as negative.
-std::set<int> zombie_children() {
-    std::set<int> out;
-    for (int pid : parkit_test::child_processes()) out.insert(-pid);
+std::size_t child_count() { return parkit_test::child_processes().size(); }
+
+// The live worker processes of this process's pools (children of their fork servers).
+std::vector<int> live_workers() {
+    std::vector<int> out;
+    for (int pid : parkit_test::grandchild_processes())
+        if (pid > 0) out.push_back(pid);
     return out;
 }
-
-std::size_t child_count() { return zombie_children().size(); }
 
 }  // namespace
 
@@ -141,10 +143,9 @@ TEST_CASE("a worker killed from outside fails its task and the others complete",
     std::vector<parkit::future<int>> futures;
     for (int i = 0; i < 10; ++i) futures.push_back(pool.submit(sleep_ms, 30));
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    const std::set<int> children = zombie_children();  // live children are negative
-    REQUIRE(!children.empty());
-    REQUIRE(*children.begin() < 0);
-    ::kill(-*children.begin(), SIGKILL);
+    const std::vector<int> workers = live_workers();
+    REQUIRE(workers.size() == 2);
+    ::kill(workers.front(), SIGKILL);
     int crashed = 0, ok = 0;
     for (auto& f : futures) {
         try {
@@ -157,6 +158,47 @@ TEST_CASE("a worker killed from outside fails its task and the others complete",
     }
     CHECK(crashed == 1);
     CHECK(ok == 9);
+}
+
+TEST_CASE("a fork server killed from outside takes only the running tasks with it", "[process_pool][crash]") {
+    parkit::process_pool pool(2);
+    std::vector<parkit::future<int>> futures;
+    for (int i = 0; i < 10; ++i) futures.push_back(pool.submit(sleep_ms, 30));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::vector<int> servers = parkit_test::child_processes();
+    REQUIRE(servers.size() == 1);
+    REQUIRE(servers.front() > 0);
+    ::kill(servers.front(), SIGKILL);  // its workers die with it
+    int crashed = 0, ok = 0;
+    for (auto& f : futures) {
+        try {
+            const int value = f.get();
+            CHECK(value == 30);
+            ++ok;
+        } catch (const parkit::worker_crashed& e) {
+            CHECK(e.signal() == SIGKILL);
+            ++crashed;
+        }
+    }
+    CHECK(crashed >= 1);  // the tasks running then (a worker between two tasks loses none)
+    CHECK(crashed <= 2);
+    CHECK(ok == 10 - crashed);
+    // A new server was forked, with a full set of workers.
+    CHECK(pool.submit(square, 5).get() == 25);
+    const std::vector<int> now = parkit_test::child_processes();
+    REQUIRE(now.size() == 1);
+    CHECK(now.front() != servers.front());
+    CHECK(live_workers().size() == 2);
+}
+
+TEST_CASE("a pool made on a thread that has ended keeps its workers", "[process_pool]") {
+    std::unique_ptr<parkit::process_pool> pool;
+    std::thread([&] { pool = std::make_unique<parkit::process_pool>(2); }).join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // PR_SET_PDEATHSIG would have fired
+    std::vector<parkit::future<int>> futures;
+    for (int i = 0; i < 20; ++i) futures.push_back(pool->submit(square, i));
+    for (int i = 0; i < 20; ++i) CHECK(futures[static_cast<std::size_t>(i)].get() == i * i);  // no worker_crashed
+    CHECK(live_workers().size() == 2);
 }
 
 TEST_CASE("a task over the time limit fails with task_timeout", "[process_pool][timeout]") {
@@ -193,14 +235,20 @@ TEST_CASE("shutdown refuses new work and cancels queued tasks on request", "[pro
 
 TEST_CASE("no zombie or orphan processes are left behind", "[process_pool][zombies]") {
     const std::size_t before = child_count();
+    std::vector<int> workers;
     {
         parkit::process_pool pool(3);
-        CHECK(child_count() == before + 3);
+        CHECK(child_count() == before + 1);  // the fork server; the workers are its children
+        workers = live_workers();
+        CHECK(workers.size() == 3);
         auto f = pool.submit(crash, 1);
         CHECK_THROWS_AS(f.get(), parkit::worker_crashed);
         CHECK(pool.submit(square, 2).get() == 4);
+        const std::vector<int> now = live_workers();
+        workers.insert(workers.end(), now.begin(), now.end());
     }
     CHECK(child_count() == before);
+    for (int pid : workers) CHECK(!parkit_test::process_exists(pid));
     try {
         parkit::process_pool pool(2);
         auto f = pool.submit(sleep_ms, 10'000);

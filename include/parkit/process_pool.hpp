@@ -31,6 +31,7 @@
 #include "core/serialization.hpp"
 #include "detail/argument_checks.hpp"
 #include "detail/fork_generation.hpp"
+#include "detail/fork_server.hpp"
 #include "detail/process_io.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/progress_reporter.hpp"
@@ -195,22 +196,28 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
 /// when its worker dies before running it, it is requeued, not failed.
 ///
-/// Workers are forked when the pool is made (and replacements later), so a task is a plain
-/// function or a lambda without captures plus serialized arguments (see
-/// core/serialization.hpp); for capturing lambdas use
-/// `parallel_map(f, inputs, {.backend = parkit::backend::processes})`, which forks per call.
+/// Workers are forked by a single-threaded fork server that the pool forks when it is made
+/// (Python's "forkserver"; see detail/fork_server.hpp), the first ones and every replacement,
+/// so every worker starts from the parent as it was then, and a replacement never inherits a
+/// lock another thread of the parent held at the time. A task is therefore a plain function or
+/// a lambda without captures plus serialized arguments (see core/serialization.hpp); for
+/// capturing lambdas use `parallel_map(f, inputs, {.backend = parkit::backend::processes})`,
+/// which forks per call.
 ///
 /// Fork safety: workers run nothing of the parent but the task; parkit's own pools are not
 /// usable in them (`parallel_map` there makes a fresh default pool). Make the pool before
-/// starting threads of your own that hold locks tasks might need, as with any fork().
+/// starting threads of your own that hold locks tasks might need, as with any fork(). The
+/// pool's processes are the fork server (a child of this process) and the workers (its
+/// children); they all end with the pool, or with this process if it dies.
 class process_pool {
 public:
-    /// Forks the workers. `n_jobs` as in joblib (-1 = one per core). `task_timeout_s` > 0 kills
+    /// Forks the fork server and the workers. `n_jobs` as in joblib (-1 = one per core). `task_timeout_s` > 0 kills
     /// the worker of a task running longer than that and fails the task with `task_timeout`.
     /// @throws std::invalid_argument for a bad n_jobs or a negative timeout.
     explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
-        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))), timeout_s_(task_timeout_s) {
-        detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s");
+        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
+          timeout_s_((detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s"), task_timeout_s)),
+          server_(detail::process_worker_main, size_) {
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
         for (int fd : wake_) detail::register_parent_fd(fd);  // workers must not keep it open
@@ -220,7 +227,7 @@ public:
             for (std::size_t i = 0; i < size_; ++i) respawn(i);
             manager_ = std::thread([this] { manage(); });
         } catch (...) {
-            for (auto& s : slots_) detail::kill_worker(s.process);
+            for (auto& s : slots_) server_.kill(s.process);
             close_wake();
             throw;
         }
@@ -482,7 +489,7 @@ private:
 
     // Forks a (replacement) worker into slot i.
     void respawn(std::size_t i) {
-        slots_[i].process = detail::spawn_worker(detail::process_worker_main);
+        slots_[i].process = server_.spawn();
     }
 
     // Forks a replacement into slot i; if fork fails (resource limits), the pool goes on with
@@ -528,7 +535,7 @@ private:
     // instead). Replaces the worker unless stopping.
     void fail_running(std::size_t i, std::exception_ptr error, bool kill) {
         worker_slot& slot = slots_[i];
-        if (kill) detail::kill_worker(slot.process);
+        if (kill) server_.kill(slot.process);
         slot.in_flight.front().state->set_exception(std::move(error));
         slot.in_flight.pop_front();
         if (stopping()) {
@@ -663,7 +670,7 @@ private:
     void worker_died(std::size_t i) {
         worker_slot& slot = slots_[i];
         detail::close_parent_fd(slot.process.fd);
-        const int status = detail::kill_and_reap(slot.process.pid);
+        const int status = server_.reap(slot.process.pid, true);  // one that sent garbage may live
         slot.process = detail::worker_process{};
         if (slot.in_flight.empty()) {  // died while idle (killed from outside): nothing to fail, replace it
             slot.inbox = detail::message_reader{};
@@ -733,7 +740,7 @@ private:
                     fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_), true);
             }
         }
-        for (auto& slot : slots_) detail::stop_worker(slot.process);
+        for (auto& slot : slots_) server_.stop(slot.process);
         // Tasks still queued when every worker is gone (fork failed repeatedly) are cancelled.
         std::lock_guard lock(mutex_);
         for (auto& t : queue_) cancel_queued(t);
@@ -744,6 +751,7 @@ private:
     const int uncaught_at_start_ = std::uncaught_exceptions();
     const std::size_t size_;
     const double timeout_s_;
+    detail::fork_server server_;      // forks the workers (constructor, then manager thread)
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only
     std::vector<std::size_t> fresh_;  // manager: tasks assigned to each worker, not yet sent

@@ -286,25 +286,74 @@ inline void close_parent_fd(int& fd) noexcept {
     fd = -1;
 }
 
-/// Forks a worker running `body(fd)` and ending with `_exit(0)` (no atexit handlers, no
-/// static destructors: those belong to the parent). The child closes every other parkit
-/// parent-side descriptor (see descriptor_registry). The child dies with its parent (Linux
-/// PR_SET_PDEATHSIG), so no worker outlives a killed parent.
+/// Opens the socketpair of a new worker (close-on-exec, 1 MiB buffers: room for large results
+/// without a round trip per 200 KB). Returns 0 or the errno of the failure; allocates nothing,
+/// so a fork server may call it.
+inline int open_worker_socketpair(int (&fds)[2]) noexcept {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return errno;
+    const int size = 1 << 20;
+    for (int fd : fds) {
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    return 0;
+}
+
+/// First steps of a freshly forked child of `parent`: it dies with its parent (Linux
+/// PR_SET_PDEATHSIG; it ends at once if the parent died before that took effect), the parent's
+/// crash handlers (test frameworks, stack printers) are gone — a crash of a task is reported by
+/// the parent from the exit status — and no signal is blocked.
+inline void become_child_of(pid_t parent) noexcept {
+#if defined(__linux__)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (::getppid() != parent) ::_exit(0);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+    sigset_t all;
+    ::sigemptyset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
+}
+
+/// Runs a worker's `body(fd)` and ends the process with `_exit` (no atexit handlers, no static
+/// destructors: those belong to the parent): 0 when it returns, 70 when it throws.
+template <class Body>
+[[noreturn]] void run_worker_body(Body& body, int fd) noexcept {
+    try {
+        body(fd);
+    } catch (...) {
+        ::_exit(70);
+    }
+    ::_exit(0);
+}
+
+/// fork() with `registry` locked by `lock` (so no other parkit descriptor appears meanwhile).
+/// In the child (0 returned): every registered descriptor is closed, the child starts a fresh
+/// registry (the old one's mutex stays locked there) and `become_child_of` the parent has run.
+/// Buffered output is flushed first: else a child calling exit() would print it again.
+inline pid_t fork_child(descriptor_registry& registry, std::unique_lock<std::mutex>& lock) {
+    const pid_t parent = ::getpid();
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        for (int fd : registry.fds) ::close(fd);
+        registry_of_this_process() = new descriptor_registry;
+        lock.release();
+        become_child_of(parent);
+    }
+    return pid;
+}
+
+/// Forks a worker running `body(fd)` (see `run_worker_body`). The child closes every other
+/// parkit parent-side descriptor (see descriptor_registry) and dies with its parent, so no
+/// worker outlives a killed parent.
 template <class Body>
 worker_process spawn_worker(Body&& body) {
     descriptor_registry& registry = *registry_of_this_process();
     std::unique_lock lock(registry.mutex);  // no other parkit socket or fork until registered
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-        throw std::system_error(errno, std::generic_category(), "parkit: socketpair for a worker process");
-    const int size = 1 << 20;  // room for large results without a round trip per 200 KB
-    ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    ::setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    ::setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    const pid_t parent = ::getpid();
-    std::fflush(nullptr);  // else a child calling exit() would print the parent's buffered output again
-    const pid_t pid = ::fork();
+    if (const int error = open_worker_socketpair(fds); error != 0)
+        throw std::system_error(error, std::generic_category(), "parkit: socketpair for a worker process");
+    const pid_t pid = fork_child(registry, lock);
     if (pid < 0) {
         const int error = errno;
         ::close(fds[0]);
@@ -313,25 +362,7 @@ worker_process spawn_worker(Body&& body) {
     }
     if (pid == 0) {
         ::close(fds[0]);
-        for (int fd : registry.fds) ::close(fd);
-        registry_of_this_process() = new descriptor_registry;  // the old one's mutex stays locked here
-        lock.release();
-#if defined(__linux__)
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-        if (::getppid() != parent) ::_exit(0);  // the parent died before prctl took effect
-        // The parent's crash handlers (test frameworks, stack printers) must not run here: a
-        // crash of a task is reported by the parent from the worker's exit status.
-        for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT}) ::signal(sig, SIG_DFL);
-        sigset_t all;
-        ::sigemptyset(&all);
-        ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
-        try {
-            body(fds[1]);
-        } catch (...) {
-            ::_exit(70);
-        }
-        ::_exit(0);
+        run_worker_body(body, fds[1]);
     }
     ::close(fds[1]);
     registry.fds.push_back(fds[0]);
