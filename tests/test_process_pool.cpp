@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -73,6 +74,23 @@ std::vector<int> live_workers() {
     for (int pid : parkit_test::grandchild_processes())
         if (pid > 0) out.push_back(pid);
     return out;
+}
+
+// Waits for futures of sleep_ms(ms): how many returned ms and how many failed with
+// worker_crashed by SIGKILL (anything else fails the test).
+std::pair<int, int> outcomes_of_sleeps(std::vector<parkit::future<int>>& futures, int ms) {
+    int ok = 0, crashed = 0;
+    for (auto& f : futures) {
+        try {
+            const int value = f.get();
+            CHECK(value == ms);
+            ++ok;
+        } catch (const parkit::worker_crashed& e) {
+            CHECK(e.signal() == SIGKILL);
+            ++crashed;
+        }
+    }
+    return {ok, crashed};
 }
 
 }  // namespace
@@ -146,16 +164,7 @@ TEST_CASE("a worker killed from outside fails its task and the others complete",
     const std::vector<int> workers = live_workers();
     REQUIRE(workers.size() == 2);
     ::kill(workers.front(), SIGKILL);
-    int crashed = 0, ok = 0;
-    for (auto& f : futures) {
-        try {
-            const int value = f.get();
-            CHECK(value == 30);
-            ++ok;
-        } catch (const parkit::worker_crashed&) {
-            ++crashed;
-        }
-    }
+    const auto [ok, crashed] = outcomes_of_sleeps(futures, 30);
     CHECK(crashed == 1);
     CHECK(ok == 9);
 }
@@ -169,17 +178,7 @@ TEST_CASE("a fork server killed from outside takes only the running tasks with i
     REQUIRE(servers.size() == 1);
     REQUIRE(servers.front() > 0);
     ::kill(servers.front(), SIGKILL);  // its workers die with it
-    int crashed = 0, ok = 0;
-    for (auto& f : futures) {
-        try {
-            const int value = f.get();
-            CHECK(value == 30);
-            ++ok;
-        } catch (const parkit::worker_crashed& e) {
-            CHECK(e.signal() == SIGKILL);
-            ++crashed;
-        }
-    }
+    const auto [ok, crashed] = outcomes_of_sleeps(futures, 30);
     CHECK(crashed >= 1);  // the tasks running then (a worker between two tasks loses none)
     CHECK(crashed <= 2);
     CHECK(ok == 10 - crashed);

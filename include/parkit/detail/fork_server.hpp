@@ -114,11 +114,14 @@ public:
     }
 
 private:
+    // What the parent asks for.
     enum class op : std::int32_t { spawn = 1, reap = 2, kill_and_reap = 3 };
+    // Parent -> server.
     struct request {
         op what;
         std::int32_t pid;
     };
+    // Server -> parent.
     struct reply {
         std::int32_t value;  // spawn: pid (-1: failed); reap: wait status
         std::int32_t error;  // spawn: errno of the failure
@@ -129,13 +132,7 @@ private:
         int fds[2];
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit: socketpair for a fork server");
-        const pid_t pid = fork_child(registry, lock);
-        if (pid < 0) {
-            const int error = errno;
-            ::close(fds[0]);
-            ::close(fds[1]);
-            throw std::system_error(error, std::generic_category(), "parkit: fork of a process_pool's fork server");
-        }
+        const pid_t pid = fork_child_of_pair(fds, registry, lock, "a process_pool's fork server");
         if (pid == 0) {
             ::close(fds[0]);
             serve(fds[1]);

@@ -343,6 +343,20 @@ inline pid_t fork_child(descriptor_registry& registry, std::unique_lock<std::mut
     return pid;
 }
 
+/// `fork_child` for a child that gets one end of the socketpair `fds`: when the fork fails, both
+/// ends are closed and std::system_error ("parkit: fork of <what>") is thrown.
+inline pid_t fork_child_of_pair(int (&fds)[2], descriptor_registry& registry, std::unique_lock<std::mutex>& lock,
+                                const char* what) {
+    const pid_t pid = fork_child(registry, lock);
+    if (pid < 0) {
+        const int error = errno;
+        ::close(fds[0]);
+        ::close(fds[1]);
+        throw std::system_error(error, std::generic_category(), std::string("parkit: fork of ") + what);
+    }
+    return pid;
+}
+
 /// Forks a worker running `body(fd)` (see `run_worker_body`). The child closes every other
 /// parkit parent-side descriptor (see descriptor_registry) and dies with its parent, so no
 /// worker outlives a killed parent.
@@ -353,13 +367,7 @@ worker_process spawn_worker(Body&& body) {
     int fds[2];
     if (const int error = open_worker_socketpair(fds); error != 0)
         throw std::system_error(error, std::generic_category(), "parkit: socketpair for a worker process");
-    const pid_t pid = fork_child(registry, lock);
-    if (pid < 0) {
-        const int error = errno;
-        ::close(fds[0]);
-        ::close(fds[1]);
-        throw std::system_error(error, std::generic_category(), "parkit: fork of a worker process");
-    }
+    const pid_t pid = fork_child_of_pair(fds, registry, lock, "a worker process");
     if (pid == 0) {
         ::close(fds[0]);
         run_worker_body(body, fds[1]);
