@@ -232,3 +232,34 @@ TEST_CASE("bursts from several producers beyond the ring sizes all complete once
     const long long total = static_cast<long long>(producers) * per_producer;
     CHECK(sum.load() == total * (total - 1) / 2);
 }
+
+TEST_CASE("every worker gets a share of a burst submitted while one worker is still spinning", "[thread_pool][wakeup]") {
+    // Each round submits one task per worker, and every task waits (up to 2 s) until all of the
+    // round's tasks have started: they only all start if each gets its own worker. Rounds follow
+    // each other at once, so the workers are still spinning for work (awake, not sleeping) when
+    // the next burst comes; a submit skips the wake-up then, and the spinning worker that takes
+    // a task must wake a sleeper for the rest. One worker running the whole burst alone shows
+    // up as a task that timed out.
+    for (const std::size_t workers : {std::size_t{2}, std::size_t{4}}) {
+        parkit::thread_pool pool(workers);
+        int lonely_rounds = 0;
+        for (int round = 0; round < 300 && lonely_rounds == 0; ++round) {
+            std::atomic<std::size_t> started{0};
+            std::vector<parkit::future<bool>> tasks;
+            for (std::size_t k = 0; k < workers; ++k) {
+                tasks.push_back(pool.submit([&started, workers] {
+                    started.fetch_add(1);
+                    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+                    while (started.load() < workers) {
+                        if (std::chrono::steady_clock::now() > give_up) return false;
+                        std::this_thread::yield();
+                    }
+                    return true;
+                }));
+            }
+            for (auto& t : tasks) lonely_rounds += t.get() ? 0 : 1;
+        }
+        CAPTURE(workers);
+        CHECK(lonely_rounds == 0);
+    }
+}

@@ -176,11 +176,25 @@ private:
         // worker_main: either the sleeper sees this task or this thread sees the sleeper.
         // A worker that is searching for work will find the task itself: no wake-up then.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0) {
-            waker_cpu_.store(detail::current_cpu(), std::memory_order_relaxed);
-            { std::lock_guard lock(sleep_mutex_); }
-            sleep_cv_.notify_one();
-        }
+        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0) wake_one();
+    }
+
+    void wake_one() {
+        waker_cpu_.store(detail::current_cpu(), std::memory_order_relaxed);
+        { std::lock_guard lock(sleep_mutex_); }
+        sleep_cv_.notify_one();
+    }
+
+    // Called by a worker that was idle (searching or asleep) and has just taken a task: the
+    // submits that saw it searching woke nobody, so if work is left and no other worker is
+    // searching, it wakes a sleeper, which does the same in turn — a burst gets every worker,
+    // not only the one that was spinning. Pairs with enqueue's fence: a submit that skipped the
+    // wake-up read `searching_` before this worker's decrement, so this re-check sees its task.
+    void wake_one_for_work_left() {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0 &&
+            any_work())
+            wake_one();
     }
 
     // Own queue first, then the others (stealing).
@@ -227,11 +241,14 @@ private:
 
     void worker_main(std::size_t self) {
         detail::this_worker = &contexts_[self];
+        bool was_idle = false;
         for (;;) {
             if (detail::state_base* task = find_task(self)) {
+                if (std::exchange(was_idle, false)) wake_one_for_work_left();
                 execute(task);
                 continue;
             }
+            was_idle = true;
             searching_.fetch_add(1, std::memory_order_seq_cst);
             if (spin_for_work()) {
                 searching_.fetch_sub(1, std::memory_order_seq_cst);
