@@ -207,12 +207,15 @@ private:
         return nullptr;
     }
 
-    // True when some queue holds a published task.
+    // True when some queue's oldest task is published (cheap; may miss work, see has_work).
     bool any_work() const noexcept {
-        for (const detail::work_queue& queue : queues_) {
-            if (queue.has_work()) return true;
-        }
-        return false;
+        return std::any_of(queues_.begin(), queues_.end(), [](const detail::work_queue& q) { return q.has_work(); });
+    }
+
+    // True when some queue holds a task or a push in progress: checked before sleeping or exiting.
+    bool any_work_or_push_in_progress() const noexcept {
+        return std::any_of(queues_.begin(), queues_.end(),
+                           [](const detail::work_queue& q) { return q.has_work_or_push_in_progress(); });
     }
 
     static void execute(detail::state_base* task) noexcept {
@@ -261,13 +264,16 @@ private:
             sleepers_.fetch_add(1, std::memory_order_seq_cst);
             searching_.fetch_sub(1, std::memory_order_seq_cst);
             bool slept = false;
-            while (!any_work() && !stopping_) {
+            while (!any_work_or_push_in_progress() && !stopping_) {
                 sleep_cv_.wait(lock);
                 slept = true;
             }
             sleepers_.fetch_sub(1, std::memory_order_relaxed);
-            if (stopping_ && !any_work()) break;
+            if (stopping_ && !any_work_or_push_in_progress()) break;
             lock.unlock();
+            // Work seen without sleeping, though find_task found none: most likely a push in
+            // progress (see work_queue::has_work); let its thread finish it.
+            if (!slept) std::this_thread::yield();
             // Woken for work: run on another CPU than the thread that woke us (see
             // detail/cpu_placement.hpp).
             if (slept) detail::leave_waker_cpu(waker_cpu_.load(std::memory_order_relaxed));

@@ -57,13 +57,23 @@ public:
         return task;
     }
 
-    /// True when a task is queued and published (a push still in progress may be missed; its
-    /// pusher wakes sleepers after it completes).
+    /// True when the oldest task is published, or the overflow list is in use: cheap, for
+    /// spinning. It may say "empty" while a push is in progress — and also while a task
+    /// published behind that push waits (a slot cannot be popped before the one ahead of it).
     [[nodiscard]] bool has_work() const noexcept {
         const std::size_t pos = dequeue_pos_.load(std::memory_order_seq_cst);
         const cell& c = cells_[pos & mask];
         return c.sequence.load(std::memory_order_seq_cst) == pos + 1 ||
                overflow_used_.load(std::memory_order_seq_cst);
+    }
+
+    /// True when a task is queued or a push is in progress (a slot reserved, its task not
+    /// published yet): what a worker must check before it sleeps or exits. With `has_work`
+    /// alone, a shutting-down worker could exit while a task its submitter had already returned
+    /// as accepted sat behind another submitter's unfinished push (seen once in a stress test).
+    [[nodiscard]] bool has_work_or_push_in_progress() const noexcept {
+        const std::size_t head = dequeue_pos_.load(std::memory_order_seq_cst);  // first: tail >= head
+        return enqueue_pos_.load(std::memory_order_seq_cst) != head || overflow_used_.load(std::memory_order_seq_cst);
     }
 
     /// Removes and returns every queued task.
