@@ -142,11 +142,13 @@ template <class A>
 struct graph_argument {
     using type = A&&;
 };
+/// A node handle argument: the upstream node's result, by const reference.
 template <class T>
 struct graph_argument<node<T>> {
     using type = const T&;
     using value = T;
 };
+/// A vector of node handles: their results, in the order of the handles.
 template <class T>
 struct graph_argument<std::vector<node<T>>> {
     using type = std::vector<T>;  // the results, copied, in the order of the handles

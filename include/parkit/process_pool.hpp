@@ -325,6 +325,7 @@ public:
 
 private:
     using complete_fn = void (*)(detail::state_base*, detail::message_kind, std::span<const std::byte>);
+    /// A task waiting in the queue or in flight to a worker.
     struct queued_task {
         std::size_t id = 0;
         std::size_t weight = 1;  // inputs in the message: the time limit scales with it
@@ -333,6 +334,7 @@ private:
         complete_fn complete = nullptr;
         std::vector<std::byte> payload;
     };
+    /// One worker process and what the manager knows of it.
     struct worker_slot {
         detail::worker_process process;
         detail::message_reader inbox;       // the worker's replies, read in batches
@@ -417,6 +419,7 @@ private:
         std::vector<task_failure> failures;
         detail::progress_reporter progress(opts.progress, opts.on_progress, n, static_cast<int>(size_), "processes");
 
+        /// Inputs [begin, end) sent as one task, and its reply.
         struct batch {
             std::size_t begin, end;
             future<std::vector<std::byte>> reply;

@@ -65,8 +65,10 @@ class input_archive;
 
 namespace detail {
 
+/// Whether `T` is `Template<...>` for some arguments.
 template <class T, template <class...> class Template>
 inline constexpr bool is_specialization_v = false;
+/// See the primary template.
 template <template <class...> class Template, class... Args>
 inline constexpr bool is_specialization_v<Template<Args...>, Template> = true;
 
@@ -165,6 +167,7 @@ inline constexpr bool is_serializable_v = [] {
 }();
 
 namespace detail {
+/// A variant-like `Template<Ts...>`: serializable when every alternative is.
 template <template <class...> class Template, class... Ts>
 inline constexpr bool all_alternatives_serializable<Template<Ts...>> = (is_serializable_v<Ts> && ...);
 

@@ -288,6 +288,7 @@ inline distributed_map_outcome engine_run(const distributed_map_job& job) {
             "parkit::parallel_map: a backend::mpi map cannot run inside another one (use "
             "options.mpi.threads_per_rank or backend::threads inside tasks)");
     }
+    /// Clears `map_running` however this call ends.
     struct running_guard {
         ~running_guard() { map_running.store(false); }
     } guard;
