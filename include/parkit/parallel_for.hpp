@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/options.hpp"
+#include "detail/iota_range.hpp"
 #include "parallel_map.hpp"
 
 namespace parkit {
@@ -92,7 +93,7 @@ void parallel_for(First first_index, Last last_index, F&& f, const options& opts
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     auto body = [&f, first](std::size_t offset) { std::invoke(f, detail::index_at(first, offset)); };
-    detail::dispatch_map(body, std::views::iota(std::size_t{0}, n), opts);
+    detail::dispatch_map(body, detail::iota_range{0, n}, opts);
 }
 
 /// Reduces `map(i)` for every integer `i` in [first, last) with `reduce`, starting from `init`,
@@ -140,7 +141,7 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
     options block_opts = opts;
     block_opts.chunk_size = 0;  // the blocks are fixed above; how they are batched does not matter
     std::vector<T> partials =
-        detail::dispatch_map(reduce_block, std::views::iota(std::size_t{0}, blocks), block_opts);
+        detail::dispatch_map(reduce_block, detail::iota_range{0, blocks}, block_opts);
 
     T result = std::move(init);
     for (T& partial : partials) {

@@ -26,6 +26,7 @@
 #include "../core/process_errors.hpp"
 #include "../core/serialization.hpp"
 #include "chunking.hpp"
+#include "iota_range.hpp"
 #include "map_engine.hpp"
 #include "progress_reporter.hpp"
 #include "task_codec.hpp"
@@ -134,7 +135,7 @@ void run_local_chunk(F& f, const Input& input, index_range range, int threads, b
     // Hybrid: the thread backend runs the chunk (collecting), then the outcomes are encoded
     // in index order.
     auto task = [&](std::size_t i) -> decltype(auto) { return std::invoke(f, input[i]); };
-    auto part = run_thread_map(threads, task, std::views::iota(range.begin, range.end),
+    auto part = run_thread_map(threads, task, iota_range{range.begin, range.end},
                                collect_options{.n_jobs = threads, .on_error = on_error::collect});
     output_archive archive{chunk.outcomes};
     auto failure = part.errors.begin();

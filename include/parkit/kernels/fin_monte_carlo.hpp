@@ -14,6 +14,7 @@
 
 #include "../core/options.hpp"
 #include "../core/random.hpp"
+#include "../detail/iota_range.hpp"
 #include "../parallel_for.hpp"
 #include "../parallel_map.hpp"
 #include "statistics.hpp"
@@ -188,7 +189,7 @@ inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
     const std::size_t blocks = (o.n_samples + o.block_size - 1) / o.block_size;
     const auto per_block = parkit::parallel_map(
         [&](std::size_t b) { return detail::fin_block(o, seeds, b); },
-        std::views::iota(std::size_t{0}, blocks), o.execution);
+        parkit::detail::iota_range{0, blocks}, o.execution);
 
     fin_study_result r;
     r.nominal_tip_temperature = fin_tip_temperature(std::max(o.h_nominal, 0.0), o.fin);
