@@ -55,8 +55,6 @@ public:
     constexpr iterator begin() const { return iterator{first_}; }
     constexpr iterator end() const { return iterator{last_}; }
     constexpr std::size_t size() const { return last_ - first_; }
-    constexpr bool empty() const { return first_ == last_; }
-    constexpr std::size_t operator[](std::size_t k) const { return first_ + k; }
 
 private:
     std::size_t first_ = 0;
