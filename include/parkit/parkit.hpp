@@ -17,9 +17,4 @@
 #include "parallel_for.hpp"
 #include "parallel_map.hpp"
 #include "thread_pool.hpp"
-
-/// Everything public in parkit lives here; internals are in `parkit::detail`.
-namespace parkit {
-/// The library version, as MAJOR * 10000 + MINOR * 100 + PATCH.
-inline constexpr int version = 100;
-}  // namespace parkit
+#include "version.hpp"
