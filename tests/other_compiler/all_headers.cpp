@@ -41,6 +41,7 @@ int main() {
 
     parkit::thread_pool pool(2);
     std::vector<parkit::future<int>> futures;
+    futures.reserve(8);
     for (int v = 0; v < 8; ++v) futures.push_back(pool.submit([v] { return v * v; }));
     int total = 0;
     for (auto& f : parkit::as_completed(futures)) total += f.get();
