@@ -50,7 +50,8 @@ public:
 
     constexpr iota_range() = default;
     /// The indices [first, last); empty when last <= first.
-    constexpr iota_range(std::size_t first, std::size_t last) : first_(first), last_(last < first ? first : last) {}
+    constexpr iota_range(std::size_t first, std::size_t last) noexcept
+        : first_(first), last_(last < first ? first : last) {}
 
     constexpr iterator begin() const { return iterator{first_}; }
     constexpr iterator end() const { return iterator{last_}; }
