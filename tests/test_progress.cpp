@@ -3,6 +3,8 @@
 #include <parkit/parkit.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -119,10 +121,136 @@ TEST_CASE("progress_info derives rate and eta", "[progress]") {
 
 TEST_CASE("the terminal bar shows percentage, counts, elapsed, eta and rate", "[progress]") {
     const parkit::progress_info p{.done = 420, .total = 1000, .elapsed_s = 2.0, .workers = 2};
-    const std::string bar = parkit::detail::progress_bar(p);
-    CHECK(bar.find(" 42%|") != std::string::npos);
-    CHECK(bar.find("420/1000") != std::string::npos);
-    CHECK(bar.find("[00:02<00:03, 210.0 tasks/s]") != std::string::npos);
-    CHECK(std::count(bar.begin(), bar.end(), '#') == 10);  // 42% of a 24-wide bar
+    const std::string bar = parkit::detail::progress_bar(p, 100);
+    CHECK(bar.rfind("[parkit]  42%|", 0) == 0);
+    CHECK(bar.find("| 420/1000 [00:02<00:03, 210.0 tasks/s]") != std::string::npos);
+    CHECK(bar.size() == 99);  // fills the line but the last column, which would wrap
+    const auto hashes = std::count(bar.begin(), bar.end(), '#');
+    const auto dashes = std::count(bar.begin(), bar.end(), '-');
+    CHECK(hashes == static_cast<long>(0.42 * static_cast<double>(hashes + dashes)));
     CHECK(parkit::detail::clock_text(3725) == "1:02:05");
+}
+
+TEST_CASE("the terminal bar drops fields to fit narrow terminals", "[progress]") {
+    const parkit::progress_info p{.done = 420, .total = 1000, .elapsed_s = 2.0, .workers = 2};
+    for (int columns = 1; columns <= 200; ++columns) {
+        const std::string bar = parkit::detail::progress_bar(p, columns);
+        INFO("columns " << columns << ": " << bar);
+        CHECK(static_cast<int>(bar.size()) <= std::max(1, columns - 1));
+        CHECK(!bar.empty());
+    }
+    CHECK(parkit::detail::progress_bar(p, 60).find("tasks/s") != std::string::npos);
+    CHECK(parkit::detail::progress_bar(p, 45).find("tasks/s") == std::string::npos);
+    CHECK(parkit::detail::progress_bar(p, 45).find("420/1000 [00:02<00:03]") != std::string::npos);
+    CHECK(parkit::detail::progress_bar(p, 20).find('|') == std::string::npos);
+}
+
+TEST_CASE("a failed map's last line says how many tasks were done and not run", "[progress]") {
+    stderr_capture capture;
+    CHECK_THROWS_AS(parkit::parallel_map(
+                        [](int x) {
+                            if (x == 50) throw std::runtime_error("boom");
+                            return x;
+                        },
+                        std::vector<int>(200, 50), {.n_jobs = 2, .progress = true}),
+                    parkit::task_error);
+    const std::string text = capture.text();
+    CHECK(text.find("[parkit] Stopped after a failure: ") != std::string::npos);
+    CHECK(text.find(" not run") != std::string::npos);
+    CHECK(text.find("finished") == std::string::npos);
+}
+
+TEST_CASE("a task finishing between reports is shown by the refresh, not at the next completion", "[progress]") {
+    // Three tasks ending at about 1.05 s, 1.1 s and 3 s: the second's report is throttled
+    // (too soon after the first), and only the periodic refresh shows "2 out of 3" before the
+    // third task ends, about a second later.
+    stderr_capture capture;
+    parkit::parallel_map([](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
+                         std::vector<int>{1050, 1100, 3000}, {.n_jobs = 3, .progress = true});
+    const std::string text = capture.text();
+    CHECK(text.find("[parkit] Done 2 out of 3 | elapsed: ") != std::string::npos);
+    CHECK(text.find("[parkit] Done 3 out of 3 | elapsed: ") != std::string::npos);
+}
+
+namespace {
+/// What a terminal `columns` wide shows after receiving `bytes`: a minimal emulator of what
+/// the bar uses (carriage return, newline, erase to end of line, automatic wrap).
+std::vector<std::string> screen_of(const std::string& bytes, std::size_t columns) {
+    std::vector<std::string> screen(1);
+    std::size_t row = 0, col = 0;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const char c = bytes[i];
+        if (c == '\r') {
+            col = 0;
+        } else if (c == '\n') {
+            ++row;
+            col = 0;
+            if (row == screen.size()) screen.emplace_back();
+        } else if (c == '\x1b' && i + 1 < bytes.size() && bytes[i + 1] == '[') {
+            std::size_t j = i + 2;
+            while (j < bytes.size() && (std::isdigit(static_cast<unsigned char>(bytes[j])) || bytes[j] == ';')) ++j;
+            if (j < bytes.size() && bytes[j] == 'K' && col < screen[row].size()) screen[row].resize(col);
+            i = j;
+        } else if (static_cast<unsigned char>(c) >= 0x20) {
+            if (col == columns) {  // automatic wrap
+                ++row;
+                col = 0;
+                if (row == screen.size()) screen.emplace_back();
+            }
+            if (screen[row].size() <= col) screen[row].resize(col + 1, ' ');
+            screen[row][col++] = c;
+        }
+    }
+    while (!screen.empty() && screen.back().empty()) screen.pop_back();
+    return screen;
+}
+}  // namespace
+
+TEST_CASE("in a real terminal of 60, 80 and 120 columns the bar stays on one line", "[progress]") {
+    if (std::system("command -v script > /dev/null 2>&1") != 0) {
+        WARN("script(1) not found (util-linux): the pseudo-terminal check is skipped");
+        return;
+    }
+    for (const int columns : {60, 80, 120}) {
+        for (const bool fail : {false, true}) {
+            INFO("columns " << columns << (fail ? ", failing task" : ""));
+            const std::string command = "script -qec 'stty cols " + std::to_string(columns) +
+                                        " rows 40; " + PARKIT_PROGRESS_DEMO + (fail ? " fail" : "") +
+                                        "' /dev/null";
+            std::FILE* pipe = ::popen(command.c_str(), "r");
+            REQUIRE(pipe != nullptr);
+            std::string bytes;
+            char buffer[4096];
+            while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) bytes.append(buffer, n);
+            REQUIRE(::pclose(pipe) == 0);
+            const std::vector<std::string> screen = screen_of(bytes, static_cast<std::size_t>(columns));
+            int bar_lines = 0;
+            int hello_lines = 0;
+            for (const std::string& line : screen) {
+                INFO("screen line: " << line);
+                CHECK(line.size() < static_cast<std::size_t>(columns));
+                if (line.find("%|") != std::string::npos) ++bar_lines;
+                if (line.find("says hello") != std::string::npos) {
+                    ++hello_lines;
+                    CHECK(line.rfind("task ", 0) == 0);  // a line of its own, not glued to the bar
+                    CHECK(line.find("says hello") + 10 == line.size());
+                }
+            }
+            CHECK(bar_lines == 1);
+            CHECK(hello_lines >= 1);
+            CHECK(screen.front() == "[parkit] Using backend threads with 2 concurrent workers.");
+            const auto bar = std::find_if(screen.begin(), screen.end(),
+                                          [](const std::string& l) { return l.find("%|") != std::string::npos; });
+            REQUIRE(bar != screen.end());
+            CHECK(bar->back() == ']');  // nothing stale after the last field
+            if (fail) {
+                CHECK(std::any_of(screen.begin(), screen.end(), [](const std::string& l) {
+                    return l.rfind("[parkit] Stopped after a failure: ", 0) == 0;
+                }));
+            } else {
+                CHECK(bar->find("100%|") != std::string::npos);
+                CHECK(bar->find(" 24/24 ") != std::string::npos);
+            }
+        }
+    }
 }

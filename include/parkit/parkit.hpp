@@ -12,6 +12,7 @@
 #include "core/indices.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "core/progress_write.hpp"
 #include "core/random.hpp"
 #include "graph.hpp"
 #include "memory.hpp"
