@@ -2,11 +2,15 @@
 
 #include <parkit/parkit.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -262,4 +266,90 @@ TEST_CASE("every worker gets a share of a burst submitted while one worker is st
         CAPTURE(workers);
         CHECK(lonely_rounds == 0);
     }
+}
+
+TEST_CASE("50,000 queued tasks that each submit a sub-task and wait for it do not nest on the stack", "[thread_pool][nested]") {
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        parkit::thread_pool pool(threads);
+        std::vector<parkit::future<long>> outer;
+        outer.reserve(50'000);
+        for (long t = 0; t < 50'000; ++t) {
+            outer.push_back(pool.submit([&pool, t] { return pool.submit([t] { return 2 * t; }).get() + 1; }));
+        }
+        long wrong = 0;
+        for (long t = 0; t < 50'000; ++t) wrong += outer[static_cast<std::size_t>(t)].get() != 2 * t + 1;
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("50,000 queued tasks that all wait on one slow task neither overflow the stack nor deadlock", "[thread_pool][nested]") {
+    // The awaited task runs elsewhere, so a waiter cannot run it itself: helping with the next
+    // queued task each time would nest 50,000 waits deep. The help depth is bounded instead.
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        parkit::thread_pool pool(threads);
+        std::atomic<bool> release{false};
+        std::atomic<int> max_depth{0};
+        thread_local int depth = 0;
+        auto slow = std::make_shared<parkit::future<int>>(pool.submit([&] {
+            while (!release.load()) std::this_thread::sleep_for(1ms);
+            return 7;
+        }));
+        std::vector<parkit::future<int>> outer;
+        outer.reserve(50'000);
+        for (int t = 0; t < 50'000; ++t) {
+            outer.push_back(pool.submit([slow, &max_depth] {
+                ++depth;
+                int seen = max_depth.load();
+                while (depth > seen && !max_depth.compare_exchange_weak(seen, depth)) {
+                }
+                slow->wait();
+                --depth;
+                return 1;
+            }));
+        }
+        std::this_thread::sleep_for(20ms);  // let the workers pile up waits (not a pass criterion)
+        release = true;
+        CHECK(slow->get() == 7);
+        int done = 0;
+        for (auto& f : outer) done += f.get();
+        CHECK(done == 50'000);
+        CHECK(max_depth.load() <= parkit::detail::max_help_depth + 1);
+    }
+}
+
+TEST_CASE("submit to a parent's thread_pool in a forked child throws std::logic_error", "[thread_pool][fork][errors]") {
+    parkit::thread_pool pool(2);
+    CHECK(pool.submit([] { return 1; }).get() == 1);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int code = 10;
+        try {
+            (void)pool.submit([] { return 2; });
+            code = 11;  // accepted: would never run
+        } catch (const std::logic_error& e) {
+            const std::string what = e.what();
+            code = what.find("parkit::thread_pool::submit") != std::string::npos &&
+                           what.find("fork") != std::string::npos
+                       ? 0
+                       : 12;
+        } catch (...) {
+            code = 13;
+        }
+        if (code == 0) {
+            try {
+                (void)pool.map([](int x) { return x; }, std::vector<int>{1, 2});
+                code = 14;
+            } catch (const std::logic_error&) {
+            }
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(pool.submit([] { return 3; }).get() == 3);  // the parent's pool is unaffected
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -37,9 +38,10 @@ namespace parkit {
 ///
 /// Each worker has its own queue; idle workers steal from the others, then spin briefly and
 /// sleep (an idle pool uses no CPU). Tasks submitted from inside a task go to the submitting
-/// worker's queue, and a task that waits on a future runs other queued tasks meanwhile, so
-/// nested submission and nested `parallel_map` never deadlock. The destructor waits for every
-/// queued task.
+/// worker's queue, and a task that waits on a future runs that future's task itself if it is
+/// still queued, or other queued tasks meanwhile (nested at most `detail::max_help_depth` deep on
+/// the worker's stack), so nested submission and nested `parallel_map` neither deadlock nor
+/// overflow the stack. The destructor waits for every queued task.
 class thread_pool {
 public:
     /// Starts the workers. `n_jobs` as in joblib: positive = that many threads (more than the
@@ -81,17 +83,17 @@ public:
     /// Schedules `f(args...)` (arguments are copied or moved in, like `std::async`) and returns
     /// its future. From inside one of this pool's tasks the task goes to the worker's own queue.
     /// @throws executor_closed after `shutdown()` (tasks of this pool may still submit while it
-    ///         drains).
+    ///         drains); std::logic_error in a fork()ed child of the process that made the pool.
     template <class F, class... Args>
         requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     auto submit(F&& f, Args&&... args) {
         using result = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
         using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
         detail::require_callable(f, "parkit::thread_pool::submit", "f");
-        if (refuses_work()) throw closed_error("submit");
+        require_usable("submit");
         // Built first: if copying the callable or its arguments throws, nothing is queued.
         detail::state_ptr<detail::shared_state<result>> task(
-            new state(next_index_.fetch_add(1, std::memory_order_relaxed), std::forward<F>(f),
+            new state(this, next_index_.fetch_add(1, std::memory_order_relaxed), std::forward<F>(f),
                       std::forward<Args>(args)...));
         task->add_ref();  // one reference for the queue, one for the future
         enqueue(task.get());
@@ -107,7 +109,7 @@ public:
     /// Applies `f` to every element of `inputs` on this pool and returns the results in input
     /// order, chunked automatically; same semantics as `parkit::parallel_map`. `n_jobs` in the
     /// options counts from this pool's size: -1 = the whole pool, -2 = all but one, k = at most k.
-    /// @throws executor_closed after `shutdown()`.
+    /// @throws executor_closed after `shutdown()`; std::logic_error in a fork()ed child.
     template <class F, class Range>
     auto map(F&& f, Range&& inputs, const options& opts = {}) {
         return run_map_here(f, std::forward<Range>(inputs), opts);
@@ -148,7 +150,7 @@ private:
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
-        if (refuses_work()) throw closed_error("map");
+        require_usable("map");
         const int all = static_cast<int>(size_);
         const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);
         return detail::run_map(this, workers, f, std::forward<Range>(inputs), opts);
@@ -157,6 +159,17 @@ private:
     // After shutdown only the pool's own tasks may add work (while it drains).
     bool refuses_work() const noexcept {
         return closed_.load(std::memory_order_seq_cst) && !owns_current_thread();
+    }
+
+    // Refuses work after shutdown and in a forked child: the child has the pool's memory but
+    // none of its worker threads, so an accepted task would never run.
+    void require_usable(const char* call) const {
+        if (!made_in_this_process()) [[unlikely]] {
+            throw std::logic_error(std::string("parkit::thread_pool::") + call +
+                                   ": this pool was made by the parent of this forked process and "
+                                   "has no worker threads here; make a new thread_pool in the child");
+        }
+        if (refuses_work()) throw closed_error(call);
     }
 
     static executor_closed closed_error(const char* call) {

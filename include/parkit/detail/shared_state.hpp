@@ -50,6 +50,15 @@ inline wait_stripe& stripe_for(const void* address) noexcept {
     return (*stripes)[(bits >> 6) % stripes->size()];
 }
 
+/// How deep a pool worker nests other queued tasks on its stack while it waits on a future
+/// (help-while-waiting). Beyond it the waiter only runs the task it waits for (or the tasks that
+/// one depends on) when still queued, and otherwise sleeps until it is done: helping with any
+/// queued task could nest without bound (a queue of tasks that each wait on a slow one).
+inline constexpr int max_help_depth = 32;
+
+/// Help-while-waiting levels on the calling thread's stack.
+inline thread_local int help_depth = 0;
+
 /// Where a task stands.
 enum class phase : std::uint8_t {
     pending,    ///< queued, not started
@@ -80,6 +89,15 @@ public:
 
     /// Runs the task if it is still pending; a no-op for states without a callable.
     virtual void run() noexcept {}
+
+    /// Called by a worker of `pool` that waits on this state: runs the task here if it belongs
+    /// to `pool` and has not started (a derived state, such as `then`'s, forwards to the states
+    /// it waits on). True when it ran something. Running the awaited task on the waiter's own
+    /// stack never deepens it by more than the task itself, unlike helping with any queued task.
+    virtual bool run_here(const void* pool) noexcept {
+        (void)pool;
+        return false;
+    }
 
     /// Adds an owner.
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -125,9 +143,12 @@ public:
         publish_finished();
     }
 
-    /// Blocks until done(). On a pool worker it runs other queued tasks meanwhile, so a task
-    /// that waits on tasks it submitted never deadlocks the pool.
+    /// Blocks until done(). On a pool worker it runs the awaited task itself if still queued, or
+    /// other queued tasks meanwhile (up to max_help_depth levels), so a task that waits on tasks
+    /// it submitted never deadlocks the pool nor overflows the worker's stack.
     void wait() const {
+        if (done()) return;
+        if (this_worker != nullptr && mutable_self().run_here(this_worker->pool) && done()) return;
         if (spin_until_done()) return;
         if (this_worker != nullptr) {
             help_until([] { return false; });
@@ -142,6 +163,8 @@ public:
     /// meanwhile may carry the wait past the deadline.
     template <class Clock, class Duration>
     bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
+        if (done()) return true;
+        if (this_worker != nullptr && mutable_self().run_here(this_worker->pool) && done()) return true;
         if (spin_until_done()) return true;
         if (this_worker != nullptr) {
             help_until([&] { return Clock::now() >= deadline; });
@@ -219,13 +242,23 @@ private:
         return done();
     }
 
-    /// Runs queued tasks of the caller's pool until done() or `give_up()`; sleeps briefly on the
-    /// state's stripe (woken at once by completion) when there is nothing to help with.
+    // Waiting mutates nothing a caller sees: running the awaited task is what a worker would do.
+    state_base& mutable_self() const noexcept { return const_cast<state_base&>(*this); }
+
+    /// Until done() or `give_up()`: runs the awaited task here if it is still queued, else other
+    /// queued tasks of the caller's pool while the help depth allows; sleeps briefly on the
+    /// state's stripe (woken at once by completion) when there is nothing it may run.
     template <class GiveUp>
     void help_until(GiveUp give_up) const {
         auto pause = std::chrono::microseconds(20);
         while (!done() && !give_up()) {
-            if (help_run_one()) {
+            bool ran = mutable_self().run_here(this_worker->pool);
+            if (!ran && help_depth < max_help_depth) {
+                ++help_depth;
+                ran = help_run_one();  // noexcept: tasks store their own exceptions
+                --help_depth;
+            }
+            if (ran) {
                 pause = std::chrono::microseconds(20);
                 continue;
             }
@@ -295,9 +328,10 @@ public:
 template <class R, class F, class... Args>
 class task_state final : public shared_state<R> {
 public:
-    /// A pending task with submission index `index` calling `f(args...)`.
+    /// A pending task of `owner` (the pool it is queued on) with submission index `index`
+    /// calling `f(args...)`.
     template <class G, class... A>
-    task_state(std::size_t index, G&& f, A&&... args) : shared_state<R>(index) {
+    task_state(const void* owner, std::size_t index, G&& f, A&&... args) : shared_state<R>(index), owner_(owner) {
         ::new (static_cast<void*>(std::addressof(call_))) call(std::forward<G>(f), std::forward<A>(args)...);
         this->has_call_ = true;
     }
@@ -321,6 +355,12 @@ public:
         }
     }
 
+    bool run_here(const void* pool) noexcept override {
+        if (pool != owner_ || this->current_phase() != phase::pending) return false;
+        run();
+        return true;
+    }
+
 private:
     struct call {
         template <class G, class... A>
@@ -336,6 +376,7 @@ private:
         }
     }
 
+    const void* owner_;
     union {
         call call_;  // constructed by the constructor, destroyed once run (has_call_)
     };
