@@ -12,6 +12,8 @@
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "core/wait.hpp"
+#include "core/when.hpp"
 #include "graph.hpp"
 #include "memory.hpp"
 #include "parallel_for.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// The state a task shares with its future: phase, result or exception, waiters, and the
-/// completion queue of an `as_completed` range listening to it. One allocation per task holds
+/// listeners told when it is done (as_completed ranges, wait calls, continuations, callbacks). One allocation per task holds
 /// this state and the task's callable together.
 
 #include <array>
@@ -178,25 +178,41 @@ public:
         return done();
     }
 
-    /// Registers `listener` (a completion queue and a slot number, owned by an as_completed
-    /// range) to be told when this state is done. Returns false, registering nothing, when the
-    /// state is already done (the caller then delivers the slot itself).
-    /// @throws std::logic_error if another as_completed range listens to this future already.
-    bool attach(completion_listener* listener) {
-        completion_listener* expected = nullptr;
-        if (listener_.compare_exchange_strong(expected, listener, std::memory_order_acq_rel)) {
-            return true;
-        }
-        if (expected == delivered_marker()) return false;
-        throw std::logic_error(
-            "parkit::as_completed: a future is already being watched by another as_completed "
-            "range; a future can be in one range at a time");
+    /// Registers `listener` to be told (once, by the finishing thread) when this state is done;
+    /// any number of listeners may be registered. Returns false, registering nothing, when the
+    /// state is already done (the caller then reacts itself). Lock-free.
+    bool attach(completion_listener* listener) noexcept {
+        completion_listener* head = listeners_.load(std::memory_order_acquire);
+        do {
+            if (head == delivered_marker()) return false;
+            listener->next = head;
+        } while (!listeners_.compare_exchange_weak(head, listener, std::memory_order_acq_rel,
+                                                   std::memory_order_acquire));
+        return true;
     }
 
-    /// Unregisters `listener`; false if the state finished first (its slot is being delivered).
+    /// Unregisters `listener`; false if the state finished first (it is being or was told).
     bool detach(completion_listener* listener) noexcept {
-        completion_listener* expected = listener;
-        return listener_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+        // Under the stripe's mutex: detaches exclude each other, and notify_done takes the mutex
+        // once after taking the list, so it never walks a list while a detach edits it.
+        wait_stripe& stripe = stripe_for(this);
+        std::lock_guard lock(stripe.mutex);
+        for (;;) {
+            completion_listener* head = listeners_.load(std::memory_order_acquire);
+            if (head == delivered_marker() || head == nullptr) return false;
+            if (head == listener) {
+                if (listeners_.compare_exchange_strong(head, listener->next, std::memory_order_acq_rel)) return true;
+                continue;  // a listener was pushed meanwhile (or the list taken): look again
+            }
+            // Pushes only change the head, so the rest of the list is stable under the mutex.
+            for (completion_listener* prev = head; prev->next != nullptr; prev = prev->next) {
+                if (prev->next == listener) {
+                    prev->next = listener->next;
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
 protected:
@@ -227,9 +243,15 @@ private:
             { std::lock_guard lock(stripe.mutex); }
             stripe.wakeup.notify_all();
         }
-        completion_listener* listener =
-            listener_.exchange(delivered_marker(), std::memory_order_acq_rel);
-        if (listener != nullptr) listener->queue->deliver(listener->slot);
+        completion_listener* listener = listeners_.exchange(delivered_marker(), std::memory_order_acq_rel);
+        if (listener == nullptr) return;
+        // A detach that was editing the list has finished once the mutex is free (see detach).
+        { std::lock_guard lock(stripe_for(this).mutex); }
+        while (listener != nullptr) {
+            completion_listener* next = listener->next;  // read first: notify may free it
+            listener->notify();
+            listener = next;
+        }
     }
 
     // Short tasks finish within microseconds: spinning that long first saves the sleep/wake-up
@@ -281,7 +303,7 @@ protected:
     bool has_call_ = false;   ///< task_state::call_ is constructed
 
 private:
-    std::atomic<completion_listener*> listener_{nullptr};
+    std::atomic<completion_listener*> listeners_{nullptr};  // list head; delivered_marker() once done
     std::size_t index_;
     std::exception_ptr error_;
 };
