@@ -353,3 +353,92 @@ TEST_CASE("submit to a parent's thread_pool in a forked child throws std::logic_
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(pool.submit([] { return 3; }).get() == 3);  // the parent's pool is unaffected
 }
+
+namespace {
+// Spins (bounded) until `condition()` holds; for states reached asynchronously.
+template <class Condition>
+bool eventually(Condition condition) {
+    for (int i = 0; i < 20'000; ++i) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return condition();
+}
+}  // namespace
+
+TEST_CASE("thread_pool::wait blocks until every queued and running task is done and the pool stays open", "[thread_pool][wait]") {
+    parkit::thread_pool pool(2);
+    std::atomic<int> done{0};
+    for (int i = 0; i < 300; ++i) {
+        (void)pool.submit([&pool, &done, i] {
+            if (i % 10 == 0) (void)pool.submit([&done] { ++done; });  // follow-up work counts too
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+            ++done;
+        });
+    }
+    pool.wait();
+    CHECK(done == 330);
+    CHECK(pool.queued() == 0);
+    CHECK(pool.running() == 0);
+    CHECK(pool.submit([] { return 5; }).get() == 5);  // still open
+    pool.wait();                                        // nothing left: returns at once
+    auto inside = pool.submit([&pool] {
+        try {
+            pool.wait();
+        } catch (const std::logic_error&) {
+            return true;
+        }
+        return false;
+    });
+    CHECK(inside.get());
+}
+
+TEST_CASE("pause stops starting queued tasks until resume, and counters report them", "[thread_pool][pause]") {
+    parkit::thread_pool pool(2);
+    std::atomic<bool> gate{false};
+    auto blocker = pool.submit([&] {
+        for (int i = 0; i < 20'000 && !gate.load(); ++i) std::this_thread::sleep_for(1ms);
+        return 1;
+    });
+    REQUIRE(eventually([&] { return pool.running() == 1; }));
+    pool.pause();
+    CHECK(pool.paused());
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 10; ++i) (void)pool.submit([&ran] { ++ran; });
+    CHECK(pool.queued() == 10);
+    gate = true;
+    pool.wait();  // paused: returns once the running task is done, the queued ones stay
+    CHECK(blocker.get() == 1);
+    CHECK(ran == 0);
+    CHECK(pool.queued() == 10);
+    CHECK(pool.running() == 0);
+    pool.resume();
+    CHECK_FALSE(pool.paused());
+    pool.wait();
+    CHECK(ran == 10);
+    CHECK(pool.queued() == 0);
+    // shutdown ends a pause, so the destructor does not wait forever.
+    pool.pause();
+    (void)pool.submit([&ran] { ++ran; });
+    pool.shutdown();
+    CHECK(ran == 11);
+}
+
+TEST_CASE("a high-priority task queued after 10,000 normal ones starts before them", "[thread_pool][priority]") {
+    parkit::thread_pool pool(1);
+    std::atomic<bool> gate{false};
+    (void)pool.submit([&] {
+        for (int i = 0; i < 20'000 && !gate.load(); ++i) std::this_thread::sleep_for(1ms);
+    });
+    std::atomic<int> order{0};
+    std::atomic<int> low_at{-1};
+    std::atomic<int> high_at{-1};
+    auto low = pool.submit(parkit::priority::low, [&] { low_at = order++; });
+    for (int i = 0; i < 10'000; ++i) (void)pool.submit([&] { ++order; });
+    auto high = pool.submit(parkit::priority::high, [&] { high_at = order++; });
+    gate = true;
+    pool.wait();
+    CHECK(high_at == 0);
+    CHECK(low_at == 10'001);
+    CHECK_THROWS_AS(pool.submit(static_cast<parkit::priority>(9), [] {}), std::invalid_argument);
+}

@@ -43,9 +43,9 @@ auto source_states(Futures& futures, const char* call) {
 template <class R, class T, class Derived>
 class group_state : public shared_state<R> {
 public:
-    bool run_here(const void* pool) noexcept override {
+    bool run_here() noexcept override {
         for (auto& source : sources_) {
-            if (source->run_here(pool)) return true;
+            if (source->run_here()) return true;
         }
         return false;
     }

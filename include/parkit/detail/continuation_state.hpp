@@ -51,7 +51,7 @@ public:
         return out;
     }
 
-    bool run_here(const void* pool) noexcept override { return parent_->run_here(pool); }
+    bool run_here() noexcept override { return parent_->run_here(); }
 
 private:
     then_state(state_ptr<shared_state<T>> parent, F f)

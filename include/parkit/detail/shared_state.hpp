@@ -90,14 +90,12 @@ public:
     /// Runs the task if it is still pending; a no-op for states without a callable.
     virtual void run() noexcept {}
 
-    /// Called by a worker of `pool` that waits on this state: runs the task here if it belongs
-    /// to `pool` and has not started (a derived state, such as `then`'s, forwards to the states
-    /// it waits on). True when it ran something. Running the awaited task on the waiter's own
-    /// stack never deepens it by more than the task itself, unlike helping with any queued task.
-    virtual bool run_here(const void* pool) noexcept {
-        (void)pool;
-        return false;
-    }
+    /// Called by a pool worker that waits on this state: runs the task here, on the waiter's
+    /// stack, if it has not started (a derived state, such as `then`'s, forwards to the states
+    /// it waits on); the queue's copy is then a no-op. True when it ran something. This never
+    /// deepens the stack by more than the task itself, unlike helping with any queued task, and
+    /// is what the waiter would otherwise block for. (A task of another pool runs this way too.)
+    virtual bool run_here() noexcept { return false; }
 
     /// Adds an owner.
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -148,7 +146,7 @@ public:
     /// it submitted never deadlocks the pool nor overflows the worker's stack.
     void wait() const {
         if (done()) return;
-        if (this_worker != nullptr && mutable_self().run_here(this_worker->pool) && done()) return;
+        if (this_worker != nullptr && mutable_self().run_here() && done()) return;
         if (spin_until_done()) return;
         if (this_worker != nullptr) {
             help_until([] { return false; });
@@ -164,7 +162,7 @@ public:
     template <class Clock, class Duration>
     bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
         if (done()) return true;
-        if (this_worker != nullptr && mutable_self().run_here(this_worker->pool) && done()) return true;
+        if (this_worker != nullptr && mutable_self().run_here() && done()) return true;
         if (spin_until_done()) return true;
         if (this_worker != nullptr) {
             help_until([&] { return Clock::now() >= deadline; });
@@ -274,7 +272,7 @@ private:
     void help_until(GiveUp give_up) const {
         auto pause = std::chrono::microseconds(20);
         while (!done() && !give_up()) {
-            bool ran = mutable_self().run_here(this_worker->pool);
+            bool ran = mutable_self().run_here();
             if (!ran && help_depth < max_help_depth) {
                 ++help_depth;
                 ran = help_run_one();  // noexcept: tasks store their own exceptions
@@ -350,10 +348,9 @@ public:
 template <class R, class F, class... Args>
 class task_state final : public shared_state<R> {
 public:
-    /// A pending task of `owner` (the pool it is queued on) with submission index `index`
-    /// calling `f(args...)`.
+    /// A pending task with submission index `index` calling `f(args...)`.
     template <class G, class... A>
-    task_state(const void* owner, std::size_t index, G&& f, A&&... args) : shared_state<R>(index), owner_(owner) {
+    task_state(std::size_t index, G&& f, A&&... args) : shared_state<R>(index) {
         ::new (static_cast<void*>(std::addressof(call_))) call(std::forward<G>(f), std::forward<A>(args)...);
         this->has_call_ = true;
     }
@@ -377,8 +374,8 @@ public:
         }
     }
 
-    bool run_here(const void* pool) noexcept override {
-        if (pool != owner_ || this->current_phase() != phase::pending) return false;
+    bool run_here() noexcept override {
+        if (this->current_phase() != phase::pending) return false;
         run();
         return true;
     }
@@ -398,7 +395,6 @@ private:
         }
     }
 
-    const void* owner_;
     union {
         call call_;  // constructed by the constructor, destroyed once run (has_call_)
     };
