@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <functional>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -441,4 +444,85 @@ TEST_CASE("a high-priority task queued after 10,000 normal ones starts before th
     CHECK(high_at == 0);
     CHECK(low_at == 10'001);
     CHECK_THROWS_AS(pool.submit(static_cast<parkit::priority>(9), [] {}), std::invalid_argument);
+}
+
+TEST_CASE("this_worker::index is 0..size-1 inside a pool's tasks and empty outside", "[thread_pool][worker]") {
+    CHECK_FALSE(parkit::this_worker::index().has_value());
+    parkit::thread_pool pool(3);
+    std::atomic<int> arrived{0};
+    std::vector<parkit::future<std::size_t>> futures;
+    for (int t = 0; t < 3; ++t) {
+        futures.push_back(pool.submit([&arrived] {
+            ++arrived;  // all three run at once, so each worker takes one
+            for (int i = 0; i < 20'000 && arrived.load() < 3; ++i) std::this_thread::sleep_for(1ms);
+            return parkit::this_worker::index().value_or(99);
+        }));
+    }
+    std::vector<std::size_t> seen;
+    for (auto& f : futures) seen.push_back(f.get());
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("worker_local gives each worker its own lazily built value", "[thread_pool][worker]") {
+    parkit::thread_pool pool(3);
+    parkit::worker_local<long> counts;
+    pool.map([&](int) { ++counts.get(); }, std::vector<int>(5'000, 0));
+    long total = 0;
+    counts.for_each([&](long& c) { total += c; });
+    CHECK(total == 5'000);
+    CHECK(counts.size() >= 1);
+    CHECK(counts.size() <= 4);  // three workers and the calling thread
+    std::atomic<int> built{0};
+    parkit::worker_local<std::vector<double>> workspace([&built] {
+        ++built;
+        return std::vector<double>(16, 1.5);
+    });
+    std::vector<parkit::future<double>> futures;
+    for (int i = 0; i < 200; ++i) {
+        futures.push_back(pool.submit([&workspace] {
+            std::vector<double>& w = workspace.get();
+            CHECK(&w == &workspace.get());  // the same object for the same worker
+            return w[3];
+        }));
+    }
+    for (auto& f : futures) CHECK(f.get() == 1.5);
+    CHECK(built == static_cast<int>(workspace.size()));
+    CHECK(built <= 3);
+}
+
+TEST_CASE("a thread_pool initializer runs once in each worker before its first task", "[thread_pool][initializer]") {
+    std::atomic<int> calls{0};
+    std::mutex mutex;
+    std::vector<std::size_t> indices;
+    thread_local bool initialized = false;
+    parkit::thread_pool pool(3, [&] {
+        ++calls;
+        initialized = true;
+        std::lock_guard lock(mutex);
+        indices.push_back(parkit::this_worker::index().value_or(99));
+    });
+    CHECK(calls == 3);
+    std::sort(indices.begin(), indices.end());
+    CHECK(indices == std::vector<std::size_t>{0, 1, 2});
+    std::vector<parkit::future<bool>> futures;
+    for (int i = 0; i < 100; ++i) futures.push_back(pool.submit([] { return initialized; }));
+    int ok = 0;
+    for (auto& f : futures) ok += f.get();
+    CHECK(ok == 100);
+    CHECK(calls == 3);
+}
+
+TEST_CASE("a throwing thread_pool initializer is a clear error, not a hang", "[thread_pool][initializer][errors]") {
+    try {
+        parkit::thread_pool pool(2, [] {
+            if (parkit::this_worker::index() == 1u) throw std::runtime_error("no database");
+        });
+        FAIL("no initializer_error");
+    } catch (const parkit::initializer_error& e) {
+        CHECK(e.worker() == 1);
+        CHECK(std::string(e.what()).find("no database") != std::string::npos);
+        CHECK(std::string(e.what()).find("initializer") != std::string::npos);
+    }
+    CHECK_THROWS_AS(parkit::thread_pool(2, std::function<void()>{}), std::invalid_argument);
 }

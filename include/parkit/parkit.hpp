@@ -14,6 +14,7 @@
 #include "core/random.hpp"
 #include "core/wait.hpp"
 #include "core/when.hpp"
+#include "core/worker_local.hpp"
 #include "graph.hpp"
 #include "memory.hpp"
 #include "parallel_for.hpp"

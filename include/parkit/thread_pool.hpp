@@ -57,23 +57,16 @@ public:
     /// Starts the workers. `n_jobs` as in joblib: positive = that many threads (more than the
     /// cores is fine for waiting work), -1 = one per core, -2 = all cores but one, ...
     /// @throws std::invalid_argument for n_jobs == 0 or below -available_cores().
-    explicit thread_pool(int n_jobs = -1)
-        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
-          spin_(size_ <= static_cast<std::size_t>(available_cores())),
-          queues_(size_),
-          contexts_(size_),
-          stats_(size_) {
-        threads_.reserve(size_);
-        try {
-            for (std::size_t i = 0; i < size_; ++i) {
-                contexts_[i] = detail::worker_context{this, i, &thread_pool::run_one_hook};
-                threads_.emplace_back([this, i] { worker_main(i); });
-            }
-        } catch (...) {
-            shutdown(true, true);
-            throw;
-        }
-    }
+    explicit thread_pool(int n_jobs = -1) : thread_pool(n_jobs, std::function<void()>{}, nullptr) {}
+
+    /// Starts the workers and runs `initializer()` once in each of them before its first task,
+    /// like `ThreadPoolExecutor(initializer=...)` (capture what Python passes as `initargs`);
+    /// `this_worker::index()` tells it which worker it runs in. Returns once every worker has
+    /// run it.
+    /// @throws initializer_error (after shutting the pool down) if it threw in any worker;
+    ///         std::invalid_argument for a bad n_jobs or an empty initializer.
+    thread_pool(int n_jobs, std::function<void()> initializer)
+        : thread_pool(n_jobs, require_initializer(std::move(initializer)), nullptr) {}
 
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
@@ -204,6 +197,66 @@ public:
     }
 
 private:
+    // The constructors' common part (the tag keeps it apart from the public ones).
+    thread_pool(int n_jobs, std::function<void()> initializer, std::nullptr_t)
+        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
+          spin_(size_ <= static_cast<std::size_t>(available_cores())),
+          queues_(size_),
+          contexts_(size_),
+          stats_(size_),
+          initializer_(std::move(initializer)),
+          init_pending_(initializer_ ? size_ : 0) {
+        threads_.reserve(size_);
+        try {
+            for (std::size_t i = 0; i < size_; ++i) {
+                contexts_[i] = detail::worker_context{this, i, &thread_pool::run_one_hook};
+                threads_.emplace_back([this, i] { worker_main(i); });
+            }
+        } catch (...) {
+            abandon_initialization();
+            shutdown(true, true);
+            throw;
+        }
+        if (!initializer_) return;
+        std::unique_lock lock(init_mutex_);
+        init_cv_.wait(lock, [&] { return init_pending_ == 0; });
+        if (init_error_) {
+            lock.unlock();
+            shutdown(true, true);
+            throw initializer_error("parkit::thread_pool", init_error_worker_, init_error_);
+        }
+    }
+
+    static std::function<void()> require_initializer(std::function<void()> initializer) {
+        if (!initializer) {
+            throw std::invalid_argument("parkit::thread_pool: initializer is empty (pass a callable, or use "
+                                        "thread_pool(n_jobs) for none)");
+        }
+        return initializer;
+    }
+
+    // Runs the initializer in worker `self` and reports to the constructor.
+    void initialize_worker(std::size_t self) {
+        std::exception_ptr error;
+        try {
+            initializer_();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::lock_guard lock(init_mutex_);
+        if (error && !init_error_) {
+            init_error_ = error;
+            init_error_worker_ = self;
+        }
+        if (init_pending_ > 0 && --init_pending_ == 0) init_cv_.notify_all();
+    }
+
+    // Starting a worker failed: the constructor no longer waits for initializers.
+    void abandon_initialization() {
+        std::lock_guard lock(init_mutex_);
+        init_pending_ = 0;
+    }
+
     // Per-worker counters, each written only by its worker (no shared cache line per task).
     struct alignas(64) worker_stats {
         std::atomic<std::size_t> finished{0};  // queue references released (ran or no-op)
@@ -391,6 +444,7 @@ private:
 
     void worker_main(std::size_t self) {
         detail::this_worker = &contexts_[self];
+        if (initializer_) initialize_worker(self);
         bool was_idle = false;
         for (;;) {
             if (paused_.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -459,6 +513,12 @@ private:
     std::vector<worker_stats> stats_;
     detail::work_queue high_queue_;
     detail::work_queue low_queue_;
+    const std::function<void()> initializer_;  // empty: none
+    std::mutex init_mutex_;
+    std::condition_variable init_cv_;
+    std::size_t init_pending_;           // workers yet to run the initializer (init_mutex_)
+    std::exception_ptr init_error_;      // first initializer failure (init_mutex_)
+    std::size_t init_error_worker_ = 0;  // its worker (init_mutex_)
     std::vector<std::thread> threads_;
     alignas(64) std::atomic<std::size_t> next_index_{0};  // written by submitters
     std::atomic<bool> closed_{false};

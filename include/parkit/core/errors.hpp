@@ -136,6 +136,27 @@ private:
     std::size_t pending_;
 };
 
+/// A pool's initializer threw in one of its workers (like Python's `BrokenThreadPool` after a
+/// failed `initializer`): the pool is not usable and was shut down. Carries the original.
+class initializer_error : public std::runtime_error {
+public:
+    /// Builds the error for `pool` (e.g. "parkit::thread_pool") whose initializer failed in
+    /// worker `worker` with `original`.
+    initializer_error(const std::string& pool, std::size_t worker, std::exception_ptr original)
+        : std::runtime_error(pool + ": the initializer threw in worker " + std::to_string(worker) + ": " +
+                             detail::exception_type_name(original) + ": " + detail::exception_message(original)),
+          worker_(worker),
+          original_(std::move(original)) {}
+    /// Index of the worker whose initializer failed first.
+    [[nodiscard]] std::size_t worker() const noexcept { return worker_; }
+    /// The initializer's exception.
+    [[nodiscard]] const std::exception_ptr& original() const noexcept { return original_; }
+
+private:
+    std::size_t worker_;
+    std::exception_ptr original_;
+};
+
 namespace detail {
 
 /// An exception_ptr to a new `E(args...)`. Unlike `std::make_exception_ptr(E(...))`, no copy
