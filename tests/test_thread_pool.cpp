@@ -482,8 +482,7 @@ TEST_CASE("worker_local gives each worker its own lazily built value", "[thread_
     for (int i = 0; i < 200; ++i) {
         futures.push_back(pool.submit([&workspace] {
             std::vector<double>& w = workspace.get();
-            CHECK(&w == &workspace.get());  // the same object for the same worker
-            return w[3];
+            return &w == &workspace.get() ? w[3] : -1.0;  // the same object for the same worker
         }));
     }
     for (auto& f : futures) CHECK(f.get() == 1.5);
