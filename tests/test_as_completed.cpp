@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -98,7 +99,7 @@ TEST_CASE("leaving as_completed early is safe and the futures stay usable", "[as
     CHECK(sum == 10 + 11 + 12 + 13 + 14);
 }
 
-TEST_CASE("as_completed rejects empty futures and double watching", "[as_completed][errors]") {
+TEST_CASE("as_completed rejects empty futures and lets two ranges watch the same futures", "[as_completed][errors]") {
     parkit::thread_pool pool(1);
     std::vector<parkit::future<int>> futures(2);
     futures[0] = pool.submit([] { return 1; });
@@ -114,13 +115,48 @@ TEST_CASE("as_completed rejects empty futures and double watching", "[as_complet
     std::vector<int> seen;
     {
         auto first = parkit::as_completed(pending);
-        CHECK_THROWS_AS(parkit::as_completed(pending), std::logic_error);
-        release = true;
-        // the refused second range must not disturb the first one
+        std::vector<std::size_t> second_order;
+        {
+            auto second = parkit::as_completed(pending);
+            release = true;
+            for (auto& f : second) second_order.push_back(f.index());
+        }
+        CHECK(second_order.size() == 2);
+        // the second range, now gone, must not disturb the first one
         for (auto& f : first) seen.push_back(f.get());
     }
     std::sort(seen.begin(), seen.end());
     CHECK(seen == std::vector<int>{2, 3});
+}
+
+TEST_CASE("as_completed with a timeout throws timeout_error naming the pending tasks", "[as_completed][timeout]") {
+    parkit::thread_pool pool(2);
+    std::atomic<bool> release{false};
+    std::vector<parkit::future<int>> futures;
+    futures.push_back(pool.submit([] { return 1; }));
+    futures.push_back(pool.submit([&] {
+        for (int i = 0; i < 20'000 && !release.load(); ++i) std::this_thread::sleep_for(1ms);
+        return 2;
+    }));
+    int got = 0;
+    try {
+        for (auto& f : parkit::as_completed(futures, 50ms)) got += f.get();
+        FAIL("no timeout_error");
+    } catch (const parkit::timeout_error& e) {
+        CHECK(e.pending() == 1);
+        CHECK(std::string(e.what()).find("1 of 2 tasks still pending") != std::string::npos);
+        CHECK(std::string(e.what()).find("parkit::as_completed") != std::string::npos);
+    }
+    CHECK(got == 1);
+    release = true;
+    CHECK(futures[1].get() == 2);  // the task finished in the background
+    // Enough time: no error, every future yielded.
+    std::vector<parkit::future<int>> quick;
+    for (int i = 0; i < 10; ++i) quick.push_back(pool.submit([i] { return i; }));
+    int count = 0;
+    for (auto& f : parkit::as_completed(quick, std::chrono::seconds(60))) count += f.valid();
+    CHECK(count == 10);
+    CHECK_THROWS_AS(parkit::as_completed(quick, -1ms), std::invalid_argument);
 }
 
 TEST_CASE("as_completed of an empty vector yields nothing", "[as_completed]") {

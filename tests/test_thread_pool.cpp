@@ -2,11 +2,18 @@
 
 #include <parkit/parkit.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <functional>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -262,4 +269,259 @@ TEST_CASE("every worker gets a share of a burst submitted while one worker is st
         CAPTURE(workers);
         CHECK(lonely_rounds == 0);
     }
+}
+
+TEST_CASE("50,000 queued tasks that each submit a sub-task and wait for it do not nest on the stack", "[thread_pool][nested]") {
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        parkit::thread_pool pool(threads);
+        std::vector<parkit::future<long>> outer;
+        outer.reserve(50'000);
+        for (long t = 0; t < 50'000; ++t) {
+            outer.push_back(pool.submit([&pool, t] { return pool.submit([t] { return 2 * t; }).get() + 1; }));
+        }
+        long wrong = 0;
+        for (long t = 0; t < 50'000; ++t) wrong += outer[static_cast<std::size_t>(t)].get() != 2 * t + 1;
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("50,000 queued tasks that all wait on one slow task neither overflow the stack nor deadlock", "[thread_pool][nested]") {
+    // The awaited task runs elsewhere, so a waiter cannot run it itself: helping with the next
+    // queued task each time would nest 50,000 waits deep. The help depth is bounded instead.
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        parkit::thread_pool pool(threads);
+        std::atomic<bool> release{false};
+        std::atomic<int> max_depth{0};
+        thread_local int depth = 0;
+        auto slow = std::make_shared<parkit::future<int>>(pool.submit([&] {
+            while (!release.load()) std::this_thread::sleep_for(1ms);
+            return 7;
+        }));
+        std::vector<parkit::future<int>> outer;
+        outer.reserve(50'000);
+        for (int t = 0; t < 50'000; ++t) {
+            outer.push_back(pool.submit([slow, &max_depth] {
+                ++depth;
+                int seen = max_depth.load();
+                while (depth > seen && !max_depth.compare_exchange_weak(seen, depth)) {
+                }
+                slow->wait();
+                --depth;
+                return 1;
+            }));
+        }
+        std::this_thread::sleep_for(20ms);  // let the workers pile up waits (not a pass criterion)
+        release = true;
+        CHECK(slow->get() == 7);
+        int done = 0;
+        for (auto& f : outer) done += f.get();
+        CHECK(done == 50'000);
+        CHECK(max_depth.load() <= parkit::detail::max_help_depth + 1);
+    }
+}
+
+TEST_CASE("submit to a parent's thread_pool in a forked child throws std::logic_error", "[thread_pool][fork][errors]") {
+    parkit::thread_pool pool(2);
+    CHECK(pool.submit([] { return 1; }).get() == 1);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int code = 10;
+        try {
+            (void)pool.submit([] { return 2; });
+            code = 11;  // accepted: would never run
+        } catch (const std::logic_error& e) {
+            const std::string what = e.what();
+            code = what.find("parkit::thread_pool::submit") != std::string::npos &&
+                           what.find("fork") != std::string::npos
+                       ? 0
+                       : 12;
+        } catch (...) {
+            code = 13;
+        }
+        if (code == 0) {
+            try {
+                (void)pool.map([](int x) { return x; }, std::vector<int>{1, 2});
+                code = 14;
+            } catch (const std::logic_error&) {
+            }
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(pool.submit([] { return 3; }).get() == 3);  // the parent's pool is unaffected
+}
+
+namespace {
+// Spins (bounded) until `condition()` holds; for states reached asynchronously.
+template <class Condition>
+bool eventually(Condition condition) {
+    for (int i = 0; i < 20'000; ++i) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(1ms);
+    }
+    return condition();
+}
+}  // namespace
+
+TEST_CASE("thread_pool::wait blocks until every queued and running task is done and the pool stays open", "[thread_pool][wait]") {
+    parkit::thread_pool pool(2);
+    std::atomic<int> done{0};
+    for (int i = 0; i < 300; ++i) {
+        (void)pool.submit([&pool, &done, i] {
+            if (i % 10 == 0) (void)pool.submit([&done] { ++done; });  // follow-up work counts too
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+            ++done;
+        });
+    }
+    pool.wait();
+    CHECK(done == 330);
+    CHECK(pool.queued() == 0);
+    CHECK(pool.running() == 0);
+    CHECK(pool.submit([] { return 5; }).get() == 5);  // still open
+    pool.wait();                                        // nothing left: returns at once
+    auto inside = pool.submit([&pool] {
+        try {
+            pool.wait();
+        } catch (const std::logic_error&) {
+            return true;
+        }
+        return false;
+    });
+    CHECK(inside.get());
+}
+
+TEST_CASE("pause stops starting queued tasks until resume, and counters report them", "[thread_pool][pause]") {
+    parkit::thread_pool pool(2);
+    std::atomic<bool> gate{false};
+    auto blocker = pool.submit([&] {
+        for (int i = 0; i < 20'000 && !gate.load(); ++i) std::this_thread::sleep_for(1ms);
+        return 1;
+    });
+    REQUIRE(eventually([&] { return pool.running() == 1; }));
+    pool.pause();
+    CHECK(pool.paused());
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 10; ++i) (void)pool.submit([&ran] { ++ran; });
+    CHECK(pool.queued() == 10);
+    gate = true;
+    pool.wait();  // paused: returns once the running task is done, the queued ones stay
+    CHECK(blocker.get() == 1);
+    CHECK(ran == 0);
+    CHECK(pool.queued() == 10);
+    CHECK(pool.running() == 0);
+    pool.resume();
+    CHECK_FALSE(pool.paused());
+    pool.wait();
+    CHECK(ran == 10);
+    CHECK(pool.queued() == 0);
+    // shutdown ends a pause, so the destructor does not wait forever.
+    pool.pause();
+    (void)pool.submit([&ran] { ++ran; });
+    pool.shutdown();
+    CHECK(ran == 11);
+}
+
+TEST_CASE("a high-priority task queued after 10,000 normal ones starts before them", "[thread_pool][priority]") {
+    parkit::thread_pool pool(1);
+    std::atomic<bool> gate{false};
+    (void)pool.submit([&] {
+        for (int i = 0; i < 20'000 && !gate.load(); ++i) std::this_thread::sleep_for(1ms);
+    });
+    std::atomic<int> order{0};
+    std::atomic<int> low_at{-1};
+    std::atomic<int> high_at{-1};
+    auto low = pool.submit(parkit::priority::low, [&] { low_at = order++; });
+    for (int i = 0; i < 10'000; ++i) (void)pool.submit([&] { ++order; });
+    auto high = pool.submit(parkit::priority::high, [&] { high_at = order++; });
+    gate = true;
+    pool.wait();
+    CHECK(high_at == 0);
+    CHECK(low_at == 10'001);
+    CHECK_THROWS_AS(pool.submit(static_cast<parkit::priority>(9), [] {}), std::invalid_argument);
+}
+
+TEST_CASE("this_worker::index is 0..size-1 inside a pool's tasks and empty outside", "[thread_pool][worker]") {
+    CHECK_FALSE(parkit::this_worker::index().has_value());
+    parkit::thread_pool pool(3);
+    std::atomic<int> arrived{0};
+    std::vector<parkit::future<std::size_t>> futures;
+    for (int t = 0; t < 3; ++t) {
+        futures.push_back(pool.submit([&arrived] {
+            ++arrived;  // all three run at once, so each worker takes one
+            for (int i = 0; i < 20'000 && arrived.load() < 3; ++i) std::this_thread::sleep_for(1ms);
+            return parkit::this_worker::index().value_or(99);
+        }));
+    }
+    std::vector<std::size_t> seen;
+    for (auto& f : futures) seen.push_back(f.get());
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("worker_local gives each worker its own lazily built value", "[thread_pool][worker]") {
+    parkit::thread_pool pool(3);
+    parkit::worker_local<long> counts;
+    pool.map([&](int) { ++counts.get(); }, std::vector<int>(5'000, 0));
+    long total = 0;
+    counts.for_each([&](long& c) { total += c; });
+    CHECK(total == 5'000);
+    CHECK(counts.size() >= 1);
+    CHECK(counts.size() <= 4);  // three workers and the calling thread
+    std::atomic<int> built{0};
+    parkit::worker_local<std::vector<double>> workspace([&built] {
+        ++built;
+        return std::vector<double>(16, 1.5);
+    });
+    std::vector<parkit::future<double>> futures;
+    for (int i = 0; i < 200; ++i) {
+        futures.push_back(pool.submit([&workspace] {
+            std::vector<double>& w = workspace.get();
+            return &w == &workspace.get() ? w[3] : -1.0;  // the same object for the same worker
+        }));
+    }
+    for (auto& f : futures) CHECK(f.get() == 1.5);
+    CHECK(built == static_cast<int>(workspace.size()));
+    CHECK(built <= 3);
+}
+
+TEST_CASE("a thread_pool initializer runs once in each worker before its first task", "[thread_pool][initializer]") {
+    std::atomic<int> calls{0};
+    std::mutex mutex;
+    std::vector<std::size_t> indices;
+    thread_local bool initialized = false;
+    parkit::thread_pool pool(3, [&] {
+        ++calls;
+        initialized = true;
+        std::lock_guard lock(mutex);
+        indices.push_back(parkit::this_worker::index().value_or(99));
+    });
+    CHECK(calls == 3);
+    std::sort(indices.begin(), indices.end());
+    CHECK(indices == std::vector<std::size_t>{0, 1, 2});
+    std::vector<parkit::future<bool>> futures;
+    for (int i = 0; i < 100; ++i) futures.push_back(pool.submit([] { return initialized; }));
+    int ok = 0;
+    for (auto& f : futures) ok += f.get();
+    CHECK(ok == 100);
+    CHECK(calls == 3);
+}
+
+TEST_CASE("a throwing thread_pool initializer is a clear error, not a hang", "[thread_pool][initializer][errors]") {
+    try {
+        parkit::thread_pool pool(2, [] {
+            if (parkit::this_worker::index() == 1u) throw std::runtime_error("no database");
+        });
+        FAIL("no initializer_error");
+    } catch (const parkit::initializer_error& e) {
+        CHECK(e.worker() == 1);
+        CHECK(std::string(e.what()).find("no database") != std::string::npos);
+        CHECK(std::string(e.what()).find("initializer") != std::string::npos);
+    }
+    CHECK_THROWS_AS(parkit::thread_pool(2, std::function<void()>{}), std::invalid_argument);
 }

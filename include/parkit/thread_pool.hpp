@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -31,36 +33,40 @@
 
 namespace parkit {
 
+/// Scheduling class of a task submitted with `thread_pool::submit(priority, f, args...)`:
+/// an idle worker takes any `high` task before `normal` ones, and `low` ones only when no other
+/// task is queued (a steady stream of higher ones can delay them indefinitely). Within a class,
+/// tasks start in about submission order.
+enum class priority : unsigned char { low, normal, high };
+
 /// A pool of worker threads, like Python's `ThreadPoolExecutor`: `submit` returns a
 /// `parkit::future`, `map` runs a function over a range in input order (chunked), and
 /// `shutdown` stops it. Threads suit waiting work (I/O) and, in C++, CPU work too.
 ///
 /// Each worker has its own queue; idle workers steal from the others, then spin briefly and
 /// sleep (an idle pool uses no CPU). Tasks submitted from inside a task go to the submitting
-/// worker's queue, and a task that waits on a future runs other queued tasks meanwhile, so
-/// nested submission and nested `parallel_map` never deadlock. The destructor waits for every
-/// queued task.
+/// worker's queue, and a task that waits on a future runs that future's task itself if it is
+/// still queued, or other queued tasks meanwhile (nested at most `detail::max_help_depth` deep on
+/// the worker's stack), so nested submission and nested `parallel_map` neither deadlock nor
+/// overflow the stack. The destructor waits for every queued task.
+///
+/// Pool control as BS::thread_pool has it: `wait()` for everything submitted so far,
+/// `pause()` / `resume()`, task priorities, and `queued()` / `running()` counters.
 class thread_pool {
 public:
     /// Starts the workers. `n_jobs` as in joblib: positive = that many threads (more than the
     /// cores is fine for waiting work), -1 = one per core, -2 = all cores but one, ...
     /// @throws std::invalid_argument for n_jobs == 0 or below -available_cores().
-    explicit thread_pool(int n_jobs = -1)
-        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
-          spin_(size_ <= static_cast<std::size_t>(available_cores())),
-          queues_(size_),
-          contexts_(size_) {
-        threads_.reserve(size_);
-        try {
-            for (std::size_t i = 0; i < size_; ++i) {
-                contexts_[i] = detail::worker_context{this, i, &thread_pool::run_one_hook};
-                threads_.emplace_back([this, i] { worker_main(i); });
-            }
-        } catch (...) {
-            shutdown(true, true);
-            throw;
-        }
-    }
+    explicit thread_pool(int n_jobs = -1) : thread_pool(n_jobs, std::function<void()>{}, nullptr) {}
+
+    /// Starts the workers and runs `initializer()` once in each of them before its first task,
+    /// like `ThreadPoolExecutor(initializer=...)` (capture what Python passes as `initargs`);
+    /// `this_worker::index()` tells it which worker it runs in. Returns once every worker has
+    /// run it.
+    /// @throws initializer_error (after shutting the pool down) if it threw in any worker;
+    ///         std::invalid_argument for a bad n_jobs or an empty initializer.
+    thread_pool(int n_jobs, std::function<void()> initializer)
+        : thread_pool(n_jobs, require_initializer(std::move(initializer)), nullptr) {}
 
     thread_pool(const thread_pool&) = delete;
     thread_pool& operator=(const thread_pool&) = delete;
@@ -81,33 +87,78 @@ public:
     /// Schedules `f(args...)` (arguments are copied or moved in, like `std::async`) and returns
     /// its future. From inside one of this pool's tasks the task goes to the worker's own queue.
     /// @throws executor_closed after `shutdown()` (tasks of this pool may still submit while it
-    ///         drains).
+    ///         drains); std::logic_error in a fork()ed child of the process that made the pool.
     template <class F, class... Args>
         requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     auto submit(F&& f, Args&&... args) {
-        using result = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
-        using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
-        detail::require_callable(f, "parkit::thread_pool::submit", "f");
-        if (refuses_work()) throw closed_error("submit");
-        // Built first: if copying the callable or its arguments throws, nothing is queued.
-        detail::state_ptr<detail::shared_state<result>> task(
-            new state(next_index_.fetch_add(1, std::memory_order_relaxed), std::forward<F>(f),
-                      std::forward<Args>(args)...));
-        task->add_ref();  // one reference for the queue, one for the future
-        enqueue(task.get());
-        // A shutdown that began before the push may have let the workers exit without seeing
-        // this task (they leave once stopping and every queue is empty). The check after the
-        // push (sequentially consistent, see enqueue) settles it: either the workers will see
-        // the task, or it is withdrawn here and the call refused. The queue's reference is
-        // dropped when a worker or the destructor takes the withdrawn task out.
-        if (refuses_work() && task->try_cancel()) throw closed_error("submit");
-        return detail::make_future(std::move(task));
+        return submit_as(priority::normal, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// `submit` with a scheduling class: `priority::high` tasks start before every queued
+    /// normal one, `priority::low` ones after them (see `parkit::priority`).
+    /// @throws std::invalid_argument for a value that is no `priority`; as `submit` otherwise.
+    template <class F, class... Args>
+        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    auto submit(priority level, F&& f, Args&&... args) {
+        if (level != priority::low && level != priority::normal && level != priority::high) {
+            throw std::invalid_argument("parkit::thread_pool::submit: priority must be low, normal or high (got " +
+                                        std::to_string(static_cast<int>(level)) + ")");
+        }
+        return submit_as(level, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// Blocks until every task submitted so far (queued or running, including the ones they
+    /// submit meanwhile) is done; the pool stays open, unlike `shutdown`. While the pool is
+    /// paused it returns once the running tasks are done (the queued ones stay queued).
+    /// @throws std::logic_error from one of this pool's own tasks (it would wait for itself),
+    ///         and in a forked child.
+    void wait() {
+        require_made_here("wait");
+        if (owns_current_thread()) {
+            throw std::logic_error("parkit::thread_pool::wait: cannot wait for the pool from one of its own tasks");
+        }
+        idle_waiters_.fetch_add(1, std::memory_order_seq_cst);
+        std::unique_lock lock(idle_mutex_);
+        // Woken by workers that run out of work; the timed wait only bounds a missed wake-up.
+        while (!idle()) idle_cv_.wait_for(lock, std::chrono::milliseconds(2));
+        idle_waiters_.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+    /// Stops starting queued tasks: running ones finish, new submissions are queued. A worker
+    /// waiting on a future may still run that future's own task. `shutdown` ends a pause.
+    void pause() noexcept { paused_.store(true, std::memory_order_seq_cst); }
+
+    /// Lets the workers start queued tasks again after `pause()`.
+    void resume() {
+        {
+            std::lock_guard lock(sleep_mutex_);
+            paused_.store(false, std::memory_order_seq_cst);
+        }
+        sleep_cv_.notify_all();
+    }
+
+    /// True between `pause()` and `resume()`.
+    [[nodiscard]] bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
+
+    /// Tasks submitted and not started yet (a snapshot: it changes while you read it).
+    [[nodiscard]] std::size_t queued() const noexcept {
+        const std::size_t run = running();
+        const std::size_t left = outstanding();
+        return left > run ? left - run : 0;
+    }
+
+    /// Tasks being run by the workers now (a snapshot; tasks a waiting task runs on its worker
+    /// meanwhile are counted too).
+    [[nodiscard]] std::size_t running() const noexcept {
+        std::size_t total = 0;
+        for (const worker_stats& w : stats_) total += w.running.load(std::memory_order_acquire);
+        return total;
     }
 
     /// Applies `f` to every element of `inputs` on this pool and returns the results in input
     /// order, chunked automatically; same semantics as `parkit::parallel_map`. `n_jobs` in the
     /// options counts from this pool's size: -1 = the whole pool, -2 = all but one, k = at most k.
-    /// @throws executor_closed after `shutdown()`.
+    /// @throws executor_closed after `shutdown()`; std::logic_error in a fork()ed child.
     template <class F, class Range>
     auto map(F&& f, Range&& inputs, const options& opts = {}) {
         return run_map_here(f, std::forward<Range>(inputs), opts);
@@ -134,6 +185,7 @@ public:
         {
             std::lock_guard lock(sleep_mutex_);
             stopping_ = true;
+            paused_.store(false, std::memory_order_seq_cst);  // shutdown ends a pause
         }
         sleep_cv_.notify_all();
         if (wait) {
@@ -145,10 +197,123 @@ public:
     }
 
 private:
+    // The constructors' common part (the tag keeps it apart from the public ones).
+    thread_pool(int n_jobs, std::function<void()> initializer, std::nullptr_t)
+        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
+          spin_(size_ <= static_cast<std::size_t>(available_cores())),
+          queues_(size_),
+          contexts_(size_),
+          stats_(size_),
+          initializer_(std::move(initializer)),
+          init_pending_(initializer_ ? size_ : 0) {
+        threads_.reserve(size_);
+        try {
+            for (std::size_t i = 0; i < size_; ++i) {
+                contexts_[i] = detail::worker_context{this, i, &thread_pool::run_one_hook};
+                threads_.emplace_back([this, i] { worker_main(i); });
+            }
+        } catch (...) {
+            abandon_initialization();
+            shutdown(true, true);
+            throw;
+        }
+        if (!initializer_) return;
+        std::unique_lock lock(init_mutex_);
+        init_cv_.wait(lock, [&] { return init_pending_ == 0; });
+        if (init_error_) {
+            lock.unlock();
+            shutdown(true, true);
+            throw initializer_error("parkit::thread_pool", init_error_worker_, init_error_);
+        }
+    }
+
+    static std::function<void()> require_initializer(std::function<void()> initializer) {
+        if (!initializer) {
+            throw std::invalid_argument("parkit::thread_pool: initializer is empty (pass a callable, or use "
+                                        "thread_pool(n_jobs) for none)");
+        }
+        return initializer;
+    }
+
+    // Runs the initializer in worker `self` and reports to the constructor.
+    void initialize_worker(std::size_t self) {
+        std::exception_ptr error;
+        try {
+            initializer_();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::lock_guard lock(init_mutex_);
+        if (error && !init_error_) {
+            init_error_ = error;
+            init_error_worker_ = self;
+        }
+        if (init_pending_ > 0 && --init_pending_ == 0) init_cv_.notify_all();
+    }
+
+    // Starting a worker failed: the constructor no longer waits for initializers.
+    void abandon_initialization() {
+        std::lock_guard lock(init_mutex_);
+        init_pending_ = 0;
+    }
+
+    // Per-worker counters, each written only by its worker (no shared cache line per task).
+    struct alignas(64) worker_stats {
+        std::atomic<std::size_t> finished{0};  // queue references released (ran or no-op)
+        std::atomic<std::size_t> running{0};   // tasks on this worker's stack now
+    };
+
+    template <class F, class... Args>
+    auto submit_as(priority level, F&& f, Args&&... args) {
+        using result = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+        using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
+        detail::require_callable(f, "parkit::thread_pool::submit", "f");
+        require_usable("submit");
+        const std::size_t index = next_index_.fetch_add(1, std::memory_order_acq_rel);
+        // Built first: if copying the callable or its arguments throws, nothing is queued.
+        detail::state_ptr<detail::shared_state<result>> task;
+        try {
+            task = detail::state_ptr<detail::shared_state<result>>(
+                new state(index, std::forward<F>(f), std::forward<Args>(args)...));
+        } catch (...) {
+            dropped_.fetch_add(1, std::memory_order_acq_rel);  // the index will never finish
+            throw;
+        }
+        task->add_ref();  // one reference for the queue, one for the future
+        enqueue(task.get(), level);
+        // A shutdown that began before the push may have let the workers exit without seeing
+        // this task (they leave once stopping and every queue is empty). The check after the
+        // push (sequentially consistent, see enqueue) settles it: either the workers will see
+        // the task, or it is withdrawn here and the call refused. The queue's reference is
+        // dropped when a worker or the destructor takes the withdrawn task out.
+        if (refuses_work() && task->try_cancel()) throw closed_error("submit");
+        return detail::make_future(std::move(task));
+    }
+
+    // Tasks submitted whose queue reference is not released yet. Counts first, then the
+    // submissions: a finished task was submitted before, so the difference is never negative.
+    std::size_t outstanding() const noexcept {
+        std::size_t released = dropped_.load(std::memory_order_acquire);
+        for (const worker_stats& w : stats_) released += w.finished.load(std::memory_order_acquire);
+        const std::size_t submitted = next_index_.load(std::memory_order_acquire);
+        return submitted > released ? submitted - released : 0;
+    }
+
+    bool idle() const noexcept {
+        return outstanding() == 0 || (paused_.load(std::memory_order_seq_cst) && running() == 0);
+    }
+
+    // Wakes `wait()` callers; called by a worker about to go idle (no work, or paused).
+    void notify_idle_waiters() {
+        if (idle_waiters_.load(std::memory_order_seq_cst) == 0) return;
+        { std::lock_guard lock(idle_mutex_); }
+        idle_cv_.notify_all();
+    }
+
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
-        if (refuses_work()) throw closed_error("map");
+        require_usable("map");
         const int all = static_cast<int>(size_);
         const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);
         return detail::run_map(this, workers, f, std::forward<Range>(inputs), opts);
@@ -157,6 +322,21 @@ private:
     // After shutdown only the pool's own tasks may add work (while it drains).
     bool refuses_work() const noexcept {
         return closed_.load(std::memory_order_seq_cst) && !owns_current_thread();
+    }
+
+    // Refuses work after shutdown and in a forked child: the child has the pool's memory but
+    // none of its worker threads, so an accepted task would never run.
+    void require_usable(const char* call) const {
+        require_made_here(call);
+        if (refuses_work()) throw closed_error(call);
+    }
+
+    void require_made_here(const char* call) const {
+        if (!made_in_this_process()) [[unlikely]] {
+            throw std::logic_error(std::string("parkit::thread_pool::") + call +
+                                   ": this pool was made by the parent of this forked process and "
+                                   "has no worker threads here; make a new thread_pool in the child");
+        }
     }
 
     static executor_closed closed_error(const char* call) {
@@ -169,9 +349,13 @@ private:
     }
 
     // Own worker's queue from inside a task, else the queue the submission index points at.
-    void enqueue(detail::state_base* task) {
-        const std::size_t target = owns_current_thread() ? detail::this_worker->index : task->index() % size_;
-        queues_[target].push(task);
+    void enqueue(detail::state_base* task, priority level) {
+        if (level == priority::normal) [[likely]] {
+            const std::size_t target = owns_current_thread() ? detail::this_worker->index : task->index() % size_;
+            queues_[target].push(task);
+        } else {
+            (level == priority::high ? high_queue_ : low_queue_).push(task);
+        }
         // Pairs with the sleeper's sequentially consistent increment and re-check in
         // worker_main: either the sleeper sees this task or this thread sees the sleeper.
         // A worker that is searching for work will find the task itself: no wake-up then.
@@ -197,38 +381,54 @@ private:
             wake_one();
     }
 
-    // Own queue first, then the others (stealing).
+    // High-priority tasks first, then the own queue, the others (stealing), low-priority last.
     detail::state_base* find_task(std::size_t self) {
+        if (detail::state_base* t = high_queue_.try_pop()) return t;
         for (std::size_t i = 0; i < size_; ++i) {
             std::size_t q = self + i;
             if (q >= size_) q -= size_;
             if (detail::state_base* t = queues_[q].try_pop()) return t;
         }
-        return nullptr;
+        return low_queue_.try_pop();
     }
 
     // True when some queue's oldest task is published (cheap; may miss work, see has_work).
     bool any_work() const noexcept {
-        return std::any_of(queues_.begin(), queues_.end(), [](const detail::work_queue& q) { return q.has_work(); });
+        return high_queue_.has_work() || low_queue_.has_work() ||
+               std::any_of(queues_.begin(), queues_.end(), [](const detail::work_queue& q) { return q.has_work(); });
     }
 
     // True when some queue holds a task or a push in progress: checked before sleeping or exiting.
     bool any_work_or_push_in_progress() const noexcept {
-        return std::any_of(queues_.begin(), queues_.end(),
+        return high_queue_.has_work_or_push_in_progress() || low_queue_.has_work_or_push_in_progress() ||
+               std::any_of(queues_.begin(), queues_.end(),
                            [](const detail::work_queue& q) { return q.has_work_or_push_in_progress(); });
     }
 
-    static void execute(detail::state_base* task) noexcept {
+    // Runs a task taken from a queue on worker `self` and drops the queue's reference.
+    void execute(detail::state_base* task, std::size_t self) noexcept {
+        worker_stats& w = stats_[self];
+        w.running.store(w.running.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         task->run();
         task->release();
+        w.running.store(w.running.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        w.finished.store(w.finished.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
 
     static bool run_one_hook(void* pool, std::size_t index) {
         auto* self = static_cast<thread_pool*>(pool);
+        if (self->paused_.load(std::memory_order_relaxed)) return false;
         detail::state_base* task = self->find_task(index);
         if (task == nullptr) return false;
-        execute(task);
+        self->execute(task, index);
         return true;
+    }
+
+    // Sleeps while the pool is paused (and not stopping); tells wait() callers first.
+    void sleep_while_paused() {
+        notify_idle_waiters();
+        std::unique_lock lock(sleep_mutex_);
+        sleep_cv_.wait(lock, [&] { return !paused_.load(std::memory_order_relaxed) || stopping_; });
     }
 
     // Spins briefly for new work before sleeping (only when the pool does not oversubscribe
@@ -244,15 +444,21 @@ private:
 
     void worker_main(std::size_t self) {
         detail::this_worker = &contexts_[self];
+        if (initializer_) initialize_worker(self);
         bool was_idle = false;
         for (;;) {
+            if (paused_.load(std::memory_order_relaxed)) [[unlikely]] {
+                sleep_while_paused();
+                continue;
+            }
             if (detail::state_base* task = find_task(self)) {
                 if (std::exchange(was_idle, false)) wake_one_for_work_left();
-                execute(task);
+                execute(task, self);
                 continue;
             }
             was_idle = true;
             searching_.fetch_add(1, std::memory_order_seq_cst);
+            notify_idle_waiters();
             if (spin_for_work()) {
                 searching_.fetch_sub(1, std::memory_order_seq_cst);
                 continue;
@@ -283,12 +489,17 @@ private:
 
     // Cancels every queued task that has not started and drops the queues' references.
     void cancel_queued() {
-        for (detail::work_queue& queue : queues_) {
+        auto cancel_all = [&](detail::work_queue& queue) {
             for (detail::state_base* task : queue.drain()) {
                 task->try_cancel();
                 task->release();
+                dropped_.fetch_add(1, std::memory_order_acq_rel);
             }
-        }
+        };
+        cancel_all(high_queue_);
+        for (detail::work_queue& queue : queues_) cancel_all(queue);
+        cancel_all(low_queue_);
+        notify_idle_waiters();
     }
 
     friend thread_pool& default_thread_pool();
@@ -299,9 +510,20 @@ private:
     const bool spin_;
     std::vector<detail::work_queue> queues_;
     std::vector<detail::worker_context> contexts_;
+    std::vector<worker_stats> stats_;
+    detail::work_queue high_queue_;
+    detail::work_queue low_queue_;
+    const std::function<void()> initializer_;  // empty: none
+    std::mutex init_mutex_;
+    std::condition_variable init_cv_;
+    std::size_t init_pending_;           // workers yet to run the initializer (init_mutex_)
+    std::exception_ptr init_error_;      // first initializer failure (init_mutex_)
+    std::size_t init_error_worker_ = 0;  // its worker (init_mutex_)
     std::vector<std::thread> threads_;
     alignas(64) std::atomic<std::size_t> next_index_{0};  // written by submitters
     std::atomic<bool> closed_{false};
+    std::atomic<bool> paused_{false};
+    std::atomic<std::size_t> dropped_{0};  // submissions that never ran on a worker (cancelled, failed)
     alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers
     std::atomic<int> searching_{0};             // workers spinning for work (awake, idle)
     std::atomic<int> waker_cpu_{-1};            // CPU of the last submit that woke a sleeper
@@ -309,6 +531,9 @@ private:
     std::condition_variable sleep_cv_;
     bool stopping_ = false;  // guarded by sleep_mutex_
     std::mutex join_mutex_;
+    std::atomic<int> idle_waiters_{0};  // threads in wait()
+    std::mutex idle_mutex_;
+    std::condition_variable idle_cv_;
 };
 
 namespace detail {

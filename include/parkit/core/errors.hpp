@@ -108,6 +108,55 @@ public:
     explicit executor_closed(const std::string& what) : std::logic_error(what) {}
 };
 
+/// A wait with a time limit ran out before the tasks it waited for were done, like Python's
+/// `TimeoutError` from `as_completed(fs, timeout)` or `Future.result(timeout)`: raised by
+/// `as_completed(futures, timeout)` and by `parallel_map` on threads with `task_timeout_s`.
+/// The tasks themselves are not stopped (threads cannot be killed); they finish in the
+/// background and their results are dropped.
+class timeout_error : public std::runtime_error {
+public:
+    /// Builds the error for `call` (e.g. "parkit::as_completed") after `limit_s` seconds, with
+    /// `pending` of `total` tasks not finished.
+    timeout_error(const std::string& call, double limit_s, std::size_t pending, std::size_t total)
+        : std::runtime_error(call + ": timed out after " + format_seconds(limit_s) + " s with " +
+                             std::to_string(pending) + " of " + std::to_string(total) +
+                             " tasks still pending"),
+          pending_(pending) {}
+    /// Number of tasks that had not finished when the time was up.
+    [[nodiscard]] std::size_t pending() const noexcept { return pending_; }
+
+private:
+    static std::string format_seconds(double s) {
+        std::string text = std::to_string(s);  // fixed, 6 decimals: trim trailing zeros
+        while (!text.empty() && text.back() == '0') text.pop_back();
+        if (!text.empty() && text.back() == '.') text.pop_back();
+        return text;
+    }
+
+    std::size_t pending_;
+};
+
+/// A pool's initializer threw in one of its workers (like Python's `BrokenThreadPool` after a
+/// failed `initializer`): the pool is not usable and was shut down. Carries the original.
+class initializer_error : public std::runtime_error {
+public:
+    /// Builds the error for `pool` (e.g. "parkit::thread_pool") whose initializer failed in
+    /// worker `worker` with `original`.
+    initializer_error(const std::string& pool, std::size_t worker, std::exception_ptr original)
+        : std::runtime_error(pool + ": the initializer threw in worker " + std::to_string(worker) + ": " +
+                             detail::exception_type_name(original) + ": " + detail::exception_message(original)),
+          worker_(worker),
+          original_(std::move(original)) {}
+    /// Index of the worker whose initializer failed first.
+    [[nodiscard]] std::size_t worker() const noexcept { return worker_; }
+    /// The initializer's exception.
+    [[nodiscard]] const std::exception_ptr& original() const noexcept { return original_; }
+
+private:
+    std::size_t worker_;
+    std::exception_ptr original_;
+};
+
 namespace detail {
 
 /// An exception_ptr to a new `E(args...)`. Unlike `std::make_exception_ptr(E(...))`, no copy

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../detail/continuation_state.hpp"
 #include "../detail/shared_state.hpp"
 #include "errors.hpp"
 
@@ -24,6 +25,18 @@ template <class T>
 future<T> make_future(state_ptr<shared_state<T>> state) noexcept {
     return future<T>(std::move(state));
 }
+
+/// The state behind a future, for the combinators (when_all, when_any, wait).
+struct future_access {
+    /// The state of `f` (null for an empty future).
+    template <class T>
+    static const state_ptr<shared_state<T>>& state(const future<T>& f) noexcept {
+        return f.state_;
+    }
+};
+
+template <class T, class Callback>
+struct done_callback;
 }  // namespace detail
 
 /// The result of a submitted task, like Python's `concurrent.futures.Future`.
@@ -31,8 +44,10 @@ future<T> make_future(state_ptr<shared_state<T>> state) noexcept {
 /// `get()` waits and returns the value, or rethrows the task's own exception unchanged; a task
 /// cancelled before it started throws `parkit::task_cancelled`. `get()` moves the value out, so
 /// it is called once (as with `std::future`); `index()`, `ready()` and the rest keep working
-/// after it. Waiting on a pool worker runs other queued tasks meanwhile, so a task may submit
-/// sub-tasks and wait for them without deadlocking the pool.
+/// after it. Waiting on a pool worker runs the awaited task itself if it is still queued (or
+/// other queued tasks meanwhile), so a task may submit sub-tasks and wait for them without
+/// deadlocking the pool. `then` and `add_done_callback` react to completion without a blocked
+/// thread; see also `when_all`, `when_any`, `wait` and `as_completed`.
 template <class T>
 class future {
 public:
@@ -55,7 +70,7 @@ public:
         detail::shared_state<T>& s = checked("get");
         if (retrieved_) {
             throw std::logic_error("parkit::future::get: the result was already taken by an "
-                                   "earlier get() (it is moved out; call get() once)");
+                                   "earlier get() or then() (it is moved out; call get() once)");
         }
         s.wait();
         retrieved_ = true;
@@ -109,11 +124,47 @@ public:
         return s.error();
     }
 
+    /// Continues the task with `f`: returns a future of `f(result)` (`f()` for `future<void>`),
+    /// run when the task finishes, in the thread that finishes it (at once, here, if it already
+    /// has). A failed or cancelled task passes its exception on to the new future without
+    /// calling `f`; an exception from `f` goes to the new future. The result moves into `f`, so
+    /// this future is no longer `valid()` afterwards (its `ready()`, `index()` still work).
+    /// Keep `f` short, or submit its work to a pool: it runs on the finishing worker.
+    /// @throws std::logic_error on an empty future or one whose result was taken.
+    template <class F>
+    auto then(F&& f) {
+        using fn = std::decay_t<F>;
+        using result = detail::then_result_t<T, fn>;
+        checked("then");
+        if (retrieved_) {
+            throw std::logic_error("parkit::future::then: the result was already taken by get() or "
+                                   "an earlier then()");
+        }
+        auto next = detail::then_state<result, T, fn>::start(state_, fn(std::forward<F>(f)));
+        retrieved_ = true;
+        return detail::make_future(std::move(next));
+    }
+
+    /// Calls `callback` once when the task is done (value, exception or cancelled), like
+    /// Python's `Future.add_done_callback`: in the thread that finishes the task, or at once,
+    /// here, if it is done already. `callback` takes a `const future<T>&` (a view of this task:
+    /// `exception()`, `cancelled()`, `index()`, `ready()`; the value stays for `get()`) or
+    /// nothing. An exception it throws is reported on stderr and ignored, as in Python.
+    /// Several callbacks may be added; each runs once.
+    /// @throws std::logic_error on an empty future.
+    template <class Callback>
+    void add_done_callback(Callback&& callback) {
+        checked("add_done_callback");
+        detail::done_callback<T, std::decay_t<Callback>>::start(
+            state_, std::decay_t<Callback>(std::forward<Callback>(callback)));
+    }
+
 private:
     template <class U>
     friend future<U> detail::make_future(detail::state_ptr<detail::shared_state<U>>) noexcept;
     template <class U>
     friend class completed_range;
+    friend struct detail::future_access;
 
     explicit future(detail::state_ptr<detail::shared_state<T>> state) noexcept
         : state_(std::move(state)) {}
@@ -129,5 +180,46 @@ private:
     detail::state_ptr<detail::shared_state<T>> state_;
     bool retrieved_ = false;
 };
+
+namespace detail {
+
+/// A callback added by `future::add_done_callback`: registered with the state, it calls the
+/// callback with a view of the future once done and then deletes itself.
+template <class T, class Callback>
+struct done_callback {
+    static_assert(std::is_invocable_v<Callback&, const future<T>&> || std::is_invocable_v<Callback&>,
+                  "parkit::future::add_done_callback: the callback must be callable with "
+                  "(const parkit::future<T>&) or with no arguments");
+
+    /// Registers `callback` with `state`, or runs it now if the state is done.
+    static void start(const state_ptr<shared_state<T>>& state, Callback callback) {
+        auto* node = new done_callback{std::move(callback), state.get(), {}};
+        node->listener.fire = &fire;
+        node->listener.context = node;
+        if (!state->attach(&node->listener)) fire(node->listener);
+    }
+
+    static void fire(completion_listener& l) noexcept {
+        auto* self = static_cast<done_callback*>(l.context);
+        self->state->add_ref();  // the view's reference
+        const future<T> view = make_future(state_ptr<shared_state<T>>(self->state));
+        try {
+            if constexpr (std::is_invocable_v<Callback&, const future<T>&>) {
+                std::invoke(self->callback, view);
+            } else {
+                std::invoke(self->callback);
+            }
+        } catch (...) {
+            report_callback_error(self->state->index());
+        }
+        delete self;
+    }
+
+    Callback callback;
+    shared_state<T>* state;  // alive while it notifies its listeners
+    completion_listener listener;
+};
+
+}  // namespace detail
 
 }  // namespace parkit

@@ -1,11 +1,13 @@
 #pragma once
 /// @file
 /// The queue that finished tasks post their slot number to, so `as_completed` takes each result
-/// in O(1) as it arrives, without polling.
+/// in O(1) as it arrives, without polling; and the listener a state tells when it is done.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace parkit::detail {
@@ -25,6 +27,14 @@ public:
     std::size_t take() {
         std::unique_lock lock(mutex_);
         ready_cv_.wait(lock, [&] { return taken_ < ready_.size(); });
+        return ready_[taken_++];
+    }
+
+    /// `take()` that gives up at `deadline`: nullopt when no slot arrived by then.
+    template <class Clock, class Duration>
+    std::optional<std::size_t> take_until(const std::chrono::time_point<Clock, Duration>& deadline) {
+        std::unique_lock lock(mutex_);
+        if (!ready_cv_.wait_until(lock, deadline, [&] { return taken_ < ready_.size(); })) return std::nullopt;
         return ready_[taken_++];
     }
 
@@ -48,11 +58,25 @@ private:
     std::size_t taken_ = 0;
 };
 
-/// What a future's state points to while an as_completed range watches it: the range's queue
-/// and the future's slot in the range. Owned by the range; immutable while registered.
+/// Something to tell when a state is done: by default posts `slot` to `queue` (an as_completed
+/// range or a `wait` call); with `fire` set, calls it instead (continuations, callbacks,
+/// when_all / when_any). A state keeps its listeners in an intrusive list (`next`); the owner
+/// keeps the listener alive until it has fired or was detached.
 struct completion_listener {
-    completion_queue* queue = nullptr;  ///< where to post the slot
-    std::size_t slot = 0;               ///< the future's position in the range
+    completion_queue* queue = nullptr;  ///< where to post the slot (when `fire` is null)
+    std::size_t slot = 0;               ///< the future's position in the caller's sequence
+    void (*fire)(completion_listener& self) noexcept = nullptr;  ///< custom reaction, if any
+    void* context = nullptr;            ///< the owner of a custom listener
+    completion_listener* next = nullptr;  ///< managed by the state while registered
+
+    /// Tells the owner that the state is done (called once, by the finishing thread).
+    void notify() noexcept {
+        if (fire != nullptr) {
+            fire(*this);
+        } else {
+            queue->deliver(slot);
+        }
+    }
 };
 
 }  // namespace parkit::detail

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// The state a task shares with its future: phase, result or exception, waiters, and the
-/// completion queue of an `as_completed` range listening to it. One allocation per task holds
+/// listeners told when it is done (as_completed ranges, wait calls, continuations, callbacks). One allocation per task holds
 /// this state and the task's callable together.
 
 #include <array>
@@ -50,6 +50,15 @@ inline wait_stripe& stripe_for(const void* address) noexcept {
     return (*stripes)[(bits >> 6) % stripes->size()];
 }
 
+/// How deep a pool worker nests other queued tasks on its stack while it waits on a future
+/// (help-while-waiting). Beyond it the waiter only runs the task it waits for (or the tasks that
+/// one depends on) when still queued, and otherwise sleeps until it is done: helping with any
+/// queued task could nest without bound (a queue of tasks that each wait on a slow one).
+inline constexpr int max_help_depth = 32;
+
+/// Help-while-waiting levels on the calling thread's stack.
+inline thread_local int help_depth = 0;
+
 /// Where a task stands.
 enum class phase : std::uint8_t {
     pending,    ///< queued, not started
@@ -80,6 +89,13 @@ public:
 
     /// Runs the task if it is still pending; a no-op for states without a callable.
     virtual void run() noexcept {}
+
+    /// Called by a pool worker that waits on this state: runs the task here, on the waiter's
+    /// stack, if it has not started (a derived state, such as `then`'s, forwards to the states
+    /// it waits on); the queue's copy is then a no-op. True when it ran something. This never
+    /// deepens the stack by more than the task itself, unlike helping with any queued task, and
+    /// is what the waiter would otherwise block for. (A task of another pool runs this way too.)
+    virtual bool run_here() noexcept { return false; }
 
     /// Adds an owner.
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -125,9 +141,12 @@ public:
         publish_finished();
     }
 
-    /// Blocks until done(). On a pool worker it runs other queued tasks meanwhile, so a task
-    /// that waits on tasks it submitted never deadlocks the pool.
+    /// Blocks until done(). On a pool worker it runs the awaited task itself if still queued, or
+    /// other queued tasks meanwhile (up to max_help_depth levels), so a task that waits on tasks
+    /// it submitted never deadlocks the pool nor overflows the worker's stack.
     void wait() const {
+        if (done()) return;
+        if (this_worker != nullptr && mutable_self().run_here() && done()) return;
         if (spin_until_done()) return;
         if (this_worker != nullptr) {
             help_until([] { return false; });
@@ -142,6 +161,8 @@ public:
     /// meanwhile may carry the wait past the deadline.
     template <class Clock, class Duration>
     bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
+        if (done()) return true;
+        if (this_worker != nullptr && mutable_self().run_here() && done()) return true;
         if (spin_until_done()) return true;
         if (this_worker != nullptr) {
             help_until([&] { return Clock::now() >= deadline; });
@@ -155,25 +176,41 @@ public:
         return done();
     }
 
-    /// Registers `listener` (a completion queue and a slot number, owned by an as_completed
-    /// range) to be told when this state is done. Returns false, registering nothing, when the
-    /// state is already done (the caller then delivers the slot itself).
-    /// @throws std::logic_error if another as_completed range listens to this future already.
-    bool attach(completion_listener* listener) {
-        completion_listener* expected = nullptr;
-        if (listener_.compare_exchange_strong(expected, listener, std::memory_order_acq_rel)) {
-            return true;
-        }
-        if (expected == delivered_marker()) return false;
-        throw std::logic_error(
-            "parkit::as_completed: a future is already being watched by another as_completed "
-            "range; a future can be in one range at a time");
+    /// Registers `listener` to be told (once, by the finishing thread) when this state is done;
+    /// any number of listeners may be registered. Returns false, registering nothing, when the
+    /// state is already done (the caller then reacts itself). Lock-free.
+    bool attach(completion_listener* listener) noexcept {
+        completion_listener* head = listeners_.load(std::memory_order_acquire);
+        do {
+            if (head == delivered_marker()) return false;
+            listener->next = head;
+        } while (!listeners_.compare_exchange_weak(head, listener, std::memory_order_acq_rel,
+                                                   std::memory_order_acquire));
+        return true;
     }
 
-    /// Unregisters `listener`; false if the state finished first (its slot is being delivered).
+    /// Unregisters `listener`; false if the state finished first (it is being or was told).
     bool detach(completion_listener* listener) noexcept {
-        completion_listener* expected = listener;
-        return listener_.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+        // Under the stripe's mutex: detaches exclude each other, and notify_done takes the mutex
+        // once after taking the list, so it never walks a list while a detach edits it.
+        wait_stripe& stripe = stripe_for(this);
+        std::lock_guard lock(stripe.mutex);
+        for (;;) {
+            completion_listener* head = listeners_.load(std::memory_order_acquire);
+            if (head == delivered_marker() || head == nullptr) return false;
+            if (head == listener) {
+                if (listeners_.compare_exchange_strong(head, listener->next, std::memory_order_acq_rel)) return true;
+                continue;  // a listener was pushed meanwhile (or the list taken): look again
+            }
+            // Pushes only change the head, so the rest of the list is stable under the mutex.
+            for (completion_listener* prev = head; prev->next != nullptr; prev = prev->next) {
+                if (prev->next == listener) {
+                    prev->next = listener->next;
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
 protected:
@@ -204,9 +241,15 @@ private:
             { std::lock_guard lock(stripe.mutex); }
             stripe.wakeup.notify_all();
         }
-        completion_listener* listener =
-            listener_.exchange(delivered_marker(), std::memory_order_acq_rel);
-        if (listener != nullptr) listener->queue->deliver(listener->slot);
+        completion_listener* listener = listeners_.exchange(delivered_marker(), std::memory_order_acq_rel);
+        if (listener == nullptr) return;
+        // A detach that was editing the list has finished once the mutex is free (see detach).
+        { std::lock_guard lock(stripe_for(this).mutex); }
+        while (listener != nullptr) {
+            completion_listener* next = listener->next;  // read first: notify may free it
+            listener->notify();
+            listener = next;
+        }
     }
 
     // Short tasks finish within microseconds: spinning that long first saves the sleep/wake-up
@@ -219,13 +262,23 @@ private:
         return done();
     }
 
-    /// Runs queued tasks of the caller's pool until done() or `give_up()`; sleeps briefly on the
-    /// state's stripe (woken at once by completion) when there is nothing to help with.
+    // Waiting mutates nothing a caller sees: running the awaited task is what a worker would do.
+    state_base& mutable_self() const noexcept { return const_cast<state_base&>(*this); }
+
+    /// Until done() or `give_up()`: runs the awaited task here if it is still queued, else other
+    /// queued tasks of the caller's pool while the help depth allows; sleeps briefly on the
+    /// state's stripe (woken at once by completion) when there is nothing it may run.
     template <class GiveUp>
     void help_until(GiveUp give_up) const {
         auto pause = std::chrono::microseconds(20);
         while (!done() && !give_up()) {
-            if (help_run_one()) {
+            bool ran = mutable_self().run_here();
+            if (!ran && help_depth < max_help_depth) {
+                ++help_depth;
+                ran = help_run_one();  // noexcept: tasks store their own exceptions
+                --help_depth;
+            }
+            if (ran) {
                 pause = std::chrono::microseconds(20);
                 continue;
             }
@@ -248,7 +301,7 @@ protected:
     bool has_call_ = false;   ///< task_state::call_ is constructed
 
 private:
-    std::atomic<completion_listener*> listener_{nullptr};
+    std::atomic<completion_listener*> listeners_{nullptr};  // list head; delivered_marker() once done
     std::size_t index_;
     std::exception_ptr error_;
 };
@@ -319,6 +372,12 @@ public:
             drop_call();
             this->set_exception(std::current_exception());
         }
+    }
+
+    bool run_here() noexcept override {
+        if (this->current_phase() != phase::pending) return false;
+        run();
+        return true;
     }
 
 private:
