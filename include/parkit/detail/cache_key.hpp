@@ -151,7 +151,12 @@ private:
             save(value.first);
             save(value.second);
         } else if constexpr (is_specialization_v<T, std::tuple>) {
-            std::apply([this](const auto&... members) { (save(members), ...); }, value);
+            std::apply(
+                [this](const auto&... members) {
+                    static_cast<void>(this);  // used by no member of an empty tuple
+                    (save(members), ...);
+                },
+                value);
         } else if constexpr (is_specialization_v<T, std::optional>) {
             out_(value.has_value());
             if (value) save(*value);
