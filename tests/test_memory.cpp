@@ -25,6 +25,8 @@
 #include <parkit/memory.hpp>
 #include <parkit/parallel_map.hpp>
 
+#include "reliability_support.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -458,8 +460,11 @@ TEST_CASE("memory: a large hit peaks near 2x the result and keeps no large buffe
     kept_kb = resident_kb().first - before_kb;
     REQUIRE(mem.stats().hits == 1);
     INFO("result " << result_kb << " kB, peak above the start " << read_peak_kb << " kB, kept " << kept_kb << " kB");
-    if (peak_reset && before_peak_kb > 0) CHECK(read_peak_kb < result_kb * 5 / 2);  // file block + result
-    CHECK(kept_kb < result_kb / 4);  // no per-thread copy of the file survives the hit
+    // Under a sanitizer the allocator's quarantine keeps freed blocks: RSS says nothing there.
+    if (!parkit_test::under_sanitizer) {
+        if (peak_reset && before_peak_kb > 0) CHECK(read_peak_kb < result_kb * 5 / 2);  // file block + result
+        CHECK(kept_kb < result_kb / 4);  // no per-thread copy of the file survives the hit
+    }
 }
 
 TEST_CASE("memory: opening a cache removes temporary files of dead writers, never a running writer's", "[memory]") {
