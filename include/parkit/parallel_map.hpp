@@ -87,7 +87,8 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// list, ...) in parallel and returns the results in input order as `std::vector<R>` (nothing
 /// for a `void` function).
 ///
-/// - `n_jobs`: -1 = all cores (default), -2 = all but one, k = k workers.
+/// - `n_jobs`: -1 = all cores (default), -2 = all but one, k = k workers; never more workers
+///   are started than there are chunks of work, nor more than 1024 (`detail::max_map_workers`).
 /// - `chunk_size`: 0 = automatic: chunks adapt to the measured task time, so millions of
 ///   nanosecond tasks run about as fast as a plain loop and millisecond tasks spread evenly.
 /// - `progress` / `on_progress`: joblib-style report on stderr and/or a callback.
