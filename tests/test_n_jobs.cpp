@@ -2,6 +2,8 @@
 
 #include <parkit/parkit.hpp>
 
+#include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -39,4 +41,18 @@ TEST_CASE("invalid n_jobs is rejected with a message naming it", "[n_jobs][error
     CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2},
                                          {.n_jobs = -cores - 1}),
                     std::invalid_argument);
+}
+
+TEST_CASE("a map's workers are clamped to its chunks and to max_map_workers", "[n_jobs][bad_input]") {
+    using parkit::detail::workers_for_work;
+    constexpr int int_max = std::numeric_limits<int>::max();
+    constexpr std::size_t size_max = std::numeric_limits<std::size_t>::max();
+    REQUIRE(workers_for_work(100000, 10, 0) == 10);
+    REQUIRE(workers_for_work(int_max, 10, 0) == 10);
+    REQUIRE(workers_for_work(8, 100, 30) == 4);  // 4 chunks
+    REQUIRE(workers_for_work(3, 10, size_max) == 1);
+    REQUIRE(workers_for_work(4, 0, 0) == 1);
+    REQUIRE(workers_for_work(2, 1000, 0) == 2);  // below the work: as asked
+    REQUIRE(workers_for_work(int_max, size_max, 0) == parkit::detail::max_map_workers);
+    REQUIRE(workers_for_work(int_max, size_max, 1) == parkit::detail::max_map_workers);
 }

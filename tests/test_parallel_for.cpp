@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <string>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <parkit/parallel_for.hpp>
@@ -128,4 +130,69 @@ TEST_CASE("parallel_reduce propagates a failing map as task_error with the block
         REQUIRE(e.index() == 5);
         REQUIRE(std::string(e.what()).find("negative variance") != std::string::npos);
     }
+}
+
+TEST_CASE("chunk sizes up to SIZE_MAX hand every index out exactly once", "[parallel_for][chunking][bad_input]") {
+    constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
+    for (const std::size_t chunk : {std::size_t{1} << 62, (std::size_t{1} << 63) + 1, max - 1, max}) {
+        // Few slow indices and many workers: every worker claims while the first chunk runs, and
+        // a counter advanced by the chunk size would wrap round after four claims.
+        std::vector<std::atomic<int>> visits(10);
+        parkit::parallel_for(std::size_t{0}, visits.size(), [&](std::size_t i) {
+            visits[i].fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }, {.n_jobs = 8, .chunk_size = chunk});
+        for (const auto& v : visits) REQUIRE(v.load() == 1);
+        const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::vector<int>{1, 2, 3, 4, 5},
+                                                  {.n_jobs = 4, .chunk_size = chunk});
+        REQUIRE(squares == std::vector<int>{1, 4, 9, 16, 25});
+    }
+}
+
+TEST_CASE("the chunk dispenser never wraps its counter, whatever the range and chunk size", "[parallel_for][chunking]") {
+    using parkit::detail::chunk_dispenser;
+    using parkit::detail::index_range;
+    constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
+    // Many workers claiming from a small range with a huge chunk: one chunk of everything.
+    chunk_dispenser small(10, std::size_t{1} << 62, 8);
+    std::vector<chunk_dispenser::cursor> cursors(8);
+    index_range range;
+    REQUIRE(small.next(cursors[0], range));
+    REQUIRE(range.begin == 0);
+    REQUIRE(range.end == 10);
+    for (int round = 0; round < 4; ++round) {
+        for (auto& c : cursors) REQUIRE_FALSE(small.next(c, range));
+    }
+    // A range of SIZE_MAX indices in chunks of 2^62: four chunks, the last one short, then none.
+    chunk_dispenser huge(max, std::size_t{1} << 62, 4);
+    std::size_t covered = 0;
+    std::size_t chunks = 0;
+    while (huge.next(cursors[chunks % 4], range)) {
+        REQUIRE(range.begin == covered);
+        REQUIRE(range.end > range.begin);
+        covered = range.end;
+        ++chunks;
+        REQUIRE(chunks <= 4);
+    }
+    REQUIRE(chunks == 4);
+    REQUIRE(covered == max);
+    for (auto& c : cursors) REQUIRE_FALSE(huge.next(c, range));
+    REQUIRE(chunk_dispenser::max_chunks(max, std::size_t{1} << 62) == 4);
+    REQUIRE(chunk_dispenser::max_chunks(10, max) == 1);
+    REQUIRE(chunk_dispenser::max_chunks(0, 3) == 0);
+}
+
+TEST_CASE("parallel_reduce with chunk sizes near SIZE_MAX computes one block, never returns init", "[parallel_reduce][chunking][bad_input]") {
+    constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
+    auto plus = [](long a, long b) { return a + b; };
+    auto identity = [](long i) { return i; };
+    for (const std::size_t chunk : {std::size_t{1} << 62, max / 2 + 1, max - 1, max}) {
+        REQUIRE(parkit::parallel_reduce(0L, 1000L, 7L, identity, plus, {.n_jobs = 4, .chunk_size = chunk}) == 7 + 499500);
+        REQUIRE(parkit::detail::reduce_block_size(1000, chunk) == 1000);
+    }
+    // At the top of the index type: the indices, not only their count, stay exact.
+    const std::int64_t top = std::numeric_limits<std::int64_t>::max();
+    REQUIRE(parkit::parallel_reduce(top - 10, top, std::int64_t{0}, [&](std::int64_t i) { return top - i; },
+                                    [](std::int64_t a, std::int64_t b) { return a + b; },
+                                    {.n_jobs = 3, .chunk_size = max}) == 55);
 }

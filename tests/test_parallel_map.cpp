@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -185,4 +187,51 @@ TEST_CASE("repeated small maps are consistent (pool reuse)", "[parallel_map]") {
         mismatches += parkit::parallel_map([](double x) { return std::sqrt(x); }, xs) != first;
     }
     CHECK(mismatches == 0);
+}
+
+namespace {
+
+/// Threads of this process now, from /proc/self/status (0 when unknown).
+int threads_now() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("n_jobs far above the inputs starts at most one thread per input", "[parallel_map][bad_input]") {
+    (void)parkit::parallel_map([](int x) { return x; }, std::views::iota(0, 64));  // the process-wide pool exists
+    const int before = threads_now();
+    for (const int n_jobs : {100000, std::numeric_limits<int>::max()}) {
+        std::atomic<int> most{0};
+        auto note_threads = [&] {
+            const int now = threads_now();
+            int seen = most.load();
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+        };
+        const auto out = parkit::parallel_map(
+            [&](int x) {
+                note_threads();
+                std::this_thread::sleep_for(2ms);
+                return 2 * x;
+            },
+            std::views::iota(0, 10), {.n_jobs = n_jobs});
+        REQUIRE(out == std::vector<int>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18});
+        if (before > 0) CHECK(most.load() <= before + 9);  // the caller runs one of the 10 itself
+        // Fixed chunks: one thread per chunk at most.
+        std::atomic<int> calls{0};
+        parkit::parallel_for(0, 10, [&](int) { ++calls; note_threads(); }, {.n_jobs = n_jobs, .chunk_size = 5});
+        REQUIRE(calls == 10);
+        if (before > 0) CHECK(most.load() <= before + 9);
+        // On a given pool and on worker processes as well.
+        parkit::thread_pool pool(2);
+        REQUIRE(pool.map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3}, {.n_jobs = n_jobs}) == std::vector<int>{2, 3, 4});
+    }
+    REQUIRE(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3},
+                                 {.n_jobs = 100000, .backend = parkit::backend::processes}) == std::vector<int>{2, 3, 4});
 }

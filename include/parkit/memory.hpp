@@ -9,15 +9,21 @@
 /// @endcode
 ///
 /// - Key: MurmurHash3_x64_128 (see detail/murmur_hash.hpp for why this hash) of the function's
-///   name, its signature and its serialized arguments (`parkit::to_bytes`, so every type the
-///   process backend can send works as an argument and as a result). The entry stores the full
-///   key and a hit compares it, so a hash collision is a miss, never a wrong result. Bump the
-///   name ("simulate_v2") when the function's code changes.
-/// - One file per entry, `cache_dir/parkit/<name>/<hash>.entry`, written atomically (unique
-///   temporary file + rename), so any number of threads and processes (e.g. `parallel_map`
-///   tasks on `backend::processes`) may compute and store the same key at once: readers see a
-///   complete entry or none. A truncated or corrupt entry is a miss and is rewritten.
-/// - A hit costs one open + read of a small file plus decoding: a few microseconds.
+///   name, its signature and its serialized arguments (`parkit::to_bytes`'s format, so every
+///   type the process backend can send works as an argument and as a result, with padding bytes
+///   written as zeros: the key is a function of the arguments' values, see detail/cache_key.hpp).
+///   The entry stores the full key and a hit compares it, so a hash collision is a miss, never a
+///   wrong result. Bump the name ("simulate_v2") when the function's code changes.
+/// - One file per entry, `cache_dir/parkit/<name>/<hash>.entry`, written atomically (a
+///   temporary file named after its writer's pid + rename), so any number of threads and
+///   processes (e.g. `parallel_map` tasks on `backend::processes`) may compute and store the
+///   same key at once: readers see a complete entry or none. A truncated or corrupt entry, and
+///   anything at an entry's path that is not a regular file of a plausible size (a symlink, a
+///   FIFO, a device, more than `detail::max_entry_bytes`), is a miss and is rewritten. Temporary
+///   files of writers that died mid-store are removed when a `memory` is opened.
+/// - A hit costs one open + fstat + read of a small file plus decoding: a few microseconds. A
+///   large hit reads into a block of exactly the file's size, decodes from it and frees it:
+///   about 2x the result at the peak, nothing kept afterwards.
 /// - Exceptions thrown by the function propagate and nothing is stored. A result that cannot be
 ///   stored (disk full, cache removed meanwhile) is still returned; the failure is reported as
 ///   a `store_failed` event.
@@ -48,6 +54,7 @@
 
 #include "core/serialization.hpp"
 #include "detail/cache_entry.hpp"
+#include "detail/cache_key.hpp"
 
 namespace parkit {
 
@@ -156,15 +163,15 @@ public:
         static const std::string signature = typeid(R(std::remove_cvref_t<Args>...)).name();
         std::vector<std::byte> key;
         key.reserve(64);
-        output_archive{key}(name_, signature, args...);
+        detail::key_writer{key}(name_, signature, args...);
         const detail::hash128 hash = detail::murmur3_128(key);
         const std::string path = directory_ + detail::hash_hex(hash) + ".entry";
         detail::memory_state& state = *state_;
 
         thread_local detail::read_buffer buffer;
         const char* why = nullptr;
-        if (const auto file = detail::read_whole_file(path, buffer)) {
-            if (auto payload = detail::decode_entry(*file, hash, key, why)) {
+        if (const auto file = detail::read_entry_file(path, buffer, why)) {
+            if (auto payload = detail::decode_entry(file->bytes(), hash, key, why)) {
                 try {
                     R value = from_bytes<R>(*payload);
                     state.hits.fetch_add(1, std::memory_order_relaxed);
@@ -174,8 +181,6 @@ public:
                     why = "payload does not decode";
                 }
             }
-        } else if (errno != ENOENT) {
-            why = std::strerror(errno);
         }
         if (why != nullptr) {
             state.corrupt.fetch_add(1, std::memory_order_relaxed);
@@ -208,22 +213,28 @@ private:
         state_->report(cache_event{kind, name_, key, seconds, reason});
     }
 
-    // Writes the entry; creates the function's directory when it is missing (first store, or
-    // after clear()). A failure is reported, never thrown: the caller still gets its result.
+    // Writes the entry (header, key and payload straight from where they are, no file image
+    // assembled); creates the function's directory when it is missing (first store, or after
+    // clear()). A failure is reported, never thrown: the caller still gets its result.
     void store(const std::string& path, const detail::hash128& hash, std::span<const std::byte> key,
                std::span<const std::byte> payload) const {
-        const std::vector<std::byte> image = detail::encode_entry(hash, key, payload);
-        int error = detail::write_file_atomically(path, image);
-        if (error == ENOENT) {
-            std::error_code ignored;
-            std::filesystem::create_directories(directory_, ignored);
-            error = detail::write_file_atomically(path, image);
-        }
-        if (error != 0) {
-            state_->store_failed.fetch_add(1, std::memory_order_relaxed);
-            if (state_->options.verbose || state_->options.on_event) {
-                report(cache_event_kind::store_failed, hash, 0.0, std::strerror(error));
+        const char* why = nullptr;
+        if (sizeof(detail::entry_header) + key.size() + payload.size() > detail::max_entry_bytes) {
+            why = "larger than the cache's entry size limit (max_entry_bytes)";
+        } else {
+            const detail::entry_header header = detail::make_entry_header(hash, key, payload);
+            const auto header_bytes = std::as_bytes(std::span<const detail::entry_header, 1>(&header, 1));
+            int error = detail::write_file_atomically(path, {header_bytes, key, payload});
+            if (error == ENOENT) {
+                std::error_code ignored;
+                std::filesystem::create_directories(directory_, ignored);
+                error = detail::write_file_atomically(path, {header_bytes, key, payload});
             }
+            if (error != 0) why = std::strerror(error);
+        }
+        if (why != nullptr) {
+            state_->store_failed.fetch_add(1, std::memory_order_relaxed);
+            if (state_->reports()) report(cache_event_kind::store_failed, hash, 0.0, why);
         }
     }
 
@@ -238,7 +249,9 @@ private:
 /// Several `memory` objects (in one process or many) may share a directory.
 class memory {
 public:
-    /// Opens (creating it if needed) the cache in `cache_dir`.
+    /// Opens (creating it if needed) the cache in `cache_dir`, and removes the temporary files
+    /// that writers killed mid-store left there (those of processes of this machine that no
+    /// longer run, and any untouched for 24 hours; never one of a running writer).
     /// @throws std::invalid_argument naming `cache_dir` when it is empty, cannot be created or
     ///         is not writable.
     explicit memory(const std::filesystem::path& cache_dir, memory_options opts = {})
@@ -256,6 +269,7 @@ public:
             throw std::invalid_argument("parkit::memory: cache_dir '" + cache_dir.string() +
                                         "' is not writable: " + std::strerror(errno));
         }
+        detail::remove_stale_temporaries(state_->root);
     }
 
     /// Wraps `fn` so that its results are cached under `name` (1-200 characters from

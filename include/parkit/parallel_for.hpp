@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/options.hpp"
+#include "detail/chunking.hpp"
 #include "detail/iota_range.hpp"
 #include "parallel_map.hpp"
 
@@ -64,11 +65,12 @@ concept loop_index = std::integral<I> && !std::same_as<I, bool>;
 /// Most blocks an automatic reduction uses; each block is at least one index.
 inline constexpr std::size_t max_auto_reduce_blocks = 4096;
 
-/// Indices per reduction block: `chunk_size` when given, otherwise ceil(n / 4096) — a function
-/// of the range length only, so the bracketing of the reduction never depends on `n_jobs`.
+/// Indices per reduction block: `chunk_size` when given (at most `n`: a larger one is one block
+/// of the whole range), otherwise ceil(n / 4096) — a function of the range length only, so the
+/// bracketing of the reduction never depends on `n_jobs`.
 inline std::size_t reduce_block_size(std::size_t n, std::size_t chunk_size) noexcept {
-    if (chunk_size != 0) return chunk_size;
-    return std::max<std::size_t>(1, (n + max_auto_reduce_blocks - 1) / max_auto_reduce_blocks);
+    if (chunk_size != 0) return std::min(chunk_size, std::max<std::size_t>(n, 1));
+    return std::max<std::size_t>(1, chunk_dispenser::max_chunks(n, max_auto_reduce_blocks));
 }
 
 }  // namespace detail
@@ -125,11 +127,11 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     if (n == 0) return init;
     const std::size_t block = detail::reduce_block_size(n, opts.chunk_size);
-    const std::size_t blocks = (n + block - 1) / block;
+    const std::size_t blocks = detail::chunk_dispenser::max_chunks(n, block);
 
     auto reduce_block = [&, first, block, n](std::size_t b) -> T {
-        const std::size_t begin = b * block;
-        const std::size_t end = std::min(begin + block, n);
+        const std::size_t begin = b * block;  // < n: b < blocks
+        const std::size_t end = begin + std::min(block, n - begin);
         auto index = [first](std::size_t offset) { return detail::index_at(first, offset); };
         T partial = static_cast<T>(std::invoke(map, index(begin)));
         for (std::size_t k = begin + 1; k < end; ++k) {

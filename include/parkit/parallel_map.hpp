@@ -23,11 +23,13 @@ namespace parkit {
 
 namespace detail {
 
-/// Runs a map on `workers` threads: the calling thread alone (one worker), the process-wide
-/// pool, or — when more workers are asked for than the process-wide pool has (waiting work,
-/// e.g. n_jobs = 32 for downloads) — a pool of that many threads made for the call.
+/// Runs a map on `workers` threads (at most one per chunk, see `workers_for_work`): the calling
+/// thread alone (one worker), the process-wide pool, or — when more workers are asked for than
+/// the process-wide pool has (waiting work, e.g. n_jobs = 32 for downloads) — a pool of that
+/// many threads made for the call.
 template <class F, class Range, class OnError>
 auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    workers = workers_for_work(workers, static_cast<std::size_t>(std::ranges::size(inputs)), opts.chunk_size);
     if (workers == 1) {
         return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
     }
@@ -46,7 +48,8 @@ template <class F, class Range, class OnError>
 auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     require_callable(f, "parkit::parallel_map", "f");
     require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
-    const int workers = resolve_n_jobs(opts.n_jobs);
+    const int workers = workers_for_work(resolve_n_jobs(opts.n_jobs),
+                                         static_cast<std::size_t>(std::ranges::size(inputs)), opts.chunk_size);
     switch (opts.backend) {
         case backend::sequential:
             return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
@@ -84,7 +87,8 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// list, ...) in parallel and returns the results in input order as `std::vector<R>` (nothing
 /// for a `void` function).
 ///
-/// - `n_jobs`: -1 = all cores (default), -2 = all but one, k = k workers.
+/// - `n_jobs`: -1 = all cores (default), -2 = all but one, k = k workers; never more workers
+///   are started than there are chunks of work, nor more than 1024 (`detail::max_map_workers`).
 /// - `chunk_size`: 0 = automatic: chunks adapt to the measured task time, so millions of
 ///   nanosecond tasks run about as fast as a plain loop and millisecond tasks spread evenly.
 /// - `progress` / `on_progress`: joblib-style report on stderr and/or a callback.

@@ -6,6 +6,9 @@
 /// - 1: the rest is a payload, wrapped in a valid entry: it must come back exactly;
 /// - 2: a valid entry of the payload rest[1 .. 1 + rest[0]] with the remaining bytes applied as
 ///   (offset, xor) corruptions and a truncation: an entry whose bytes changed must be refused.
+/// - 3: the rest is a file size (8 bytes) and an entry header, as `read_entry_file` checks them
+///   before it allocates a block of the file's size: a header accepted for that size must
+///   declare exactly that size (no overflow) and a size within `max_entry_bytes`.
 /// Whatever the bytes, the reader must refuse cleanly (no crash, over-read or huge allocation)
 /// and a decoded payload must give a value or a serialization_error.
 ///
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <span>
 #include <string>
@@ -75,7 +79,7 @@ std::vector<std::byte> valid_entry(std::span<const std::byte> payload) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const auto rest = std::as_bytes(std::span<const std::uint8_t>(data + 1, size - 1));
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
         case 0:
             if (const auto payload = read_entry(rest)) decode_payload(*payload);
             break;
@@ -85,6 +89,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!payload || !std::equal(payload->begin(), payload->end(), rest.begin(), rest.end()))
                 fail("a valid entry did not give its payload back");
             decode_payload(*payload);
+            break;
+        }
+        case 3: {
+            using parkit::detail::entry_header;
+            if (rest.size() < 8 + sizeof(entry_header)) break;
+            std::uint64_t file_size = 0;
+            entry_header header{};
+            std::memcpy(&file_size, rest.data(), 8);
+            std::memcpy(&header, rest.data() + 8, sizeof header);
+            file_size %= parkit::detail::max_entry_bytes + 1;  // read_entry_file refuses larger files first
+            const char* why = nullptr;
+            if (parkit::detail::header_fits(header, file_size, why)) {
+                const unsigned __int128 declared = static_cast<unsigned __int128>(sizeof header) + header.key_bytes +
+                                                   header.payload_bytes;
+                if (declared != file_size) fail("a header was accepted for a size it does not declare");
+            } else if (why == nullptr) {
+                fail("a header was refused without a reason");
+            }
             break;
         }
         default: {

@@ -59,6 +59,11 @@ inline int resolve_workers(int n_jobs, int capacity, const char* of) {
         std::to_string(capacity) + ", " + of + ") down to -" + std::to_string(capacity) + " (one worker)");
 }
 
+/// Most workers one map starts, whatever `n_jobs` asks for: room for waiting work (downloads,
+/// sleeps) far beyond the cores, while a runaway `n_jobs` (100000, INT_MAX) cannot exhaust the
+/// system's threads, processes or memory.
+inline constexpr int max_map_workers = 1024;
+
 }  // namespace detail
 
 /// The number of cores this process may use: the affinity mask, capped by a cgroup CPU quota

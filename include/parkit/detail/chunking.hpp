@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstddef>
 
+#include "../core/n_jobs.hpp"
+
 namespace parkit::detail {
 
 /// A half-open range of input indices.
@@ -37,23 +39,36 @@ public:
     static constexpr double reliable_ns = 1'000.0;
 
     /// Dispenser over `total` tasks with a fixed `chunk_size` (0 = automatic) for `workers`
-    /// workers.
+    /// workers. A `chunk_size` above `total` means one chunk of everything.
     chunk_dispenser(std::size_t total, std::size_t chunk_size, int workers) noexcept
-        : total_(total), fixed_(chunk_size), workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
+        : total_(total),
+          fixed_(chunk_size == 0 ? 0 : std::min(chunk_size, std::max<std::size_t>(total, 1))),
+          workers_(static_cast<std::size_t>(std::max(workers, 1))) {}
 
     /// Claims the next chunk for `c` into `out`; false when none is left or the map stopped.
+    /// The shared counter never passes `total` (a compare-exchange claims at most what is
+    /// left), so no chunk size can wrap it round and hand a range out twice.
     bool next(cursor& c, index_range& out) noexcept {
         if (stopped()) return false;
-        std::size_t size = fixed_ != 0 ? fixed_ : c.chunk;
-        if (fixed_ == 0 && shared_.load(std::memory_order_relaxed)) {
-            const std::size_t claimed = next_.load(std::memory_order_relaxed);
-            if (claimed >= total_) return false;
-            size = std::min(size, std::max<std::size_t>(1, (total_ - claimed) / (2 * workers_)));
-        }
-        const std::size_t begin = next_.fetch_add(size, std::memory_order_relaxed);
-        if (begin >= total_) return false;
-        out = {begin, std::min(begin + size, total_)};
+        std::size_t wanted = fixed_ != 0 ? fixed_ : c.chunk;
+        const bool shrink = fixed_ == 0 && shared_.load(std::memory_order_relaxed);
+        std::size_t begin = next_.load(std::memory_order_relaxed);
+        std::size_t size = 0;
+        do {
+            if (begin >= total_) return false;
+            const std::size_t left = total_ - begin;
+            size = std::min(wanted, left);
+            if (shrink) size = std::min(size, std::max<std::size_t>(1, left / (2 * workers_)));
+        } while (!next_.compare_exchange_weak(begin, begin + size, std::memory_order_relaxed));
+        out = {begin, begin + size};
         return true;
+    }
+
+    /// Number of chunks a fixed `chunk_size` cuts `total` tasks into (ceil(total / chunk_size)
+    /// without overflow); `total` for automatic chunking (0), whose chunks may be single tasks.
+    static constexpr std::size_t max_chunks(std::size_t total, std::size_t chunk_size) noexcept {
+        if (chunk_size == 0) return total;
+        return total / chunk_size + (total % chunk_size != 0 ? 1 : 0);
     }
 
     /// Feeds back that `c` ran `tasks` tasks in `elapsed_ns` nanoseconds; adapts its next chunk
@@ -67,7 +82,8 @@ public:
         c.ns_per_task = c.ns_per_task < 0 ? sample : 0.5 * c.ns_per_task + 0.5 * sample;
         const double wanted = target_chunk_ns / std::max(c.ns_per_task, 0.1);
         const double grown = std::min(wanted, 16.0 * static_cast<double>(c.chunk));
-        c.chunk = static_cast<std::size_t>(std::clamp(grown, 1.0, static_cast<double>(total_)));
+        // 2^62 bounds the double before the conversion (a double at 2^64 would not fit).
+        c.chunk = std::min(static_cast<std::size_t>(std::clamp(grown, 1.0, 0x1p62)), std::max<std::size_t>(total_, 1));
     }
 
     /// Estimated time to finish what is not yet claimed, from `c`'s measurements so far (ns);
@@ -98,5 +114,14 @@ private:
     std::atomic<bool> stopped_{false};
     std::atomic<bool> shared_{false};
 };
+
+/// The workers worth starting for a map of `tasks` tasks cut into chunks of `chunk_size`
+/// (0 = automatic, chunks of one task or more): never more than there are chunks, nor more
+/// than `max_map_workers`, and at least 1. `workers` is a resolved count.
+inline int workers_for_work(int workers, std::size_t tasks, std::size_t chunk_size) noexcept {
+    const std::size_t cap = std::min(chunk_dispenser::max_chunks(tasks, chunk_size),
+                                     static_cast<std::size_t>(max_map_workers));
+    return static_cast<int>(std::min(static_cast<std::size_t>(std::max(workers, 1)), std::max<std::size_t>(cap, 1)));
+}
 
 }  // namespace parkit::detail

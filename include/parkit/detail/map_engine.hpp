@@ -294,7 +294,7 @@ auto run_map(Executor* executor, int workers, F& f, Range&& inputs,
     };
     try {
         call.run_caller(workers > 1 && input.size() > 1, [&] {
-            const int extra = std::min<int>(workers - 1, static_cast<int>(input.size()) - 1);
+            const int extra = workers_for_work(workers, input.size(), opts.chunk_size) - 1;
             runners.reserve(static_cast<std::size_t>(extra));
             for (int k = 0; k < extra; ++k) {
                 runners.push_back(executor->submit([&call] { call.run_worker(); }));
