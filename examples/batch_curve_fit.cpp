@@ -107,6 +107,22 @@ int main() {
                                             {.backend = parkit::backend::sequential}));
     std::printf("Parallel fits identical to sequential: %s\n", small_same ? "yes" : "NO");
 
+    // The same batch in forked worker processes, identical entry for entry.
+    const bool process_same =
+        same_fits(fits, pk::batch_curve_fit(experiments, first_order_model, p0, bounds, {},
+                                            {.n_jobs = 4, .backend = parkit::backend::processes}));
+    std::printf("Fits in worker processes identical to threads: %s\n", process_same ? "yes" : "NO");
+
+    // A robust loss (scipy's loss='soft_l1', f_scale=0.05) on an experiment with outliers.
+    auto spoiled = experiments[0];
+    spoiled.y[2] += 0.5 * spoiled.true_C0;
+    spoiled.y[9] -= 0.3 * spoiled.true_C0;
+    const auto plain = pk::curve_fit(first_order_model, spoiled.x, spoiled.y, p0, bounds);
+    const auto robust = pk::curve_fit(first_order_model, spoiled.x, spoiled.y, p0, bounds,
+                                      {.loss = pk::fit_loss::soft_l1, .f_scale = 0.05 * spoiled.true_C0});
+    std::printf("Two outliers: true k %.4f, least squares %.4f, soft_l1 %.4f\n", spoiled.true_k, plain.params[0],
+                robust.params[0]);
+
     // A larger batch shows the speed-up once there is real work.
     const auto many = make_experiments(10'000, 2024);
     std::vector<pk::batch_fit_entry> seq, par;

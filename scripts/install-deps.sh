@@ -6,7 +6,7 @@ set -euo pipefail
 
 required=(g++ cmake make catch2)
 optional=(libeigen3-dev libboost-dev libcereal-dev libtbb-dev gnuplot-nox pkg-config clang-tidy clang-format
-          libopenmpi-dev openmpi-bin libbenchmark-dev clang libclang-rt-14-dev
+          libopenmpi-dev openmpi-bin libbenchmark-dev clang libclang-rt-14-dev libc++-dev libc++abi-dev
           python3-numpy python3-scipy python3-joblib)
 
 if [[ "${PARKIT_SKIP_DEPS:-0}" == 1 ]]; then

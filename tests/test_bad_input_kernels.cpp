@@ -55,6 +55,16 @@ TEST_CASE("bad input: fin Monte Carlo refuses NaN, infinity and negative or zero
     CHECK_THROWS_WITH(study([](auto& o) { o.fin.L = -0.1; }), Contains("fin.L"));
     CHECK_THROWS_WITH(study([](auto& o) { o.fin.T0 = infinity; }), Contains("fin.T0"));
     CHECK_THROWS_WITH(study([](auto& o) { o.execution.n_jobs = 0; }), Contains("n_jobs"));
+    // A positive h is a 6-sigma event: refused at the call instead of spinning in the redraw loop.
+    const auto hopeless = [](auto& o) {
+        o.h_nominal = -30;
+        o.h_std = 5;
+    };
+    CHECK_THROWS_WITH(study(hopeless), Contains("P(h > 0)"));
+    CHECK_THROWS_AS(study(hopeless), std::invalid_argument);
+    CHECK_THROWS_WITH(study([](auto& o) { o.h_nominal = 0, o.h_std = 0; }), Contains("P(h > 0)"));
+    // P(h > 0) = 0.16 (one sigma below zero) is slow but feasible, so it runs.
+    CHECK(study([](auto& o) { o.h_nominal = -5, o.h_std = 5; }).tip_temperature.count == 100);
 
     CHECK_THROWS_WITH(pk::fin_tip_temperature(not_a_number), Contains("h must be finite"));
     CHECK_THROWS_WITH(pk::fin_tip_temperature(-1.0), Contains("h must be finite"));
@@ -124,6 +134,12 @@ TEST_CASE("bad input: curve_fit refuses empty or mismatched data, NaN, inverted 
     CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.ftol = -1}), Contains("options.ftol"));
     CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.xtol = not_a_number}), Contains("options.xtol"));
     CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.sigma = {1, 1}}), Contains("sigma"));
+    CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.loss = pk::fit_loss::huber, .f_scale = 0}),
+                      Contains("options.f_scale"));
+    CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.f_scale = not_a_number}),
+                      Contains("options.f_scale"));
+    CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.loss = static_cast<pk::fit_loss>(17)}),
+                      Contains("options.loss"));
     CHECK_THROWS_WITH(pk::curve_fit(decay, t_data, y_data, p0, {}, {.sigma = {1, 1, -1, 1, 1, 1}}), Contains("sigma"));
 
     // A model that returns NaN at p0 is refused before the solver starts.

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference/fit_stats_reference.hpp"
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -332,7 +334,8 @@ TEST_CASE("batch_curve_fit keeps every entry, errors included, identical for any
 
     for (const parkit::options& execution :
          {parkit::options{.n_jobs = 2}, parkit::options{.n_jobs = -1}, parkit::options{.n_jobs = -1, .chunk_size = 3},
-          parkit::options{.backend = parkit::backend::sequential}}) {
+          parkit::options{.backend = parkit::backend::sequential},
+          parkit::options{.n_jobs = 2, .backend = parkit::backend::processes}}) {
         const auto again = pk::batch_curve_fit(datasets, model, {0.5, 1.0}, bounds, {}, execution);
         REQUIRE(again.size() == reference.size());
         for (std::size_t i = 0; i < again.size(); ++i) {
@@ -349,4 +352,81 @@ TEST_CASE("batch_curve_fit keeps every entry, errors included, identical for any
     CHECK_THROWS_WITH(pk::batch_curve_fit(datasets, model, {0.5}, {.lower = {0, 0, 0}}),
                       Catch::Contains("bounds.lower has 3 values but p0 has 1"));
     CHECK_THROWS_AS(pk::batch_curve_fit(datasets, model, {0.5, 1.0}, {}, {}, {.n_jobs = 0}), std::invalid_argument);
+}
+
+namespace {
+
+// scipy's parameter order for the reference decay a·exp(−k t): params = (a, k).
+const auto decay_ak = [](double t, const Eigen::VectorXd& p) { return p[0] * std::exp(-p[1] * t); };
+
+Eigen::MatrixXd as_matrix(const std::vector<double>& v, Eigen::Index rows) {
+    return Eigen::Map<const Eigen::MatrixXd>(v.data(), rows, static_cast<Eigen::Index>(v.size()) / rows).transpose();
+}
+
+}  // namespace
+
+TEST_CASE("curve_fit's scale-free gradient test fits nanomolar and micromolar data as scipy lm does",
+          "[kernels][curve_fit]") {
+    namespace ref = fit_reference;
+    const auto nano = pk::curve_fit(decay_ak, ref::decay_t, ref::nano_y, ref::nano_p0);
+    REQUIRE(nano.success());
+    CHECK(nano.nfev > 3);
+    check_close(nano.params, as_matrix(ref::nano_popt, 2).transpose(), 1e-6);
+    check_close(nano.covariance, as_matrix(ref::nano_pcov, 2), 1e-4);
+    CHECK(nano.identifiable);
+
+    const auto micro = pk::curve_fit(decay_ak, ref::decay_t, ref::micro_y, ref::micro_p0);
+    REQUIRE(micro.success());
+    check_close(micro.params, as_matrix(ref::micro_popt, 2).transpose(), 1e-6);
+    check_close(micro.covariance, as_matrix(ref::micro_pcov, 2), 1e-4);
+}
+
+TEST_CASE("curve_fit reports an infinite covariance and identifiable false for a non-identifiable model",
+          "[kernels][curve_fit]") {
+    namespace ref = fit_reference;
+    const auto abx = [](double x, const Eigen::VectorXd& p) { return p[0] * p[1] * x; };
+    const auto fit = pk::curve_fit(abx, ref::abx_x, ref::abx_y, {1.0, 1.0});
+    REQUIRE(fit.success());
+    CHECK(fit.params[0] * fit.params[1] == Approx(ref::abx_popt[0] * ref::abx_popt[1]).epsilon(1e-6));
+    CHECK_FALSE(fit.identifiable);
+    // scipy lm: ~1e26..1e27 from 1/rounding error; here +inf in every entry.
+    for (Eigen::Index i = 0; i < 4; ++i) {
+        CHECK(std::abs(ref::abx_pcov[static_cast<std::size_t>(i)]) > 1e20);
+        CHECK(std::isinf(fit.covariance.data()[i]));
+    }
+}
+
+TEST_CASE("curve_fit robust losses with f_scale agree with scipy least_squares", "[kernels][curve_fit]") {
+    namespace ref = fit_reference;
+    struct expected {
+        pk::fit_loss loss;
+        double f_scale;
+        double rel;  ///< agreement of popt with scipy
+        const std::vector<double>& popt;
+        const std::vector<double>& pcov;
+    };
+    const std::vector<expected> cases = {
+        {pk::fit_loss::soft_l1, 1.0, 1e-6, ref::robust_popt_soft_l1_1_0, ref::robust_pcov_soft_l1_1_0},
+        {pk::fit_loss::soft_l1, 0.1, 1e-6, ref::robust_popt_soft_l1_0_1, ref::robust_pcov_soft_l1_0_1},
+        {pk::fit_loss::huber, 1.0, 1e-6, ref::robust_popt_huber_1_0, ref::robust_pcov_huber_1_0},
+        {pk::fit_loss::huber, 0.1, 1e-6, ref::robust_popt_huber_0_1, ref::robust_pcov_huber_0_1},
+        {pk::fit_loss::cauchy, 1.0, 1e-6, ref::robust_popt_cauchy_1_0, ref::robust_pcov_cauchy_1_0},
+        {pk::fit_loss::cauchy, 0.1, 1e-6, ref::robust_popt_cauchy_0_1, ref::robust_pcov_cauchy_0_1},
+        {pk::fit_loss::arctan, 1.0, 1e-6, ref::robust_popt_arctan_1_0, ref::robust_pcov_arctan_1_0},
+        // The linear loss runs scipy's 'lm' here, the reference 'trf': both stop within ftol.
+        {pk::fit_loss::linear, 1.0, 1e-5, ref::robust_popt_linear_1_0, ref::robust_pcov_linear_1_0},
+    };
+    for (const auto& c : cases) {
+        INFO("loss " << static_cast<int>(c.loss) << " f_scale " << c.f_scale);
+        const auto fit = pk::curve_fit(decay_ak, ref::decay_t, ref::robust_y, {1.0, 1.0}, {},
+                                       {.loss = c.loss, .f_scale = c.f_scale});
+        REQUIRE(fit.success());
+        check_close(fit.params, as_matrix(c.popt, 2).transpose(), c.rel);
+        check_close(fit.covariance, as_matrix(c.pcov, 2), 1e-4);
+    }
+    // The robust fits ignore the outliers: closer to the true (5, 0.4) than least squares.
+    const auto plain = pk::curve_fit(decay_ak, ref::decay_t, ref::robust_y, {1.0, 1.0});
+    const auto robust = pk::curve_fit(decay_ak, ref::decay_t, ref::robust_y, {1.0, 1.0}, {},
+                                      {.loss = pk::fit_loss::cauchy, .f_scale = 0.1});
+    CHECK(std::abs(robust.params[0] - 5) < std::abs(plain.params[0] - 5));
 }

@@ -248,4 +248,7 @@ TEST_CASE("fin Monte Carlo rejects bad settings naming the field", "[kernels][fi
     o = {};
     o.h_nominal = -100;
     CHECK_THROWS_AS(pk::fin_monte_carlo(o), std::invalid_argument);
+    o.h_nominal = -30;  // P(h > 0) = 1e-9: refused instead of redrawing for days
+    o.h_std = 5;
+    CHECK_THROWS_WITH(pk::fin_monte_carlo(o), Catch::Contains("fin_min_positive_probability"));
 }

@@ -12,8 +12,14 @@
 /// has no small counter-seeded generator. xoshiro256++ (Blackman & Vigna, public domain)
 /// with SplitMix64 key mixing is 32 bytes of state, seeds in nanoseconds and passes
 /// BigCrush; ~30 lines are cheaper to keep than a dependency.
+///
+/// Normal draws (`random_stream::normal`) use parkit's own transform, not
+/// std::normal_distribution, whose algorithm differs between libstdc++ and libc++: the same
+/// seed gives the same numbers with either standard library (checked by a ctest that builds
+/// with clang++ -stdlib=libc++).
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -80,6 +86,20 @@ public:
     /// library's distribution implementations, so identical on every platform).
     constexpr double uniform01() noexcept {
         return static_cast<double>((*this)() >> 11) * 0x1.0p-53;
+    }
+
+    /// A draw from Normal(mean, stddev) by Marsaglia's polar method on uniform01(): pairs
+    /// (u, v) uniform in the square (−1, 1)² are kept when 0 < s = u² + v² < 1 and give
+    /// mean + stddev · u · sqrt(−2 ln(s) / s); v's partner draw is discarded, so the stream
+    /// holds no cached value. Only IEEE arithmetic, sqrt (correctly rounded) and std::log
+    /// are used; std::log is the C library's on both libstdc++ and libc++, so the draws do
+    /// not depend on the C++ standard library.
+    double normal(double mean = 0.0, double stddev = 1.0) noexcept {
+        for (;;) {
+            const double u = 2.0 * uniform01() - 1.0, v = 2.0 * uniform01() - 1.0;
+            const double s = u * u + v * v;
+            if (s < 1.0 && s > 0.0) return mean + stddev * (u * std::sqrt(-2.0 * std::log(s) / s));
+        }
     }
 
     /// Two streams are equal when they will produce the same sequence.

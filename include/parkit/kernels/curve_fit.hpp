@@ -62,11 +62,25 @@ struct curve_fit_bounds {
     std::vector<double> upper = {};  ///< upper bounds (empty = +inf)
 };
 
+/// Robust loss ρ(z) of a residual, z = (r / f_scale)², as scipy `least_squares`' `loss`;
+/// the cost is 0.5 · f_scale² · Σ ρ(z_i).
+enum class fit_loss {
+    linear,   ///< ρ(z) = z: ordinary least squares (default)
+    soft_l1,  ///< ρ(z) = 2 (√(1 + z) − 1): smooth approximation of the absolute value
+    huber,    ///< ρ(z) = z for z <= 1, else 2√z − 1
+    cauchy,   ///< ρ(z) = ln(1 + z): strongly suppresses outliers
+    arctan,   ///< ρ(z) = arctan(z): bounds the cost of a single residual
+};
+
 /// Settings of a fit; the defaults are scipy's.
 struct curve_fit_options {
     double ftol = 1e-8;  ///< stop when the cost drops by less than ftol · cost in a good step
     double xtol = 1e-8;  ///< stop when ‖step‖ < xtol · (xtol + ‖p‖)
-    double gtol = 1e-8;  ///< stop when ‖g · v‖∞ < gtol (g = Jᵀr, v = Coleman–Li scaling, 1 without bounds)
+    /// Gradient test. Without bounds and with the linear loss (scipy's 'lm', MINPACK): stop when
+    /// the largest cosine |J_jᵀ r| / (‖J_j‖ ‖r‖) between the residual and a Jacobian column is
+    /// <= gtol, which does not depend on the scale of y or p. Otherwise (scipy's 'trf'): stop when
+    /// ‖g · v‖∞ < gtol (g = Jᵀr, v = Coleman–Li scaling).
+    double gtol = 1e-8;
     /// Most residual evaluations (Jacobian finite differences not counted, like scipy's
     /// `least_squares`); 0 = 100 · number of parameters (scipy's default).
     std::size_t max_nfev = 0;
@@ -78,12 +92,19 @@ struct curve_fit_options {
     /// true: a fit that does not converge throws `curve_fit_error`, like scipy's RuntimeError;
     /// false (default): it returns with `success() == false` and the status saying why.
     bool throw_on_failure = false;
+    /// Robust loss (scipy's `loss`); any loss other than linear runs the trust-region reflective
+    /// method also without bounds, as scipy's curve_fit with method 'trf' does.
+    fit_loss loss = fit_loss::linear;
+    /// Soft margin between inlier and outlier residuals (scipy's `f_scale`, > 0).
+    double f_scale = 1.0;
 };
 
 /// The outcome of a fit (scipy's popt, pcov and `least_squares`' OptimizeResult fields).
 struct curve_fit_result {
     Eigen::VectorXd params;      ///< the fitted parameters (popt)
-    Eigen::MatrixXd covariance;  ///< their covariance (pcov); all +inf when undetermined (m <= n)
+    /// Their covariance (pcov): all +inf when m <= n; +inf in every entry that involves a
+    /// parameter combination the data cannot determine (rank-deficient Jacobian).
+    Eigen::MatrixXd covariance;
     Eigen::VectorXd std_errors;  ///< sqrt(diag(covariance))
     Eigen::VectorXd residuals;   ///< (model(x_i, params) − y_i) / σ_i
     double cost = 0;             ///< 0.5 · Σ residuals²
@@ -93,9 +114,19 @@ struct curve_fit_result {
     std::size_t iterations = 0;  ///< trust-region iterations
     curve_fit_status status = curve_fit_status::max_nfev_reached;  ///< why it stopped
     std::string message;         ///< scipy's text for the status
+    /// False when the Jacobian at params is rank-deficient (e.g. a·b·x: only a·b is
+    /// determined): the covariance is then partly +inf where scipy reports ~1e26 or inf.
+    bool identifiable = true;
 
     /// True when a convergence test was met (status 1 to 4).
     [[nodiscard]] bool success() const noexcept { return static_cast<int>(status) > 0; }
+
+    /// Lets a result travel between processes (batch_curve_fit with backend::processes).
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(params, covariance, std_errors, residuals, cost, optimality, nfev, njev, iterations, status, message,
+           identifiable);
+    }
 };
 
 /// Thrown for a fit that did not converge when `options.throw_on_failure` is set; the text is
@@ -216,6 +247,13 @@ inline void check_fit_options(const curve_fit_options& o) {
     check(o.gtol, "gtol");
     if (o.ftol < fit_eps && o.xtol < fit_eps && o.gtol < fit_eps)
         fit_fail("at least one of options.ftol, options.xtol, options.gtol must be >= machine epsilon");
+    if (!(o.f_scale > 0) || !std::isfinite(o.f_scale))
+        fit_fail("options.f_scale must be finite and > 0, got " + std::to_string(o.f_scale));
+    switch (o.loss) {
+        case fit_loss::linear: case fit_loss::soft_l1: case fit_loss::huber: case fit_loss::cauchy:
+        case fit_loss::arctan: break;
+        default: fit_fail("options.loss has an unknown value");
+    }
 }
 
 template <class>
@@ -240,8 +278,11 @@ struct residual_function {
     }
 
     /// The Jacobian at p (r = residuals at p): the user's gradient, or forward differences
-    /// with scipy's step sqrt(eps)·max(1, |p_j|), turned around where it would leave the box.
-    void jacobian(const Eigen::VectorXd& p, const Eigen::VectorXd& r, const fit_box& box, Eigen::MatrixXd& J) const {
+    /// with scipy's 'trf' step sqrt(eps)·max(1, |p_j|), turned around where it would leave the
+    /// box, or with `relative_step` MINPACK's (scipy 'lm') sqrt(eps)·|p_j| (sqrt(eps) at 0),
+    /// which stays accurate for parameters of any magnitude.
+    void jacobian(const Eigen::VectorXd& p, const Eigen::VectorXd& r, const fit_box& box, bool relative_step,
+                  Eigen::MatrixXd& J) const {
         if constexpr (has_gradient<Model>) {
             for (Eigen::Index i = 0; i < size(); ++i) {
                 const auto grad = model.gradient(x_at(i), p);
@@ -253,7 +294,8 @@ struct residual_function {
         } else {
             Eigen::VectorXd shifted = p, r_shifted(size());
             for (Eigen::Index j = 0; j < p.size(); ++j) {
-                double h = std::sqrt(fit_eps) * (p[j] >= 0 ? 1.0 : -1.0) * std::max(1.0, std::abs(p[j]));
+                const double magnitude = relative_step ? (p[j] == 0 ? 1.0 : std::abs(p[j])) : std::max(1.0, std::abs(p[j]));
+                double h = std::sqrt(fit_eps) * (p[j] >= 0 ? 1.0 : -1.0) * magnitude;
                 if (p[j] + h < box.lower[j] || p[j] + h > box.upper[j]) {
                     const double below = p[j] - box.lower[j], above = box.upper[j] - p[j];
                     h = std::abs(h) <= std::max(below, above) ? -h : (above >= below ? above : -below);
@@ -438,8 +480,14 @@ inline void coleman_li(const Eigen::VectorXd& x, const Eigen::VectorXd& g, const
 /// scipy's covariance: pseudo-inverse of JᵀJ by SVD (singular values below
 /// eps·max(m, n)·s_max dropped), scaled by 2·cost/(m − n) unless absolute_sigma; +inf when
 /// m <= n (then the residual variance is undetermined) or J or the result has NaN/inf.
-inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, bool absolute_sigma) {
+/// Where singular values were dropped (rank-deficient J) the variance along the dropped
+/// directions is infinite: entry (i, j) is +inf when both parameters take part in one of them
+/// (components above sqrt(eps)), and `identifiable` becomes false. scipy's 'lm' reports
+/// 1/rounding-error there (~1e26) or inf; the pseudo-inverse alone would report small numbers.
+inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, bool absolute_sigma,
+                                      bool& identifiable) {
     const Eigen::Index m = J.rows(), n = J.cols();
+    identifiable = true;
     if (!J.allFinite()) return Eigen::MatrixXd::Constant(n, n, fit_inf);
     Eigen::JacobiSVD<Eigen::MatrixXd> svd(J, Eigen::ComputeThinV);
     const Eigen::VectorXd& s = svd.singularValues();
@@ -449,24 +497,101 @@ inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, boo
     Eigen::MatrixXd pcov = Vk * s.head(keep).array().square().inverse().matrix().asDiagonal() * Vk.transpose();
     if (pcov.hasNaN() || (!absolute_sigma && m <= n)) return Eigen::MatrixXd::Constant(n, n, fit_inf);
     if (!absolute_sigma) pcov *= 2 * cost / static_cast<double>(m - n);
+    if (keep < n) {
+        identifiable = false;
+        const Eigen::MatrixXd null_space = svd.matrixV().rightCols(n - keep).cwiseAbs();
+        for (Eigen::Index k = 0; k < null_space.cols(); ++k)
+            for (Eigen::Index i = 0; i < n; ++i)
+                for (Eigen::Index j = 0; j < n; ++j)
+                    if (null_space(i, k) > std::sqrt(fit_eps) && null_space(j, k) > std::sqrt(fit_eps))
+                        pcov(i, j) = fit_inf;
+    }
     return pcov;
 }
 
+/// scipy's robust loss ρ(z) and its first two derivatives at z = (r/f_scale)², scaled as
+/// scipy's construct_loss_function does (ρ·f_scale², ρ', ρ''/f_scale²).
+struct loss_terms {
+    double rho, d1, d2;
+};
+inline loss_terms robust_loss(fit_loss loss, double r, double f_scale) {
+    const double z = (r / f_scale) * (r / f_scale);
+    loss_terms t{z, 1, 0};
+    switch (loss) {
+        case fit_loss::linear: break;
+        case fit_loss::soft_l1: {
+            const double u = 1 + z;
+            t = {2 * (std::sqrt(u) - 1), 1 / std::sqrt(u), -0.5 / (u * std::sqrt(u))};
+            break;
+        }
+        case fit_loss::huber:
+            if (z > 1) t = {2 * std::sqrt(z) - 1, 1 / std::sqrt(z), -0.5 / (z * std::sqrt(z))};
+            break;
+        case fit_loss::cauchy: t = {std::log1p(z), 1 / (1 + z), -1 / ((1 + z) * (1 + z))}; break;
+        case fit_loss::arctan: {
+            const double u = 1 + z * z;
+            t = {std::atan(z), 1 / u, -2 * z / (u * u)};
+            break;
+        }
+    }
+    return {t.rho * f_scale * f_scale, t.d1, t.d2 / (f_scale * f_scale)};
+}
+
+/// The robust cost 0.5 Σ ρ of true residuals f.
+inline double robust_cost(const Eigen::VectorXd& f, const curve_fit_options& o) {
+    if (o.loss == fit_loss::linear) return 0.5 * f.squaredNorm();
+    double sum = 0;
+    for (Eigen::Index i = 0; i < f.size(); ++i) sum += robust_loss(o.loss, f[i], o.f_scale).rho;
+    return 0.5 * sum;
+}
+
+/// scipy's scale_for_robust_loss_function: turns the true residuals f and Jacobian J into
+/// ones whose least-squares problem has the robust cost's gradient and Gauss–Newton Hessian
+/// (row scale √(ρ' + 2ρ''f²), at least √eps; f scaled by ρ' over it).
+inline void scale_for_robust_loss(Eigen::VectorXd& f, Eigen::MatrixXd& J, const curve_fit_options& o) {
+    if (o.loss == fit_loss::linear) return;
+    for (Eigen::Index i = 0; i < f.size(); ++i) {
+        const loss_terms t = robust_loss(o.loss, f[i], o.f_scale);
+        const double row = std::sqrt(std::max(t.d1 + 2 * t.d2 * f[i] * f[i], fit_eps));
+        f[i] *= t.d1 / row;
+        J.row(i) *= row;
+    }
+}
+
+/// MINPACK's scale-free gradient test (scipy 'lm'): the largest |cosine| between the
+/// residual vector f and a column of J (columns of norm 0 skipped; 0 when f = 0).
+inline double gradient_cosine(const Eigen::MatrixXd& J, const Eigen::VectorXd& f, const Eigen::VectorXd& g) {
+    const double f_norm = f.norm();
+    if (f_norm == 0) return 0;
+    double largest = 0;
+    for (Eigen::Index j = 0; j < J.cols(); ++j) {
+        const double column = J.col(j).norm();
+        if (column != 0) largest = std::max(largest, std::abs(g[j]) / (column * f_norm));
+    }
+    return largest;
+}
+
 /// The trust-region reflective loop (scipy's trf_bounds with x_scale='jac'; without finite
-/// bounds all the box terms vanish and it is Moré's scaled Levenberg–Marquardt).
+/// bounds all the box terms vanish and it is Moré's scaled Levenberg–Marquardt, with
+/// MINPACK's gradient test and difference step when the loss is linear, as scipy's 'lm').
+/// A robust loss works as in scipy's least_squares: f and J are rescaled after every
+/// Jacobian evaluation, the cost is the robust one; the result holds the true residuals.
 template <class Residuals>
 curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& box, const curve_fit_options& o) {
     const Eigen::Index n = box.p0.size(), m = residuals.size();
     const std::size_t max_nfev = o.max_nfev ? o.max_nfev : 100 * static_cast<std::size_t>(n);
+    const bool minpack = !box.bounded && o.loss == fit_loss::linear;
     curve_fit_result res;
     Eigen::VectorXd x = box.bounded ? strictly_feasible(box.p0, box, 1e-10) : box.p0;
-    Eigen::VectorXd f(m), f_new(m), x_new, v, dv;
-    residuals(x, f);
-    if (!f.allFinite()) fit_fail("the residuals are not finite at p0 (model(x, p0) or y gives NaN/inf)");
+    Eigen::VectorXd f(m), f_true(m), f_new(m), x_new, v, dv;
+    residuals(x, f_true);
+    if (!f_true.allFinite()) fit_fail("the residuals are not finite at p0 (model(x, p0) or y gives NaN/inf)");
     Eigen::MatrixXd J(m, n);
-    residuals.jacobian(x, f, box, J);
+    residuals.jacobian(x, f_true, box, minpack, J);
     res.nfev = res.njev = 1;
-    double cost = 0.5 * f.squaredNorm();
+    double cost = robust_cost(f_true, o);
+    f = f_true;
+    scale_for_robust_loss(f, J, o);
     Eigen::VectorXd g = J.transpose() * f;
     Eigen::VectorXd scale_inv = J.colwise().norm().transpose();
     scale_inv = (scale_inv.array() == 0).select(1.0, scale_inv.array()).matrix();
@@ -484,7 +609,8 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
         }
         coleman_li(x, g, box, v, dv);
         res.optimality = g.cwiseProduct(v).lpNorm<Eigen::Infinity>();
-        if (res.optimality < o.gtol || res.optimality == 0) status = curve_fit_status::gtol_satisfied;
+        const bool gtol_ok = minpack ? gradient_cosine(J, f, g) <= o.gtol : res.optimality < o.gtol;
+        if (gtol_ok || res.optimality == 0) status = curve_fit_status::gtol_satisfied;
         if (status || res.nfev >= max_nfev) break;
 
         // Scaled variables x = d ∘ x_h: Coleman–Li (bounds) times the Jacobian column scale.
@@ -513,7 +639,7 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
                 Delta = 0.25 * step_h_norm;
                 continue;
             }
-            cost_new = 0.5 * f_new.squaredNorm();
+            cost_new = robust_cost(f_new, o);
             reduction = cost - cost_new;
             // Trust-region update and scipy's termination tests.
             const double predicted = step.predicted_reduction;
@@ -534,10 +660,12 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
         }
         if (reduction > 0) {
             x.swap(x_new);
-            f.swap(f_new);
+            f_true.swap(f_new);
             cost = cost_new;
-            residuals.jacobian(x, f, box, J);
+            residuals.jacobian(x, f_true, box, minpack, J);
             ++res.njev;
+            f = f_true;
+            scale_for_robust_loss(f, J, o);
             g = J.transpose() * f;
             scale_inv = scale_inv.cwiseMax(J.colwise().norm().transpose());
         }
@@ -547,9 +675,9 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
     res.message = fit_status_message(res.status);
     res.params = std::move(x);
     res.cost = cost;
-    res.covariance = fit_covariance(J, cost, o.absolute_sigma);
+    res.covariance = fit_covariance(J, cost, o.absolute_sigma, res.identifiable);
     res.std_errors = res.covariance.diagonal().cwiseSqrt();
-    res.residuals = std::move(f);
+    res.residuals = std::move(f_true);
     return res;
 }
 
@@ -634,6 +762,12 @@ struct batch_fit_entry {
 
     /// True for a converged fit.
     [[nodiscard]] bool ok() const noexcept { return error.empty(); }
+
+    /// Lets an entry travel between processes (backend::processes).
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(fit, error);
+    }
 };
 
 /// Fits `model` to every dataset in parallel with `parkit::parallel_map` (the chapter's

@@ -21,7 +21,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <ranges>
 #include <span>
 #include <stdexcept>
@@ -83,6 +82,11 @@ struct fin_study_options {
     parkit::options execution{};       ///< n_jobs, backend, chunk_size, progress for the blocks
 };
 
+/// Smallest probability P(h > 0) of one draw of N(h_nominal, h_std) that fin_monte_carlo
+/// accepts: below it the redraw loop would need more than 1000 draws per kept sample on
+/// average (N(−30, 5) has P = 1e-9), so the call is refused instead of running for days.
+inline constexpr double fin_min_positive_probability = 1e-3;
+
 /// Result of a fin Monte Carlo study.
 struct fin_study_result {
     sample_summary tip_temperature;        ///< mean, stddev, 2.5 % and 97.5 % of T_tip
@@ -113,13 +117,12 @@ inline fin_block_result fin_block(const fin_study_options& o, const seed_sequenc
     const std::size_t first = block * o.block_size;
     const std::size_t count = std::min(o.block_size, o.n_samples - first);
     random_stream rng = seeds.stream(block);
-    std::normal_distribution<double> normal(o.h_nominal, o.h_std);
     fin_block_result r;
     r.tip_temperatures.reserve(count);
     if (o.keep_samples) r.h_samples.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
         double h;
-        do h = normal(rng); while (!(h > 0.0));
+        do h = rng.normal(o.h_nominal, o.h_std); while (!(h > 0.0));
         if (o.keep_samples) r.h_samples.push_back(h);
         r.tip_temperatures.push_back(fin_tip_temperature(h, o.fin));
     }
@@ -170,7 +173,7 @@ inline sample_summary summarize_blocks(const std::vector<fin_block_result>& bloc
 /// mpi.broadcast) return only nominal_tip_temperature.
 /// @throws std::invalid_argument naming the field if n_samples or block_size is 0, n_samples is
 /// too large (a negative count converted to size_t), h_std is negative, h_nominal/h_std are not
-/// finite or leave no positive h to draw, or a field of `fin` is invalid.
+/// finite, P(h > 0) is below fin_min_positive_probability, or a field of `fin` is invalid.
 inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
     const auto fail = [](const std::string& what) {
         throw std::invalid_argument("parkit::kernels::fin_monte_carlo: " + what);
@@ -181,8 +184,12 @@ inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
     if (o.block_size == 0) fail("block_size must be > 0");
     if (!std::isfinite(o.h_nominal) || !std::isfinite(o.h_std) || o.h_std < 0)
         fail("h_nominal must be finite and h_std finite and >= 0");
-    if (o.h_nominal <= 0 && (o.h_std == 0 || o.h_nominal < -8 * o.h_std))
-        fail("h_nominal/h_std give (almost) no positive h to draw");
+    const double p_positive =
+        o.h_std == 0 ? (o.h_nominal > 0 ? 1.0 : 0.0) : 0.5 * std::erfc(-o.h_nominal / (o.h_std * std::sqrt(2.0)));
+    if (!(p_positive >= fin_min_positive_probability))
+        fail("h_nominal = " + std::to_string(o.h_nominal) + ", h_std = " + std::to_string(o.h_std) +
+             " give P(h > 0) = " + std::to_string(p_positive) + ", below fin_min_positive_probability = " +
+             std::to_string(fin_min_positive_probability) + " (non-positive draws are redrawn, so almost every draw would be)");
     detail::check_fin_parameters(o.fin, "fin_monte_carlo");
 
     const seed_sequence seeds{o.seed};
