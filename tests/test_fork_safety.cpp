@@ -1,11 +1,15 @@
 #include <parkit/parkit.hpp>
+#include <parkit/process_pool.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "reliability_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <numeric>
 #include <ranges>
@@ -84,4 +88,31 @@ TEST_CASE("forking while the parent's pool is running tasks is safe for the chil
     CHECK(WEXITSTATUS(status) == 0);
 #endif
     for (int i = 0; i < 64; ++i) CHECK(busy[static_cast<std::size_t>(i)].get() == i);
+}
+
+namespace {
+int cube(int x) { return x * x * x; }
+}  // namespace
+
+TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fork][process_pool]") {
+    parkit_test::watchdog dog("shutdown with a user's child alive", std::chrono::seconds(60));
+    int hold[2];
+    REQUIRE(::pipe(hold) == 0);
+    parkit::process_pool pool(2);
+    CHECK(pool.submit(cube, 3).get() == 27);
+    const pid_t child = ::fork();  // no exec: it has a copy of every descriptor of the parent
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(hold[1]);
+        char byte = 0;
+        [[maybe_unused]] const ssize_t n = ::read(hold[0], &byte, 1);  // lives until the parent lets it go
+        ::_exit(0);
+    }
+    ::close(hold[0]);
+    pool.shutdown();  // the workers see end of stream although the child lives
+    CHECK(parkit_test::process_exists(child));
+    ::close(hold[1]);  // now the child ends
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
 }
