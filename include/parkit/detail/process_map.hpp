@@ -245,9 +245,24 @@ private:
             for (std::uint64_t i = header.id; i < end; ++i) {
                 if (timed) me.started_ns.store(steady_ns(), std::memory_order_relaxed);
                 me.task.store(i, std::memory_order_release);
+                const std::size_t mark = out.size();
                 run_and_encode_task<R>(out, [&]() -> decltype(auto) {
                     return std::invoke(f_, input_[static_cast<std::size_t>(i)]);
                 });
+                if (out.size() > max_message_bytes) {
+                    // Over the message limit: a result too large fails itself; the chunk's
+                    // outcomes so far go back, and the reply's end fails the rest of the chunk
+                    // (serialization_error) rather than the message being refused whole.
+                    out.resize(mark);
+                    if (mark == 0) {
+                        run_and_encode_task<R>(out, [&]() -> R {
+                            throw serialization_error("parkit::parallel_map: the task's result is over the limit of " +
+                                                      std::to_string(max_message_bytes) +
+                                                      " bytes between processes (PARKIT_MAX_MESSAGE_BYTES)");
+                        });
+                    }
+                    break;
+                }
             }
             me.task.store(worker_activity::idle, std::memory_order_release);
             if (!send_message(fd, message_kind::chunk_done, header.id, out)) return;
