@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 #include <ranges>
 #include <thread>
@@ -96,10 +97,10 @@ int cube(int x) { return x * x * x; }
 
 TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fork][process_pool]") {
     parkit_test::watchdog dog("shutdown with a user's child alive", std::chrono::seconds(60));
-    int hold[2];
-    REQUIRE(::pipe(hold) == 0);
     parkit::process_pool pool(2);
     CHECK(pool.submit(cube, 3).get() == 27);
+    int hold[2];
+    REQUIRE(::pipe(hold) == 0);  // after the pool: only this process and the child hold it
     const pid_t child = ::fork();  // no exec: it has a copy of every descriptor of the parent
     REQUIRE(child >= 0);
     if (child == 0) {
@@ -115,4 +116,19 @@ TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fo
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
     CHECK(WIFEXITED(status));
+}
+
+namespace {
+std::unique_ptr<parkit::process_pool> held_pool;  // destroyed by exit() in a forked child too
+}  // namespace
+
+TEST_CASE("a forked child that exits normally abandons its copy of the parent's process_pool", "[fork][process_pool]") {
+    parkit_test::watchdog dog("exit() in a child with a static process_pool", std::chrono::seconds(60));
+    held_pool = std::make_unique<parkit::process_pool>(1);
+    CHECK(held_pool->submit(cube, 2).get() == 8);
+    const int status = in_child([] { return 0; }, true);  // exit(0) runs ~process_pool on the copy
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(held_pool->submit(cube, 3).get() == 27);  // the parent's pool is untouched
+    held_pool.reset();
 }

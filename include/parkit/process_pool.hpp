@@ -15,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -276,6 +277,13 @@ public:
     /// destroyed by an exception unwinding the stack, it cancels queued tasks and kills running
     /// ones instead of waiting. No zombie or orphan process is left either way.
     ~process_pool() {
+        if (generation_ != detail::fork_generation()) {
+            // A copy in a forked child (which exits normally, say): the manager thread, the
+            // workers and the fork server are the parent's, and the fork handler has closed the
+            // descriptors already. Abandon the copy: nothing here may be joined or closed.
+            std::construct_at(&manager_);
+            return;
+        }
         if (std::uncaught_exceptions() > uncaught_at_start_) {
             abort_running_.store(true);
             shutdown(true, true);

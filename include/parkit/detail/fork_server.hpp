@@ -37,6 +37,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fork_generation.hpp"
 #include "process_io.hpp"
 
 namespace parkit::detail {
@@ -154,6 +155,7 @@ private:
     }
 
     void close_server() noexcept {
+        if (generation_ != fork_generation()) return;  // a copy in a forked child: the server is the parent's
         descriptor_registry& registry = *registry_of_this_process();
         std::lock_guard lock(registry.mutex);
         stop_locked(registry);
@@ -276,6 +278,7 @@ private:
         if (answer.value > 0) ::close(fds[0]);
     }
 
+    const unsigned generation_ = fork_generation();  // the process that made the server
     worker_body body_;
     void* context_;               // passed to every worker's body
     std::vector<pid_t> live_;     // the server's: its workers not reaped yet

@@ -221,11 +221,15 @@ inline std::string describe_bad_header(const message_header& header) {
 }
 
 /// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
-/// is gone or sent a malformed header (see valid_header): either way the caller ends that
-/// worker instead of trusting it further. The payload grows with what arrives (at most
-/// doubling), never to the announced size at once.
-inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload) {
-    if (!receive_exact(fd, &header, sizeof header) || !valid_header(header)) return false;
+/// is gone or sent a malformed header (see valid_header; then `*refused` is set, when given):
+/// either way the caller ends that worker instead of trusting it further. The payload grows
+/// with what arrives (at most doubling), never to the announced size at once.
+inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload, bool* refused = nullptr) {
+    if (!receive_exact(fd, &header, sizeof header)) return false;
+    if (!valid_header(header)) {
+        if (refused != nullptr) *refused = true;
+        return false;
+    }
     payload.clear();
     while (payload.size() < header.size) {
         const std::size_t old = payload.size();

@@ -193,10 +193,10 @@ private:
     // it is gone or sent something that is no reply (a bad header: see valid_header), or a
     // reply that could not be taken in.
     void receive_reply(std::size_t i, message_header& header, std::vector<std::byte>& payload) {
-        bool received = false;
+        bool received = false, refused = false;
         std::string problem;
         try {
-            received = receive_message(slots_[i].process.fd, header, payload);
+            received = receive_message(slots_[i].process.fd, header, payload, &refused);
         } catch (const std::exception& e) {
             problem = std::string("a reply that could not be received (") + e.what() + ")";
         }
@@ -205,7 +205,7 @@ private:
             return;
         }
         if (received) problem = "a reply to a chunk it was not running";
-        else if (problem.empty() && !valid_header(header)) problem = describe_bad_header(header);
+        else if (refused) problem = describe_bad_header(header);
         if (problem.empty()) {
             lost_worker(i, nullptr);
         } else {
