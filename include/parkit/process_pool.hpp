@@ -230,7 +230,8 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// Short tasks are pipelined: each worker is sent several at once and runs them in order, so a
 /// task costs about 2 µs instead of a round trip (see docs/processes.md, "How tasks travel"). A
 /// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
-/// when its worker dies before running it, it is requeued, not failed.
+/// when its worker dies before running it, it is requeued, not failed, and when the task ahead
+/// of it runs long while another worker is idle, it is taken back and runs there.
 ///
 /// Workers are forked by a single-threaded fork server that the pool forks when it is made
 /// (Python's "forkserver"; see detail/fork_server.hpp), the first ones and every replacement,

@@ -3,7 +3,8 @@
 /// Worker processes and the messages between them and the parent (Linux/POSIX only).
 ///
 /// Each worker is a fork() joined to the parent by one AF_UNIX stream socketpair. A message is
-/// a fixed header (kind, run time, id, payload size) followed by the payload; several messages
+/// a fixed header (kind, run time, id, payload size, the process tree's tag, the worker's slot)
+/// followed by the payload, at most `max_message_bytes`; several messages
 /// can go out in one `sendmsg` (`message_batch`) and come in with one `recv` (`message_reader`).
 /// Sockets rather than pipes:
 /// `send(..., MSG_NOSIGNAL)` reports a dead peer as EPIPE instead of killing the parent with
@@ -417,12 +418,16 @@ inline void become_child_of(pid_t parent) noexcept {
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
 }
 
-/// Ends a worker process: flushes the C streams (what its tasks printed), then `_exit(status)`,
-/// which runs no atexit handler and no static destructor (those belong to the parent: a copy of
-/// its static thread_pool, say, would block in the child destroying a condition variable whose
-/// waiters are threads of the parent).
+/// Ends a worker process: flushes stdout (what its tasks printed), then `_exit(status)`, which
+/// runs no atexit handler and no static destructor (those belong to the parent: a copy of its
+/// static thread_pool, say, would block in the child destroying a condition variable whose
+/// waiters are threads of the parent). stdout is flushed only if its lock is free: a worker
+/// forked while another thread of the parent was printing has that lock held forever.
 [[noreturn]] inline void leave_worker(int status) noexcept {
-    std::fflush(nullptr);
+    if (::ftrylockfile(stdout) == 0) {
+        ::fflush_unlocked(stdout);
+        ::funlockfile(stdout);
+    }
     ::_exit(status);
 }
 
