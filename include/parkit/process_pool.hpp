@@ -581,11 +581,11 @@ private:
     }
 
     // The front task of slot's pipeline, already sent, starts running as far as the parent can
-    // tell: its time limit starts, and its payload goes (it is never sent again).
+    // tell: its time limit starts, and its payload no longer counts against the pipeline's
+    // byte budget (it is kept: a withdrawn pipeline may send it to another worker).
     void start_front(worker_slot& slot) {
         queued_task& task = slot.in_flight.front();
-        slot.in_flight_bytes -= task.payload.size();
-        task.payload = {};
+        slot.in_flight_bytes -= task.payload.size();  // kept: withdraw_stuck_pipelines may send it elsewhere
         slot.started = clock::now();
         slot.deadline = deadline_for(task.weight, slot.started);
     }
@@ -706,12 +706,16 @@ private:
             // Tasks the worker started (claimed) and has not answered stay; the rest never run there.
             const std::size_t keep = static_cast<std::size_t>(std::min<std::uint64_t>(claimed - slot.answered, slot.in_flight.size()));
             std::lock_guard lock(mutex_);
-            while (slot.in_flight.size() > keep) {
+            while (slot.in_flight.size() > std::max<std::size_t>(keep, 1)) {
                 slot.in_flight_bytes -= slot.in_flight.back().payload.size();
                 queue_.push_front(std::move(slot.in_flight.back()));
                 slot.in_flight.pop_back();
             }
-            if (keep == 0) slot.in_flight_bytes = 0;
+            if (keep == 0) {  // the front had not started there after all (its bytes are counted out already)
+                queue_.push_front(std::move(slot.in_flight.front()));
+                slot.in_flight.pop_front();
+                slot.in_flight_bytes = 0;
+            }
             idle_workers -= std::min(idle_workers, queue_.size());
         }
     }
