@@ -5,16 +5,24 @@
 /// scale factor that shrinks the work under sanitizers.
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -72,6 +80,72 @@ inline int null_dereference() {
     return *p;
 }
 
+/// Memory shared by the test process and every process it forks afterwards (made on first use:
+/// call `shared_page()` before making the pool or map whose tasks use it).
+struct shared_flags {
+    std::atomic<int> helper_pid{0};    ///< the last helper a task forked
+    std::atomic<int> generation{0};    ///< advanced by the test: the helpers forked before may exit
+};
+
+/// The process tree's shared_flags (see there).
+inline shared_flags& shared_page() {
+    static shared_flags* page = [] {
+        void* p = ::mmap(nullptr, sizeof(shared_flags), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) std::abort();
+        return new (p) shared_flags;
+    }();
+    return *page;
+}
+
+/// What a careless task does to its worker: forks a helper process (which inherits the worker's
+/// socket and lives on until the test calls release_helpers(), 120 s at most), then
+/// crashes with SIGSEGV. The parent must notice the crash at once, not when the helper exits.
+[[noreturn]] inline void fork_helper_then_crash() {
+    shared_flags& flags = shared_page();
+    const pid_t helper = ::fork();
+    const int generation = flags.generation.load();
+    if (helper == 0) {
+        for (int i = 0; i < 12'000 && flags.generation.load() == generation; ++i) ::usleep(10'000);
+        ::_exit(0);
+    }
+    flags.helper_pid.store(static_cast<int>(helper));
+    ::raise(SIGSEGV);
+    ::_exit(1);
+}
+
+/// Lets every helper of fork_helper_then_crash exit and waits (up to 10 s) for the last one.
+inline void release_helpers() {
+    shared_flags& flags = shared_page();
+    flags.generation.fetch_add(1);
+    const int pid = flags.helper_pid.exchange(0);
+    for (int i = 0; pid > 0 && i < 1000 && process_exists(pid); ++i) ::usleep(10'000);
+}
+
+/// What a misbehaving task does: writes `bytes` into every socket it has open, i.e. into its
+/// worker's socket to the parent.
+inline void write_to_own_sockets(const void* bytes, std::size_t size) {
+    for (int fd = 3; fd < 1024; ++fd) {
+        struct stat info {};
+        if (::fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode)) {
+            [[maybe_unused]] const ssize_t n = ::send(fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+    }
+}
+
+/// A message header as parkit's protocol had it (kind, run time, id, payload size: 24 bytes),
+/// announcing `payload_bytes`: what a task forging a reply would write.
+struct forged_header {
+    std::uint32_t kind = 2;  // "result"
+    std::uint32_t elapsed_us = 0;
+    std::uint64_t id = 0;
+    std::uint64_t size = 0;
+};
+
+/// Writes a forged header announcing `payload_bytes` into the task's own sockets.
+inline void forge_reply_header(std::uint64_t payload_bytes, std::uint64_t id = 0) {
+    const forged_header header{2, 0, id, payload_bytes};
+    write_to_own_sockets(&header, sizeof header);
+}
 
 #if defined(__SANITIZE_THREAD__)
 inline constexpr bool under_tsan = true;

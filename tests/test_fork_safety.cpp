@@ -1,12 +1,17 @@
 #include <parkit/parkit.hpp>
+#include <parkit/process_pool.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "reliability_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 #include <ranges>
 #include <thread>
@@ -84,4 +89,46 @@ TEST_CASE("forking while the parent's pool is running tasks is safe for the chil
     CHECK(WEXITSTATUS(status) == 0);
 #endif
     for (int i = 0; i < 64; ++i) CHECK(busy[static_cast<std::size_t>(i)].get() == i);
+}
+
+namespace {
+int cube(int x) { return x * x * x; }
+}  // namespace
+
+TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fork][process_pool]") {
+    parkit_test::watchdog dog("shutdown with a user's child alive", std::chrono::seconds(60));
+    parkit::process_pool pool(2);
+    CHECK(pool.submit(cube, 3).get() == 27);
+    int hold[2];
+    REQUIRE(::pipe(hold) == 0);  // after the pool: only this process and the child hold it
+    const pid_t child = ::fork();  // no exec: it has a copy of every descriptor of the parent
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(hold[1]);
+        char byte = 0;
+        [[maybe_unused]] const ssize_t n = ::read(hold[0], &byte, 1);  // lives until the parent lets it go
+        ::_exit(0);
+    }
+    ::close(hold[0]);
+    pool.shutdown();  // the workers see end of stream although the child lives
+    CHECK(parkit_test::process_exists(child));
+    ::close(hold[1]);  // now the child ends
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+}
+
+namespace {
+std::unique_ptr<parkit::process_pool> held_pool;  // destroyed by exit() in a forked child too
+}  // namespace
+
+TEST_CASE("a forked child that exits normally abandons its copy of the parent's process_pool", "[fork][process_pool]") {
+    parkit_test::watchdog dog("exit() in a child with a static process_pool", std::chrono::seconds(60));
+    held_pool = std::make_unique<parkit::process_pool>(1);
+    CHECK(held_pool->submit(cube, 2).get() == 8);
+    const int status = in_child([] { return 0; }, true);  // exit(0) runs ~process_pool on the copy
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(held_pool->submit(cube, 3).get() == 27);  // the parent's pool is untouched
+    held_pool.reset();
 }

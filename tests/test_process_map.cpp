@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <numeric>
 #include <ranges>
@@ -131,4 +132,45 @@ TEST_CASE("processes backend returns multi-megabyte results whole", "[processes]
     CHECK(out[0] == std::vector<double>(1'000'000, 250.0));
     CHECK(out[1] == std::vector<double>(9, 0.75));
     CHECK(out[2] == out[0]);
+}
+
+TEST_CASE("processes backend: forged headers in a worker's socket fail only their task", "[processes][crash][protocol]") {
+    parkit_test::watchdog dog("forged headers on the process backend", std::chrono::seconds(120));
+    auto f = [](int x) {
+        if (x == 10) parkit_test::forge_reply_header(std::uint64_t{1} << 40);  // 1 TiB announced
+        if (x == 20) parkit_test::forge_reply_header(std::uint64_t{64} << 20);  // 64 MiB announced
+        if (x == 30) {
+            parkit::detail::message_header header{parkit::detail::message_kind::chunk_done, 0, 0, std::uint64_t{1} << 40};
+            parkit_test::write_to_own_sockets(&header, sizeof header);  // this tree's tag: the size limit stops it
+        }
+        return x + 1;
+    };
+    const auto out = parkit::parallel_map(f, std::views::iota(0, 40),
+                                          {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+    std::set<std::size_t> failed;
+    for (const auto& e : out.errors) {
+        failed.insert(e.index);
+        CHECK(e.type_name() == "parkit::worker_crashed");
+        CHECK(e.message().find("protocol error") != std::string::npos);
+    }
+    CHECK(failed == std::set<std::size_t>{10, 20, 30});
+    for (std::size_t i = 0; i < 40; ++i)
+        if (failed.count(i) == 0) CHECK(out.results[i] == static_cast<int>(i) + 1);
+    // Raise mode: the first failure, not std::bad_alloc for the whole map.
+    CHECK_THROWS_AS(parkit::parallel_map(f, std::views::iota(0, 40), processes), parkit::task_error);
+}
+
+TEST_CASE("processes backend: a task that forks a helper and then crashes is reported at once", "[processes][crash]") {
+    parkit_test::shared_page();  // before the workers fork: they share it
+    parkit_test::watchdog dog("crash with a live helper on the process backend", std::chrono::seconds(90));
+    auto f = [](int x) {
+        if (x == 3) parkit_test::fork_helper_then_crash();  // the helper holds the socket 120 s
+        return x;
+    };
+    const auto out = parkit::parallel_map(f, std::views::iota(0, 8),
+                                          {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+    parkit_test::release_helpers();
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0].index == 3);
+    CHECK(out.errors[0].message().find("SIGSEGV") != std::string::npos);
 }

@@ -1,15 +1,19 @@
 #include <parkit/process_pool.hpp>
 #include <parkit/core/as_completed.hpp>
+#include <parkit/thread_pool.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "reliability_support.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -455,4 +459,152 @@ TEST_CASE("large arguments and results pass through pipelines intact", "[process
     for (std::size_t i = 0; i < sums.size(); ++i) CHECK(sums[i].get() == expected[i]);
     CHECK(big.get() == big_matrix(1000));
     for (int i = 0; i < 20; ++i) CHECK(small[static_cast<std::size_t>(i)].get() == i * i);
+}
+
+namespace {
+
+// A static object of the parent whose destructor, if a worker ran it, would end that worker
+// with code 42 instead of the code its task exits with.
+struct parent_static {
+    pid_t owner = ::getpid();
+    ~parent_static() {
+        if (::getpid() != owner) ::_exit(42);
+    }
+};
+
+int exit_with_3(int) {
+    std::exit(3);
+}
+
+// Blocks until a byte arrives on `fd` (a pipe the test writes to): a task that hangs until told.
+int wait_for_byte(int fd) {
+    char byte = 0;
+    return static_cast<int>(::read(fd, &byte, 1));
+}
+
+int forks_helper_then_crashes(int) { parkit_test::fork_helper_then_crash(); }
+
+// Writes into its worker's socket a header announcing `bytes` of payload: with the message tag
+// of this process tree (a size check must stop it), or the old 24-byte header (no tag).
+int forges_header(std::uint64_t bytes, bool tagged) {
+    if (tagged) {
+        parkit::detail::message_header header{parkit::detail::message_kind::result, 0, 0, bytes};
+        parkit_test::write_to_own_sockets(&header, sizeof header);
+    } else {
+        parkit_test::forge_reply_header(bytes);
+    }
+    return 1;
+}
+
+int forge_one_tib(int) { return forges_header(std::uint64_t{1} << 40, false); }
+int forge_64_mib(int) { return forges_header(std::uint64_t{64} << 20, false); }
+int forge_tagged_one_tib(int) { return forges_header(std::uint64_t{1} << 40, true); }
+
+}  // namespace
+
+TEST_CASE("a task calling exit in a worker runs none of the parent's static destructors",
+          "[process_pool][crash][exit]") {
+    static parent_static guard;        // destroyed at exit: must not run in a worker
+    static parkit::thread_pool threads(2);  // a static pool of the parent, with live threads
+    CHECK(threads.submit([] { return 5; }).get() == 5);
+    parkit_test::watchdog dog("exit(3) in a worker", std::chrono::seconds(60));
+    parkit::process_pool pool(2);
+    auto exiting = pool.submit(exit_with_3, 0);
+    auto fine = pool.submit(square, 9);
+    try {
+        exiting.get();
+        FAIL("exit(3) was not reported");
+    } catch (const parkit::worker_crashed& e) {
+        CHECK(e.exit_code() == 3);
+        CHECK(e.signal() == 0);
+        CHECK(std::string(e.what()).find("exited with code 3") != std::string::npos);
+    }
+    CHECK(fine.get() == 81);
+    CHECK(pool.submit(square, 4).get() == 16);  // the slot was refilled
+}
+
+TEST_CASE("tasks sent ahead behind a hung task run on idle workers", "[process_pool][pipeline]") {
+    parkit_test::watchdog dog("tasks behind a hung task", std::chrono::seconds(120));
+    int release[2];
+    REQUIRE(::pipe(release) == 0);  // made before the pool: its workers inherit it
+    {
+        parkit::process_pool pool(2);  // no time limit
+        warm_up(pool);                 // short tasks: the pool pipelines
+        auto hung = pool.submit(wait_for_byte, release[0]);
+        std::vector<parkit::future<int>> innocent;
+        for (int i = 0; i < 299; ++i) innocent.push_back(pool.submit(square, i));
+        int completed = 0;
+        for (auto& f : innocent) completed += f.wait_for(std::chrono::seconds(30)) ? 1 : 0;
+        CHECK(completed == 299);
+        CHECK_FALSE(hung.ready());
+        REQUIRE(::write(release[1], "x", 1) == 1);
+        CHECK(hung.get() == 1);
+        for (int i = 0; i < 299; ++i) CHECK(innocent[static_cast<std::size_t>(i)].get() == i * i);
+        CHECK(pool.map(square, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 4, 9});  // replaced workers work
+    }
+    ::close(release[0]);
+    ::close(release[1]);
+}
+
+TEST_CASE("a task that forks a helper and then crashes is reported without waiting for the helper",
+          "[process_pool][crash]") {
+    parkit_test::shared_page();  // before the pool: its workers share it
+    parkit_test::watchdog dog("crash with a live helper", std::chrono::seconds(120));
+    {
+        parkit::process_pool pool(2);
+        auto crashing = pool.submit(forks_helper_then_crashes, 0);
+        REQUIRE(crashing.wait_for(std::chrono::seconds(30)));  // the helper lives 120 s
+        try {
+            crashing.get();
+            FAIL("the crash was not reported");
+        } catch (const parkit::worker_crashed& e) {
+            CHECK(e.signal() == SIGSEGV);
+        }
+        CHECK(pool.submit(square, 3).get() == 9);
+    }
+    parkit_test::release_helpers();
+}
+
+TEST_CASE("bytes a task writes into its worker's socket fail only that task", "[process_pool][crash][protocol]") {
+    parkit_test::watchdog dog("forged headers", std::chrono::seconds(120));
+    parkit::process_pool pool(2);
+    for (auto* forge : {&forge_one_tib, &forge_64_mib, &forge_tagged_one_tib}) {
+        std::vector<parkit::future<int>> others;
+        for (int i = 0; i < 20; ++i) others.push_back(pool.submit(square, i));
+        auto forged = pool.submit(forge, 0);
+        for (int i = 20; i < 40; ++i) others.push_back(pool.submit(square, i));
+        REQUIRE(forged.wait_for(std::chrono::seconds(30)));
+        try {
+            forged.get();
+            FAIL("the forged reply was trusted");
+        } catch (const parkit::worker_crashed& e) {
+            CHECK(std::string(e.what()).find("protocol error") != std::string::npos);
+        }
+        for (int i = 0; i < 40; ++i) {
+            REQUIRE(others[static_cast<std::size_t>(i)].wait_for(std::chrono::seconds(30)));
+            CHECK(others[static_cast<std::size_t>(i)].get() == i * i);
+        }
+    }
+    const auto results = pool.map(forge_tagged_one_tib, std::vector<int>{0, 1, 2},
+                                  parkit::collect_options{.on_error = parkit::on_error::collect});
+    CHECK(results.failed() == 3);  // each fails alone: the others of its batch are retried
+}
+
+TEST_CASE("every descriptor a process_pool opens is close-on-exec", "[process_pool][fork]") {
+    std::set<int> before;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+        before.insert(std::stoi(entry.path().filename().string()));
+    parkit::process_pool pool(2);
+    CHECK(pool.submit(square, 2).get() == 4);
+    int opened = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        const int fd = std::stoi(entry.path().filename().string());
+        if (before.count(fd) != 0) continue;
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags < 0) continue;  // the directory iterator's own descriptor, closed meanwhile
+        CAPTURE(fd);
+        CHECK((flags & FD_CLOEXEC) != 0);
+        ++opened;
+    }
+    CHECK(opened >= 5);  // wake pipe, fork server, two workers' sockets (and pidfds)
 }

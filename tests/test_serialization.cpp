@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <map>
@@ -111,4 +113,58 @@ TEST_CASE("truncated or corrupt messages throw serialization_error", "[serializa
     CHECK_THROWS_WITH(parkit::from_bytes<std::vector<std::string>>(huge), Catch::Contains("corrupt"));
     std::vector<std::byte> bad_variant = parkit::to_bytes(std::size_t{5});
     CHECK_THROWS_AS((parkit::from_bytes<std::variant<int, double>>(bad_variant)), parkit::serialization_error);
+}
+
+namespace {
+
+// 32 KB in memory, 8 bytes on the wire: a user type whose minimum encoding is unknown.
+struct bulky {
+    std::array<std::string, 1000> cache{};
+    std::int64_t key = 0;
+    template <class Archive>
+    void serialize(Archive& ar) { ar(key); }
+    bool operator==(const bulky& other) const { return key == other.key; }
+};
+
+// A 64 KiB message that declares `n` elements and holds nothing else.
+std::vector<std::byte> declaring(std::size_t n) {
+    std::vector<std::byte> message(64 << 10);
+    std::memcpy(message.data(), &n, sizeof n);
+    return message;
+}
+
+}  // namespace
+
+TEST_CASE("the decoder checks declared element counts against each element's minimum size", "[serialization][bad_input]") {
+    using parkit::detail::min_encoded_size;
+    STATIC_REQUIRE(min_encoded_size<std::array<std::string, 1000>>() == 8000);
+    STATIC_REQUIRE(min_encoded_size<std::pair<std::int32_t, std::string>>() == 12);
+    STATIC_REQUIRE(min_encoded_size<std::tuple<std::int32_t, bool, std::vector<int>>>() == 13);
+    STATIC_REQUIRE(min_encoded_size<std::variant<std::int32_t, std::string>>() == 12);
+    STATIC_REQUIRE(min_encoded_size<std::optional<std::string>>() == 1);
+    // 65,000 elements of 32 KB declared in 64 KiB: refused before one is constructed.
+    using vector_t = std::vector<std::array<std::string, 1000>>;
+    CHECK_THROWS_AS(parkit::from_bytes<vector_t>(declaring(65'000)), parkit::serialization_error);
+    using map_t = std::map<std::array<std::string, 100>, int>;
+    CHECK_THROWS_AS(parkit::from_bytes<map_t>(declaring(65'000)), parkit::serialization_error);
+    using list_t = std::list<std::array<std::string, 1000>>;
+    CHECK_THROWS_AS(parkit::from_bytes<list_t>(declaring(65'000)), parkit::serialization_error);
+    CHECK_THROWS_WITH(parkit::from_bytes<vector_t>(declaring(65'000)),
+                      Catch::Contains("65000 elements of at least 8000 bytes"));
+}
+
+TEST_CASE("elements of unknown minimum size are built one at a time, as the message holds them", "[serialization][bad_input]") {
+    // 8,000 bulky elements fit the byte count (8 bytes each) but the message ends after 1,000:
+    // a decoder that built the 8,000 first would take 256 MB; this one stops at the 1,001st.
+    std::vector<bulky> few(1000);
+    for (std::size_t i = 0; i < few.size(); ++i) few[i].key = static_cast<std::int64_t>(i);
+    auto bytes = parkit::to_bytes(few);
+    const std::size_t declared = 8000;
+    std::memcpy(bytes.data(), &declared, sizeof declared);
+    bytes.resize(sizeof declared + 8000 * 8 - 1);
+    CHECK_THROWS_AS(parkit::from_bytes<std::vector<bulky>>(bytes), parkit::serialization_error);
+    // Legitimate data still decodes, in order.
+    CHECK(parkit::from_bytes<std::vector<bulky>>(parkit::to_bytes(few)) == few);
+    const std::map<std::string, std::vector<std::string>> nested{{"a", {"x", "y"}}, {"b", {}}};
+    CHECK(parkit::from_bytes<std::remove_const_t<decltype(nested)>>(parkit::to_bytes(nested)) == nested);
 }

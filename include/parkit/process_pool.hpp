@@ -15,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -140,11 +141,30 @@ inline std::uint32_t elapsed_us_since(std::chrono::steady_clock::time_point star
     return static_cast<std::uint32_t>(std::clamp<long long>(us.count(), 0, std::numeric_limits<std::uint32_t>::max()));
 }
 
+/// Bit of a worker's claim counter (see claim_task) set by the parent to withdraw the tasks
+/// sent to that worker that it has not started.
+inline constexpr std::uint64_t claims_closed = std::uint64_t{1} << 63;
+
+/// A pool worker's claim before it starts a task it was sent: increments its counter of
+/// started tasks, unless the parent has closed it (then the task was taken back and runs on
+/// another worker: this one skips it). One compare-exchange decides between the two, so a task
+/// never runs twice and never not at all.
+inline bool claim_task(std::atomic<std::uint64_t>& claims) noexcept {
+    std::uint64_t seen = claims.load(std::memory_order_acquire);
+    while ((seen & claims_closed) == 0) {
+        if (claims.compare_exchange_weak(seen, seen + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+}
+
 /// The worker loop: runs tasks in the order they arrive until the parent closes the socket.
 /// One `recv` takes in every task the parent has sent so far; each reply (with the task's run
 /// time) goes out as soon as its task ends, so for the parent the oldest unanswered task is
-/// always the one running.
-inline void process_worker_main(int fd) {
+/// always the one running. `context` is the pool's shared claim counters (one per slot; the
+/// task message names the slot); a task whose claim fails is skipped without a reply. A
+/// result larger than `max_message_bytes` comes back as an exception instead.
+inline void process_worker_main(int fd, void* context) {
+    auto* claims = static_cast<std::atomic<std::uint64_t>*>(context);
     message_reader inbox;
     message_header header{};
     std::span<const std::byte> payload;
@@ -153,12 +173,23 @@ inline void process_worker_main(int fd) {
         while (!inbox.next(header, payload)) {
             if (inbox.bad() || !inbox.fill(fd)) return;
         }
-        if (header.kind != message_kind::task || payload.size() < sizeof(process_trampoline)) ::_exit(71);
+        if (header.kind != message_kind::task || payload.size() < sizeof(process_trampoline)) leave_worker(71);
+        if (claims != nullptr && header.slot != no_slot && !claim_task(claims[header.slot])) continue;
         process_trampoline run = nullptr;
         std::memcpy(&run, payload.data(), sizeof run);
         out.clear();
         const auto start = std::chrono::steady_clock::now();
-        const message_kind kind = run(payload.subspan(sizeof run), out);
+        message_kind kind = run(payload.subspan(sizeof run), out);
+        if (out.size() > max_message_bytes) {
+            try {
+                throw serialization_error("parkit::process_pool: the task's result takes " + std::to_string(out.size()) +
+                                          " bytes, over the limit of " + std::to_string(max_message_bytes) +
+                                          " between processes (PARKIT_MAX_MESSAGE_BYTES)");
+            } catch (...) {
+                encode_current_exception(out);
+                kind = message_kind::exception;
+            }
+        }
         if (!send_message(fd, kind, header.id, out, elapsed_us_since(start))) break;
     }
 }
@@ -169,6 +200,11 @@ inline constexpr std::size_t max_pipeline_depth = 64;
 /// Estimated run time (µs) of the tasks a `process_pool` worker may have waiting behind its
 /// running one: bounds how unevenly a burst of tasks can end up spread over the workers.
 inline constexpr double pipeline_budget_us = 1000.0;
+
+/// How long (µs) a `process_pool` worker's running task may run, at least, before the tasks
+/// sent ahead behind it are taken back for idle workers (ten times the average task, and never
+/// under this).
+inline constexpr double pipeline_withdraw_after_us = 20'000.0;
 
 /// Payload bytes a `process_pool` worker may have in flight before more are sent ahead to it:
 /// far below the socket buffer, so sending to a busy worker never blocks the pool's manager.
@@ -194,7 +230,8 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// Short tasks are pipelined: each worker is sent several at once and runs them in order, so a
 /// task costs about 2 µs instead of a round trip (see docs/processes.md, "How tasks travel"). A
 /// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
-/// when its worker dies before running it, it is requeued, not failed.
+/// when its worker dies before running it, it is requeued, not failed, and when the task ahead
+/// of it runs long while another worker is idle, it is taken back and runs there.
 ///
 /// Workers are forked by a single-threaded fork server that the pool forks when it is made
 /// (Python's "forkserver"; see detail/fork_server.hpp), the first ones and every replacement,
@@ -217,7 +254,8 @@ public:
     explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
         : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
           timeout_s_((detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s"), task_timeout_s)),
-          server_(detail::process_worker_main, size_) {
+          claims_(size_),
+          server_(detail::process_worker_main, size_, claims_.data()) {
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
         for (int fd : wake_) detail::register_parent_fd(fd);  // workers must not keep it open
@@ -240,6 +278,13 @@ public:
     /// destroyed by an exception unwinding the stack, it cancels queued tasks and kills running
     /// ones instead of waiting. No zombie or orphan process is left either way.
     ~process_pool() {
+        if (generation_ != detail::fork_generation()) {
+            // A copy in a forked child (which exits normally, say): the manager thread, the
+            // workers and the fork server are the parent's, and the fork handler has closed the
+            // descriptors already. Abandon the copy: nothing here may be joined or closed.
+            std::construct_at(&manager_);
+            return;
+        }
         if (std::uncaught_exceptions() > uncaught_at_start_) {
             abort_running_.store(true);
             shutdown(true, true);
@@ -342,6 +387,8 @@ private:
         std::size_t in_flight_bytes = 0;    // payload bytes still held in in_flight
         std::chrono::steady_clock::time_point started;   // when front() started
         std::chrono::steady_clock::time_point deadline;  // of front(), from when it started
+        std::uint64_t answered = 0;  // replies completed from this worker process
+        bool withdrawn = false;      // its unstarted tasks were taken back: retire it when idle
     };
     using clock = std::chrono::steady_clock;
 
@@ -361,6 +408,11 @@ private:
         output_archive out(task.payload);
         out.write_bytes(&run, sizeof run);
         write_args(out);
+        if (task.payload.size() > detail::max_message_bytes)
+            throw std::length_error(std::string("parkit::process_pool::") + call + ": the task's arguments take " +
+                                    std::to_string(task.payload.size()) + " bytes, over the limit of " +
+                                    std::to_string(detail::max_message_bytes) +
+                                    " between processes (PARKIT_MAX_MESSAGE_BYTES)");
         bool must_wake = false;
         {
             std::lock_guard lock(mutex_);
@@ -490,9 +542,14 @@ private:
         for (int& fd : wake_) detail::close_parent_fd(fd);
     }
 
-    // Forks a (replacement) worker into slot i.
+    // Forks a (replacement) worker into slot i, its claim counter reset (the previous worker
+    // of the slot has been reaped).
     void respawn(std::size_t i) {
-        slots_[i].process = server_.spawn();
+        worker_slot& slot = slots_[i];
+        claims_[i].store(0, std::memory_order_release);
+        slot.answered = 0;
+        slot.withdrawn = false;
+        slot.process = server_.spawn();
     }
 
     // Forks a replacement into slot i; if fork fails (resource limits), the pool goes on with
@@ -524,11 +581,11 @@ private:
     }
 
     // The front task of slot's pipeline, already sent, starts running as far as the parent can
-    // tell: its time limit starts, and its payload goes (it is never sent again).
+    // tell: its time limit starts, and its payload no longer counts against the pipeline's
+    // byte budget (it is kept: a withdrawn pipeline may send it to another worker).
     void start_front(worker_slot& slot) {
         queued_task& task = slot.in_flight.front();
-        slot.in_flight_bytes -= task.payload.size();
-        task.payload = {};
+        slot.in_flight_bytes -= task.payload.size();  // kept: withdraw_stuck_pipelines may send it elsewhere
         slot.started = clock::now();
         slot.deadline = deadline_for(task.weight, slot.started);
     }
@@ -579,7 +636,8 @@ private:
         std::size_t best = slots_.size();
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             const worker_slot& slot = slots_[i];
-            if (slot.process.fd < 0 || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now))) continue;
+            if (slot.process.fd < 0 || slot.withdrawn || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now)))
+                continue;
             if (best == slots_.size() || slot.in_flight.size() < slots_[best].in_flight.size()) best = i;
         }
         return best;
@@ -612,7 +670,7 @@ private:
         worker_slot& slot = slots_[i];
         const bool was_idle = slot.in_flight.size() == count;
         for (auto it = slot.in_flight.end() - static_cast<std::ptrdiff_t>(count); it != slot.in_flight.end(); ++it)
-            batch_.add(detail::message_kind::task, it->id, it->payload);
+            batch_.add(detail::message_kind::task, it->id, it->payload, static_cast<std::uint32_t>(i));
         const std::size_t first = batch_.first_message_bytes(), all = batch_.bytes();
         const std::size_t sent = batch_.send(slot.process.fd);
         if (sent == all) {
@@ -624,12 +682,65 @@ private:
         // sent before dying tell which task it was running.
         if (was_idle && sent < first) requeue_pipeline(slot);
         wake();  // another dispatch round after the replacement is up
-        read_replies(i, true);
+        read_replies(i, read_mode::to_end);
+    }
+
+    // Takes back the tasks sent ahead to workers whose running task has run long while another
+    // worker is idle and nothing is queued for it: they go back to the head of the queue, for
+    // the idle workers. The worker's claim counter is closed first (see claim_task), so it
+    // skips what it had not started; it is replaced once its started tasks are answered.
+    void withdraw_stuck_pipelines(clock::time_point now) {
+        const auto idle = [](const worker_slot& s) { return s.process.fd >= 0 && s.in_flight.empty(); };
+        {
+            std::lock_guard lock(mutex_);
+            if (!queue_.empty()) return;
+        }
+        std::size_t idle_workers = static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), idle));
+        for (std::size_t i = 0; i < slots_.size() && idle_workers > 0; ++i) {
+            worker_slot& slot = slots_[i];
+            if (slot.process.fd < 0 || slot.withdrawn || slot.in_flight.size() < 2 || now < withdraw_time(slot)) continue;
+            std::uint64_t claimed = claims_[i].load(std::memory_order_acquire);
+            while (!claims_[i].compare_exchange_weak(claimed, claimed | detail::claims_closed, std::memory_order_acq_rel)) {
+            }
+            slot.withdrawn = true;
+            // Tasks the worker started (claimed) and has not answered stay; the rest never run there.
+            const std::size_t keep = static_cast<std::size_t>(std::min<std::uint64_t>(claimed - slot.answered, slot.in_flight.size()));
+            std::lock_guard lock(mutex_);
+            while (slot.in_flight.size() > std::max<std::size_t>(keep, 1)) {
+                slot.in_flight_bytes -= slot.in_flight.back().payload.size();
+                queue_.push_front(std::move(slot.in_flight.back()));
+                slot.in_flight.pop_back();
+            }
+            if (keep == 0) {  // the front had not started there after all (its bytes are counted out already)
+                queue_.push_front(std::move(slot.in_flight.front()));
+                slot.in_flight.pop_front();
+                slot.in_flight_bytes = 0;
+            }
+            idle_workers -= std::min(idle_workers, queue_.size());
+        }
+    }
+
+    // When the tasks sent ahead behind slot's running task may be taken back (withdraw_stuck_pipelines).
+    clock::time_point withdraw_time(const worker_slot& slot) const {
+        const double after_us = std::max(detail::pipeline_withdraw_after_us, 10 * task_us_);
+        return slot.started + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::micro>(after_us));
+    }
+
+    // Replaces a worker whose pipeline was withdrawn once it has answered every task it started.
+    void retire_withdrawn() {
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            worker_slot& slot = slots_[i];
+            if (!slot.withdrawn || !slot.in_flight.empty() || slot.process.fd < 0) continue;
+            server_.stop(slot.process);
+            slot.inbox = detail::message_reader{};
+            if (!stopping()) respawn_or_shrink(i);
+        }
     }
 
     // Hands queued tasks to workers with room (the manager thread only): several per worker
     // when tasks are short (see pipeline_depth), each worker's share in one write.
     void dispatch() {
+        withdraw_stuck_pipelines(clock::now());
         assign_queued();
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             if (fresh_[i] > 0) send_fresh(i, fresh_[i]);
@@ -647,32 +758,52 @@ private:
         queued_task& task = slot.in_flight.front();
         task.complete(task.state.get(), header.kind, payload);
         learn_task_time(header.elapsed_us);
+        ++slot.answered;
         slot.in_flight.pop_front();
         if (!slot.in_flight.empty()) start_front(slot);
     }
 
-    // Reads what worker i sent and completes the tasks it answered: what one recv brings (poll
-    // saw data), or everything up to the end of the stream (`to_end`: the worker is known to be
-    // gone, and the replies it sent before it died still count). A worker that is gone, or
-    // answered out of order or with a malformed message, ends.
-    void read_replies(std::size_t i, bool to_end = false) {
+    /// How read_replies reads: what one recv brings without waiting (poll saw data), what the
+    /// socket holds now and then the worker is taken as dead (its pidfd said it ended: the
+    /// replies it sent first still count, but a process it forked may hold the socket open, so
+    /// no end of stream is waited for), or everything up to the end of the stream.
+    enum class read_mode { available, then_dead, to_end };
+
+    // Reads what worker i sent and completes the tasks it answered (see read_mode). A worker
+    // that is gone, answered out of order or sent a malformed message ends; so does one whose
+    // reply could not be taken in (no memory for it).
+    void read_replies(std::size_t i, read_mode mode) {
         worker_slot& slot = slots_[i];
-        bool open = true, in_order = true;
-        do {
-            open = slot.inbox.fill(slot.process.fd);
-            detail::message_header header{};
-            std::span<const std::byte> payload;
-            while (in_order && slot.inbox.next(header, payload)) {
-                in_order = !slot.in_flight.empty() && header.id == slot.in_flight.front().id;
-                if (in_order) complete_front(slot, header, payload);
+        bool open = true, in_order = true, more = true;
+        std::string problem;
+        try {
+            while (more) {
+                const std::size_t before = slot.inbox.buffered();
+                open = slot.inbox.fill(slot.process.fd, mode != read_mode::to_end);
+                const bool got = slot.inbox.buffered() != before;
+                detail::message_header header{};
+                std::span<const std::byte> payload;
+                while (in_order && slot.inbox.next(header, payload)) {
+                    in_order = !slot.in_flight.empty() && header.id == slot.in_flight.front().id;
+                    if (in_order) complete_front(slot, header, payload);
+                }
+                more = open && in_order && !slot.inbox.bad() && (mode == read_mode::to_end || (mode == read_mode::then_dead && got));
             }
-        } while (to_end && open && in_order && !slot.inbox.bad());
-        if (!open || !in_order || slot.inbox.bad()) worker_died(i);
+        } catch (const std::exception& e) {
+            problem = std::string("a reply that could not be received (") + e.what() + ")";
+        }
+        if (!in_order) problem = "a reply to a task it was not running";
+        if (slot.inbox.bad()) problem = slot.inbox.problem();
+        if (!open || !problem.empty() || mode == read_mode::then_dead) worker_died(i, problem);
     }
 
-    void worker_died(std::size_t i) {
+    // Worker i is gone, or is ended here for `protocol_error` (what it sent that cannot be
+    // trusted): its running task fails with worker_crashed, the tasks behind it go back to the
+    // queue, and it is replaced.
+    void worker_died(std::size_t i, const std::string& protocol_error = {}) {
         worker_slot& slot = slots_[i];
         detail::close_parent_fd(slot.process.fd);
+        detail::close_parent_fd(slot.process.watch);
         const int status = server_.reap(slot.process.pid, true);  // one that sent garbage may live
         slot.process = detail::worker_process{};
         if (slot.in_flight.empty()) {  // died while idle (killed from outside): nothing to fail, replace it
@@ -680,12 +811,15 @@ private:
             if (!stopping()) respawn_or_shrink(i);
             return;
         }
-        const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        fail_running(i,
-                     detail::make_error_ptr<worker_crashed>(slot.in_flight.front().id, sig, code,
-                                                            detail::describe_exit(status)),
-                     false);
+        const std::size_t id = slot.in_flight.front().id;
+        const auto error =
+            protocol_error.empty()
+                ? detail::make_error_ptr<worker_crashed>(id, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                                                         WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                                         detail::describe_exit(status))
+                : detail::make_error_ptr<worker_crashed>(
+                      id, SIGKILL, -1, "sent " + protocol_error + ", so it was killed (protocol error)");
+        fail_running(i, error, false);
     }
 
     bool idle_and_drained() {
@@ -698,26 +832,55 @@ private:
         return std::none_of(slots_.begin(), slots_.end(), [](const worker_slot& s) { return !s.in_flight.empty(); });
     }
 
-    // The poll set: the wake pipe, then every live worker (idle ones too: deaths); returns the
-    // poll timeout (ms, -1 = none) until the earliest deadline of a running task.
-    int prepare_poll(std::vector<pollfd>& fds, std::vector<std::size_t>& owners) const {
+    /// What one entry of the poll set watches: the socket or the pidfd of slot's worker `pid`.
+    struct poll_owner {
+        std::size_t slot;
+        pid_t pid;
+        bool watch;
+    };
+
+    // The poll set: the wake pipe, then every live worker's socket and pidfd (idle ones too:
+    // deaths); returns the poll timeout (ms, -1 = none) until the earliest deadline of a running
+    // task, the moment a pipeline may be withdrawn (see withdraw_stuck_pipelines), or the next
+    // look at a worker without a pidfd.
+    int prepare_poll(std::vector<pollfd>& fds, std::vector<poll_owner>& owners) const {
         fds.assign(1, pollfd{wake_[0], POLLIN, 0});
-        owners.assign(1, slots_.size());
-        auto next_deadline = clock::time_point::max();
+        owners.assign(1, poll_owner{slots_.size(), -1, false});
+        auto next = clock::time_point::max();
+        const bool any_idle = std::any_of(slots_.begin(), slots_.end(),
+                                          [](const worker_slot& s) { return s.process.fd >= 0 && s.in_flight.empty(); });
         for (std::size_t i = 0; i < slots_.size(); ++i) {
-            if (slots_[i].process.fd < 0) continue;
-            fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
-            owners.push_back(i);
-            if (!slots_[i].in_flight.empty()) next_deadline = std::min(next_deadline, slots_[i].deadline);
+            const worker_slot& slot = slots_[i];
+            if (slot.process.fd < 0) continue;
+            fds.push_back(pollfd{slot.process.fd, POLLIN, 0});
+            owners.push_back(poll_owner{i, slot.process.pid, false});
+            if (slot.process.watch >= 0) {
+                fds.push_back(pollfd{slot.process.watch, POLLIN, 0});
+                owners.push_back(poll_owner{i, slot.process.pid, true});
+            }
+            if (slot.in_flight.empty()) continue;
+            next = std::min(next, slot.deadline);
+            if (any_idle && !slot.withdrawn && slot.in_flight.size() > 1) next = std::min(next, withdraw_time(slot));
+            if (slot.process.watch < 0) next = std::min(next, clock::now() + std::chrono::milliseconds(100));
         }
-        if (next_deadline == clock::time_point::max()) return -1;
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock::now());
+        if (next == clock::time_point::max()) return -1;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now());
         return static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
+    }
+
+    // Workers without a pidfd that have ended (the fallback of a kernel without pidfd_open).
+    void check_unwatched_workers() {
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            const worker_slot& slot = slots_[i];
+            if (slot.process.fd >= 0 && slot.process.watch < 0 && !slot.in_flight.empty() &&
+                detail::process_has_ended(slot.process.pid))
+                read_replies(i, read_mode::then_dead);
+        }
     }
 
     void manage() {
         std::vector<pollfd> fds;
-        std::vector<std::size_t> owners;
+        std::vector<poll_owner> owners;
         for (;;) {
             if (stopping()) {
                 for (std::size_t i = 0; i < slots_.size(); ++i) {
@@ -735,8 +898,12 @@ private:
                 }
             }
             for (std::size_t k = 1; k < fds.size(); ++k) {
-                if (fds[k].revents) read_replies(owners[k]);
+                const poll_owner& owner = owners[k];
+                if (!fds[k].revents || slots_[owner.slot].process.pid != owner.pid) continue;  // replaced meanwhile
+                read_replies(owner.slot, owner.watch ? read_mode::then_dead : read_mode::available);
             }
+            check_unwatched_workers();
+            retire_withdrawn();
             const auto now = clock::now();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
                 if (!slots_[i].in_flight.empty() && now >= slots_[i].deadline)
@@ -754,6 +921,7 @@ private:
     const int uncaught_at_start_ = std::uncaught_exceptions();
     const std::size_t size_;
     const double timeout_s_;
+    detail::shared_array<std::atomic<std::uint64_t>> claims_;  // per slot: tasks its worker started (see claim_task)
     detail::fork_server server_;      // forks the workers (constructor, then manager thread)
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only

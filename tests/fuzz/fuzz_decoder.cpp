@@ -1,23 +1,34 @@
 /// @file
-/// libFuzzer target for the decoder of task arguments and results between processes:
-/// `parkit::input_archive` / `from_bytes` over many types, and `detail::decode_outcome` (the
-/// per-task records of a batch reply). The first byte picks the type, the rest is the message.
+/// libFuzzer target for the decoders of what crosses a process boundary:
+/// `parkit::input_archive` / `from_bytes` over many types, `detail::decode_outcome` (the
+/// per-task records of a batch reply), and the message framing itself (`message_reader` and
+/// `receive_message` reading a socket full of headers whose announced sizes are arbitrary).
+/// The first byte picks the decoder, the rest is the message.
 ///
-/// Arbitrary bytes must give a value or a `parkit::serialization_error`: any other exception,
-/// a crash, an over-read (ASan) or an allocation above libFuzzer's -malloc_limit_mb is a bug.
-/// A value that decodes must also survive an encode/decode round trip unchanged.
+/// Arbitrary bytes must give a value or a `parkit::serialization_error` (a refused header for
+/// the framing): any other exception, a crash, an over-read (ASan) or an allocation above
+/// libFuzzer's -malloc_limit_mb / -rss_limit_mb (run_fuzzers.sh sets both low) is a bug. That
+/// is what finds amplification: a short message declaring many large elements, or a header
+/// announcing a huge payload that the reader would allocate before it arrives. A value that
+/// decodes must also survive an encode/decode round trip unchanged.
 ///
 /// Built and run by tests/fuzz/run_fuzzers.sh (clang++ -fsanitize=fuzzer,address,undefined).
 /// Compiled with -DPARKIT_FUZZ_WRITE_CORPUS it is instead a program that writes valid
 /// encodings of sample values (the seed corpus, tests/fuzz/corpus/decoder/) into argv[1].
 
 #include <parkit/core/serialization.hpp>
+#include <parkit/detail/process_io.hpp>
 #include <parkit/detail/task_codec.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <list>
@@ -55,6 +66,18 @@ struct user_record {
         ar(name, values, tags, limit, extra, enabled);
     }
     bool operator==(const user_record&) const = default;
+};
+
+/// 32 KB in memory, 8 bytes on the wire: its minimum encoded size is unknown to the decoder.
+struct bulky_record {
+    std::array<std::string, 1000> cache{};
+    std::int64_t key = 0;
+
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(key);
+    }
+    bool operator==(const bulky_record& other) const { return key == other.key; }
 };
 
 [[noreturn]] void fail(const char* what) {
@@ -95,6 +118,65 @@ void decode_outcomes_as(std::span<const std::byte> bytes) {
                 });
         }
     } catch (const parkit::serialization_error&) {
+    }
+}
+
+/// The bytes of a message stream built from `bytes`: records of (kind: 4 bytes, announced
+/// size: 8 bytes, n: 1 byte, then n payload bytes), each written as a real header (this
+/// process's tag) announcing that size, followed by its n bytes whatever the size says.
+std::vector<std::byte> message_stream(std::span<const std::byte> bytes) {
+    std::vector<std::byte> stream;
+    std::uint64_t id = 0;
+    while (bytes.size() >= 13) {
+        parkit::detail::message_header header{};
+        std::memcpy(&header.kind, bytes.data(), 4);
+        std::memcpy(&header.size, bytes.data() + 4, 8);
+        header.id = id++;
+        const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(bytes[12]), bytes.size() - 13);
+        const auto* raw = reinterpret_cast<const std::byte*>(&header);
+        stream.insert(stream.end(), raw, raw + sizeof header);
+        stream.insert(stream.end(), bytes.begin() + 13, bytes.begin() + 13 + static_cast<std::ptrdiff_t>(n));
+        bytes = bytes.subspan(13 + n);
+    }
+    stream.insert(stream.end(), bytes.begin(), bytes.end());
+    return stream;
+}
+
+/// A socket from which `stream` can be read, then end of stream.
+int socket_holding(const std::vector<std::byte>& stream) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) fail("socketpair");
+    if (!stream.empty() && ::send(fds[0], stream.data(), stream.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(stream.size()))
+        fail("send");
+    ::close(fds[0]);
+    return fds[1];
+}
+
+/// Reads a message stream as the pool's manager reads its workers (message_reader), then as
+/// a per-call map does (receive_message): headers announcing any size must be refused or read
+/// as far as the bytes go, never allocated up front.
+void read_messages(std::span<const std::byte> bytes) {
+    const std::vector<std::byte> stream = message_stream(bytes);
+    {
+        const int fd = socket_holding(stream);
+        parkit::detail::message_reader reader;
+        parkit::detail::message_header header{};
+        std::span<const std::byte> payload;
+        while (!reader.bad() && reader.fill(fd)) {
+            while (reader.next(header, payload)) {
+                if (payload.size() != header.size) fail("a payload of another size than its header");
+            }
+        }
+        ::close(fd);
+    }
+    {
+        const int fd = socket_holding(stream);
+        parkit::detail::message_header header{};
+        std::vector<std::byte> payload;
+        while (parkit::detail::receive_message(fd, header, payload)) {
+            if (payload.size() != header.size) fail("a payload of another size than its header");
+        }
+        ::close(fd);
     }
 }
 
@@ -141,6 +223,12 @@ constexpr decoder decoders[] = {
     &decode_as<Eigen::ArrayXXi, false>,
     &decode_as<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, 4, 4>, false>,
 #endif
+    // Amplification: few bytes on the wire, much in memory per element.
+    &decode_as<std::vector<std::array<std::string, 1000>>>,
+    &decode_as<std::vector<bulky_record>>,
+    &decode_as<std::list<std::array<std::string, 100>>>,
+    &decode_as<std::map<std::int32_t, std::array<std::string, 200>>>,
+    &read_messages,
 };
 constexpr std::size_t decoder_count = sizeof decoders / sizeof decoders[0];
 
@@ -215,8 +303,8 @@ int main(int argc, char** argv) {
     {
         std::vector<std::byte> out;
         parkit::output_archive archive(out);
-        parkit::detail::encode_outcome<void>(archive, out, [] {});
-        parkit::detail::encode_outcome<void>(archive, out, [] { throw std::logic_error("void task"); });
+        parkit::detail::run_and_encode_task<void>(out, [] {});
+        parkit::detail::run_and_encode_task<void>(out, [] { throw std::logic_error("void task"); });
         write_seed(dir, d++, out);
     }
     write_seed(dir, d++, outcomes<std::string>({"r1", ""}));
@@ -229,6 +317,34 @@ int main(int argc, char** argv) {
     write_seed(dir, d++, parkit::to_bytes(Eigen::ArrayXXi::Constant(2, 2, 7).eval()));
     write_seed(dir, d++, parkit::to_bytes(Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, 4, 4>::Zero(3, 4).eval()));
 #endif
+    {
+        std::vector<std::array<std::string, 1000>> arrays(2);
+        arrays[1][999] = "last";
+        write_seed(dir, d++, parkit::to_bytes(arrays));
+        std::vector<bulky_record> bulky(3);
+        bulky[2].key = 7;
+        write_seed(dir, d++, parkit::to_bytes(bulky));
+        write_seed(dir, d++, parkit::to_bytes(std::list<std::array<std::string, 100>>(2)));
+        write_seed(dir, d++, parkit::to_bytes(std::map<std::int32_t, std::array<std::string, 200>>{{1, {}}, {2, {}}}));
+    }
+    {
+        // Message records (kind, announced size, n, n bytes): a reply, then one announcing more
+        // than arrives, then one announcing 1 TiB.
+        std::vector<std::byte> records;
+        const auto add = [&](std::uint32_t kind, std::uint64_t size, std::size_t n) {
+            const auto* k = reinterpret_cast<const std::byte*>(&kind);
+            const auto* s = reinterpret_cast<const std::byte*>(&size);
+            records.insert(records.end(), k, k + 4);
+            records.insert(records.end(), s, s + 8);
+            records.push_back(static_cast<std::byte>(n));
+            records.insert(records.end(), n, std::byte{0x5a});
+        };
+        add(2, 4, 4);
+        add(5, std::uint64_t{64} << 20, 16);
+        write_seed(dir, d, records);
+        add(2, std::uint64_t{1} << 40, 8);
+        write_seed(dir, d++, records);
+    }
     if (d != decoder_count) {
         std::fprintf(stderr, "corpus writer: %zu decoders seeded, %zu exist\n", d, decoder_count);
         return 1;

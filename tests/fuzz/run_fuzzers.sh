@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds parkit's libFuzzer targets (tests/fuzz/fuzz_<name>.cpp) with clang++ and runs each for
 # a bounded time, seeded from tests/fuzz/corpus/<name>/ (read only: new inputs go to the build
-# directory). Exits non-zero when a target crashes, leaks, over-reads, allocates more than
-# 2 GB at once, or throws anything but a clean parse error; the input is saved as crash-* there.
+# directory). Exits non-zero when a target crashes, leaks, over-reads, throws anything but a
+# clean parse error, or amplifies: one allocation over PARKIT_FUZZ_MALLOC_LIMIT_MB (default 32)
+# or a resident size over PARKIT_FUZZ_RSS_LIMIT_MB (default 1024) from inputs of at most 4 KB
+# (libFuzzer's -malloc_limit_mb / -rss_limit_mb); the input is saved as crash-* / oom-* there.
 #   Usage: bash tests/fuzz/run_fuzzers.sh [seconds per target, default 60] [name ...]
 #          bash tests/fuzz/run_fuzzers.sh --write-corpus [name ...]   (rewrites the seed corpora:
 #          each target compiled with -DPARKIT_FUZZ_WRITE_CORPUS writes valid encodings)
 #   Environment: PARKIT_FUZZ_CXX (compiler, default clang++ or clang++-14),
-#                PARKIT_FUZZ_BUILD_DIR (default build/fuzz), PARKIT_FUZZ_REQUIRED=1 (fail
+#                PARKIT_FUZZ_BUILD_DIR (default build/fuzz), PARKIT_FUZZ_MALLOC_LIMIT_MB,
+#                PARKIT_FUZZ_RSS_LIMIT_MB (see above), PARKIT_FUZZ_REQUIRED=1 (fail
 #                instead of skipping when no clang++ with libFuzzer is installed).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +25,8 @@ else
     shift || true
 fi
 build="${PARKIT_FUZZ_BUILD_DIR:-$root/build/fuzz}"
+malloc_limit_mb="${PARKIT_FUZZ_MALLOC_LIMIT_MB:-32}"
+rss_limit_mb="${PARKIT_FUZZ_RSS_LIMIT_MB:-1024}"
 
 cxx="${PARKIT_FUZZ_CXX:-}"
 if [[ -z "$cxx" ]]; then
@@ -81,7 +86,7 @@ for name in "${targets[@]}"; do
     log="$build/fuzz_$name.log"
     if ASAN_OPTIONS="allocator_may_return_null=0:detect_leaks=1" \
        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-       "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=4096 \
+       "$binary" -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" -malloc_limit_mb="$malloc_limit_mb" -max_len=4096 \
                  -timeout=10 -print_final_stats=1 -artifact_prefix="$build/$name-" \
                  "$work" "$here/corpus/$name" >"$log" 2>&1; then
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"

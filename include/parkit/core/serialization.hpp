@@ -24,6 +24,7 @@
 /// Pointers are refused at compile time: an address means nothing in another process (the
 /// process pool sends its task's function pointer itself: workers are forks of one binary).
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -174,6 +175,57 @@ inline constexpr bool all_alternatives_serializable<Template<Ts...>> = (is_seria
 /// Named in the compiler's error when a type cannot travel between processes.
 template <class T>
 struct type_cannot_be_sent_to_another_process : std::false_type {};
+
+/// What an associative container's elements are decoded as: its value_type, or for a map
+/// a (key, mapped) pair (value_type's const key cannot be loaded into).
+template <class T>
+struct decoded_element {
+    using type = typename T::value_type;  ///< a set's element
+};
+/// See the primary template.
+template <class T>
+    requires requires { typename T::mapped_type; }
+struct decoded_element<T> {
+    using type = std::pair<typename T::key_type, typename T::mapped_type>;  ///< a map's (key, mapped)
+};
+
+template <class T>
+constexpr std::size_t min_encoded_size() noexcept;
+
+/// Sum of the smallest encodings of a tuple's members.
+template <class T>
+inline constexpr std::size_t tuple_min_encoded_size_v = 0;
+/// See the primary template.
+template <class... Ts>
+inline constexpr std::size_t tuple_min_encoded_size_v<std::tuple<Ts...>> = (min_encoded_size<Ts>() + ... + 0);
+
+/// Smallest encoding among a variant's alternatives.
+template <class T>
+inline constexpr std::size_t variant_min_encoded_size_v = 0;
+/// See the primary template.
+template <class... Ts>
+inline constexpr std::size_t variant_min_encoded_size_v<std::variant<Ts...>> = std::min({min_encoded_size<Ts>()...});
+
+/// Fewest bytes any value of `T` takes in a message (following `output_archive`'s cases), so a
+/// decoder can check that a declared element count fits the bytes left before it constructs
+/// one element. 0 when unknown (user `serialize` members, whose fields are not visible here).
+template <class T>
+constexpr std::size_t min_encoded_size() noexcept {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (std::is_same_v<U, bool>) return 1;
+    else if constexpr (memcpy_serializable<U>) return sizeof(U);
+    else if constexpr (contiguous_container<U> || list_like<U> || associative<U>) return sizeof(std::size_t);
+    else if constexpr (is_std_array_v<U>) return std::tuple_size_v<U> * min_encoded_size<typename U::value_type>();
+    else if constexpr (is_specialization_v<U, std::pair>)
+        return min_encoded_size<typename U::first_type>() + min_encoded_size<typename U::second_type>();
+    else if constexpr (is_specialization_v<U, std::tuple>) return tuple_min_encoded_size_v<U>;
+    else if constexpr (is_specialization_v<U, std::optional>) return 1;
+    else if constexpr (is_specialization_v<U, std::variant>) return sizeof(std::size_t) + variant_min_encoded_size_v<U>;
+    else if constexpr (eigen_dense<U>) return 2 * sizeof(std::int64_t);
+    else if constexpr (has_member_serialize<U>) return 0;
+    else if constexpr (cereal_serializable<U>) return sizeof(std::size_t);  // sent as a string
+    else return 0;
+}
 } // namespace detail
 
 /// Writes values into a byte buffer. Call `ar(a, b, c)`, like a cereal archive.
@@ -290,15 +342,31 @@ public:
     [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - position_; }
 
 private:
-    std::size_t load_size(std::size_t element_size) {
+    // Reads an element count and checks, before anything is constructed, that `n` elements of
+    // E fit in the bytes left: each takes at least min_encoded_size<E>() bytes (at least one
+    // when unknown), so a short message cannot make the decoder build a huge container.
+    template <class E>
+    std::size_t load_count() {
         std::size_t n = 0;
         read_bytes(&n, sizeof n);
-        // Every element takes at least one byte (or element_size bytes): reject absurd sizes
-        // before allocating.
-        if (n > remaining() / std::max<std::size_t>(element_size, 1) && element_size != 0)
-            throw serialization_error("parkit: corrupt message from another process (size " +
-                                      std::to_string(n) + ")");
+        const std::size_t element_bytes = std::max<std::size_t>(detail::min_encoded_size<E>(), 1);
+        if (n > remaining() / element_bytes)
+            throw serialization_error("parkit: corrupt message from another process (" + std::to_string(n) +
+                                      " elements of at least " + std::to_string(element_bytes) + " bytes declared, " +
+                                      std::to_string(remaining()) + " bytes left)");
         return n;
+    }
+
+    // Decodes `n` elements one at a time, each default-constructed only when its turn comes:
+    // what is built never outgrows what the message really holds (an element of unknown
+    // minimum size may be far larger in memory than on the wire).
+    template <class E, class Append>
+    void load_elements(std::size_t n, Append&& append) {
+        for (std::size_t i = 0; i < n; ++i) {
+            E element{};
+            load(element);
+            append(std::move(element));
+        }
     }
 
     template <class T>
@@ -314,37 +382,26 @@ private:
             read_bytes(&value, sizeof(T));
         } else if constexpr (contiguous_container<T>) {
             using E = typename T::value_type;
+            const std::size_t n = load_count<E>();
             if constexpr (memcpy_serializable<E>) {
-                value.resize(load_size(sizeof(E)));
+                value.resize(n);
                 read_bytes(value.data(), value.size() * sizeof(E));
             } else {
-                value.resize(load_size(1));
-                for (auto& element : value) load(element);
+                value.clear();
+                load_elements<E>(n, [&](E&& element) { value.push_back(std::move(element)); });
             }
         } else if constexpr (is_std_array_v<T>) {
             for (auto& element : value) load(element);
         } else if constexpr (list_like<T>) {
-            const std::size_t n = load_size(1);
+            using E = typename T::value_type;
+            const std::size_t n = load_count<E>();
             value.clear();
-            for (std::size_t i = 0; i < n; ++i) {
-                typename T::value_type element{};
-                load(element);
-                value.push_back(std::move(element));
-            }
+            load_elements<E>(n, [&](E&& element) { value.push_back(std::move(element)); });
         } else if constexpr (associative<T>) {
-            const std::size_t n = load_size(1);
+            using E = typename decoded_element<T>::type;
+            const std::size_t n = load_count<E>();
             value.clear();
-            for (std::size_t i = 0; i < n; ++i) {
-                if constexpr (requires { typename T::mapped_type; }) {
-                    std::pair<typename T::key_type, typename T::mapped_type> element{};
-                    load(element);
-                    value.insert(std::move(element));
-                } else {
-                    typename T::value_type element{};
-                    load(element);
-                    value.insert(std::move(element));
-                }
-            }
+            load_elements<E>(n, [&](E&& element) { value.insert(std::move(element)); });
         } else if constexpr (is_specialization_v<T, std::pair>) {
             load(value.first);
             load(value.second);

@@ -37,6 +37,7 @@
 #include <system_error>
 #include <vector>
 
+#include "fork_generation.hpp"
 #include "process_io.hpp"
 
 namespace parkit::detail {
@@ -45,13 +46,14 @@ namespace parkit::detail {
 /// thread at a time (the pool's constructor, then its manager thread).
 class fork_server {
 public:
-    /// Function a worker runs on its end of the socket.
-    using worker_body = void (*)(int fd);
+    /// Function a worker runs on its end of the socket, with the server's `context`.
+    using worker_body = void (*)(int fd, void* context);
 
     /// Forks the server now, from the calling thread. `max_workers`: how many workers live at
     /// once (the server keeps their pids in a list reserved here, so it never allocates).
+    /// `context` (memory shared with the workers, say) is passed to every worker's `body`.
     /// @throws std::system_error when the socketpair or the fork fails.
-    fork_server(worker_body body, std::size_t max_workers) : body_(body) {
+    fork_server(worker_body body, std::size_t max_workers, void* context = nullptr) : body_(body), context_(context) {
         live_.reserve(max_workers + 1);
         descriptor_registry& registry = *registry_of_this_process();
         std::unique_lock lock(registry.mutex);
@@ -65,10 +67,45 @@ public:
     /// is reaped here.
     ~fork_server() { close_server(); }
 
-    /// A new worker running `body` on its socket. A server that is gone (killed from outside)
-    /// is replaced once, forked from the calling thread.
+    /// A new worker running `body` on its socket, with a pidfd watching it where the kernel
+    /// has them (see open_process_watch). A server that is gone (killed from outside) is
+    /// replaced once, forked from the calling thread.
     /// @throws std::system_error when the fork (or the server) fails.
     worker_process spawn() {
+        worker_process made = spawn_unwatched();
+        made.watch = open_process_watch(made.pid);  // the worker cannot be reaped before we ask
+        return made;
+    }
+
+    /// Waits for worker `pid` to end (killing it first when `kill` is set) and returns its wait
+    /// status. A worker whose server is gone died with it: "killed by SIGKILL".
+    int reap(pid_t pid, bool kill) noexcept {
+        const auto made_here = std::find(spawned_.begin(), spawned_.end(), pid);
+        if (made_here == spawned_.end()) return SIGKILL;  // a worker of a server that was replaced
+        spawned_.erase(made_here);
+        reply answer{};
+        if (!ask(request{kill ? op::kill_and_reap : op::reap, pid}, answer, nullptr)) return SIGKILL;
+        return answer.value;
+    }
+
+    /// Kills a worker, closes its socket and reaps it.
+    void kill(worker_process& w) noexcept {
+        close_parent_fd(w.fd);
+        close_parent_fd(w.watch);
+        if (w.pid > 0) reap(w.pid, true);
+        w = worker_process{};
+    }
+
+    /// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
+    void stop(worker_process& w) noexcept {
+        close_parent_fd(w.fd);
+        close_parent_fd(w.watch);
+        if (w.pid > 0) reap(w.pid, false);
+        w = worker_process{};
+    }
+
+private:
+    worker_process spawn_unwatched() {
         descriptor_registry& registry = *registry_of_this_process();
         std::unique_lock lock(registry.mutex);  // the new descriptor is registered before any other fork
         for (int attempt = 0;; ++attempt) {
@@ -88,32 +125,6 @@ public:
         }
     }
 
-    /// Waits for worker `pid` to end (killing it first when `kill` is set) and returns its wait
-    /// status. A worker whose server is gone died with it: "killed by SIGKILL".
-    int reap(pid_t pid, bool kill) noexcept {
-        const auto made_here = std::find(spawned_.begin(), spawned_.end(), pid);
-        if (made_here == spawned_.end()) return SIGKILL;  // a worker of a server that was replaced
-        spawned_.erase(made_here);
-        reply answer{};
-        if (!ask(request{kill ? op::kill_and_reap : op::reap, pid}, answer, nullptr)) return SIGKILL;
-        return answer.value;
-    }
-
-    /// Kills a worker, closes its socket and reaps it.
-    void kill(worker_process& w) noexcept {
-        close_parent_fd(w.fd);
-        if (w.pid > 0) reap(w.pid, true);
-        w = worker_process{};
-    }
-
-    /// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
-    void stop(worker_process& w) noexcept {
-        close_parent_fd(w.fd);
-        if (w.pid > 0) reap(w.pid, false);
-        w = worker_process{};
-    }
-
-private:
     // What the parent asks for.
     enum class op : std::int32_t { spawn = 1, reap = 2, kill_and_reap = 3 };
     // Parent -> server.
@@ -144,6 +155,7 @@ private:
     }
 
     void close_server() noexcept {
+        if (generation_ != fork_generation()) return;  // a copy in a forked child: the server is the parent's
         descriptor_registry& registry = *registry_of_this_process();
         std::lock_guard lock(registry.mutex);
         stop_locked(registry);
@@ -236,7 +248,8 @@ private:
                 ::close(control);
                 ::close(fds[0]);
                 become_child_of(server);
-                run_worker_body(body_, fds[1]);
+                auto body = [this](int fd) { body_(fd, context_); };
+                run_worker_body(body, fds[1]);
             }
             ::close(fds[1]);
             if (pid < 0) {
@@ -265,7 +278,9 @@ private:
         if (answer.value > 0) ::close(fds[0]);
     }
 
+    const unsigned generation_ = fork_generation();  // the process that made the server
     worker_body body_;
+    void* context_;               // passed to every worker's body
     std::vector<pid_t> live_;     // the server's: its workers not reaped yet
     std::vector<pid_t> spawned_;  // the parent's: workers of the current server not reaped yet
     pid_t pid_ = -1;           // the parent's: the server

@@ -3,7 +3,8 @@
 /// Worker processes and the messages between them and the parent (Linux/POSIX only).
 ///
 /// Each worker is a fork() joined to the parent by one AF_UNIX stream socketpair. A message is
-/// a fixed header (kind, run time, id, payload size) followed by the payload; several messages
+/// a fixed header (kind, run time, id, payload size, the process tree's tag, the worker's slot)
+/// followed by the payload, at most `max_message_bytes`; several messages
 /// can go out in one `sendmsg` (`message_batch`) and come in with one `recv` (`message_reader`).
 /// Sockets rather than pipes:
 /// `send(..., MSG_NOSIGNAL)` reports a dead peer as EPIPE instead of killing the parent with
@@ -17,7 +18,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -27,14 +30,19 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -50,13 +58,45 @@ enum class message_kind : std::uint32_t {
     chunk_done = 5, ///< worker -> parent: results of a chunk
 };
 
+/// A number drawn once per process tree (before its first parkit fork, so parent, fork
+/// servers and workers share it) that every message header carries: bytes a task writes into
+/// its worker's socket by mistake are recognised as no message, instead of being trusted as a
+/// header announcing some payload.
+inline std::uint32_t message_tag() noexcept {
+    static const std::uint32_t tag = [] {
+        const int local = 0;
+        std::uint64_t x = static_cast<std::uint64_t>(::getpid()) ^
+                          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                          reinterpret_cast<std::uintptr_t>(&local);
+        x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdULL;  // murmur3's finalizer
+        x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+        return static_cast<std::uint32_t>(x ^ (x >> 33)) | 1u;  // never 0: a zeroed header is no message
+    }();
+    return tag;
+}
+
+/// Slot number meaning "no slot" in `message_header::slot`.
+inline constexpr std::uint32_t no_slot = ~std::uint32_t{0};
+
 /// Fixed-size header of every message.
 struct message_header {
     message_kind kind;
     std::uint32_t elapsed_us = 0;  ///< worker -> parent: how long the task ran (µs, saturated)
     std::uint64_t id = 0;          ///< task id / chunk begin
     std::uint64_t size = 0;        ///< payload bytes that follow
+    std::uint32_t tag = message_tag();  ///< see message_tag()
+    std::uint32_t slot = no_slot;  ///< parent -> pool worker: the worker's slot (its claim counter)
 };
+
+/// Largest payload one message between processes may carry: 1 GiB unless the program defines
+/// `PARKIT_MAX_MESSAGE_BYTES` (before including parkit) to another byte count. A receiver
+/// refuses a header announcing more before allocating anything and ends the sender (the task
+/// fails with `worker_crashed`); a sender refuses to send more (`std::length_error`).
+#if defined(PARKIT_MAX_MESSAGE_BYTES)
+inline constexpr std::uint64_t max_message_bytes = PARKIT_MAX_MESSAGE_BYTES;
+#else
+inline constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 30;
+#endif
 
 /// Sends the `count` buffers of `parts` (advancing them past what went out) until all are sent
 /// or the peer is gone; returns the bytes sent. Writes up to IOV_MAX buffers per `sendmsg`.
@@ -92,6 +132,10 @@ inline std::size_t send_parts(int fd, iovec* parts, std::size_t count) {
 inline bool send_message(int fd, message_kind kind, std::uint64_t id, std::span<const std::byte> payload,
                          std::uint32_t elapsed_us = 0) {
     message_header header{kind, elapsed_us, id, payload.size()};
+    if (payload.size() > max_message_bytes)
+        throw std::length_error("parkit: a message of " + std::to_string(payload.size()) +
+                                " bytes exceeds the limit between processes (PARKIT_MAX_MESSAGE_BYTES = " +
+                                std::to_string(max_message_bytes) + ")");
     iovec parts[2] = {{&header, sizeof header}, {const_cast<std::byte*>(payload.data()), payload.size()}};
     return send_parts(fd, parts, 2) == sizeof header + payload.size();
 }
@@ -100,8 +144,10 @@ inline bool send_message(int fd, message_kind kind, std::uint64_t id, std::span<
 class message_batch {
 public:
     /// Adds a message; `payload` is referenced, not copied, and must stay alive until `send`.
-    void add(message_kind kind, std::uint64_t id, std::span<const std::byte> payload) {
-        headers_.push_back(message_header{kind, 0, id, payload.size()});
+    void add(message_kind kind, std::uint64_t id, std::span<const std::byte> payload, std::uint32_t slot = no_slot) {
+        message_header header{kind, 0, id, payload.size()};
+        header.slot = slot;
+        headers_.push_back(header);
         payloads_.push_back(payload);
         bytes_ += sizeof(message_header) + payload.size();
     }
@@ -158,23 +204,41 @@ inline bool receive_exact(int fd, void* data, std::size_t size) {
     return true;
 }
 
-/// Largest payload a message may announce (1 TiB): a larger size can only be a corrupt header.
-inline constexpr std::uint64_t max_message_bytes = std::uint64_t{1} << 40;
-
-/// Whether `header` can be trusted: a known kind and a sane size.
+/// Whether `header` can be trusted: this process tree's tag, a known kind and a size within
+/// `max_message_bytes`. Checked before a byte of the payload is allocated.
 inline bool valid_header(const message_header& header) noexcept {
     const auto kind = static_cast<std::uint32_t>(header.kind);
-    return kind >= static_cast<std::uint32_t>(message_kind::task) &&
+    return header.tag == message_tag() && kind >= static_cast<std::uint32_t>(message_kind::task) &&
            kind <= static_cast<std::uint32_t>(message_kind::chunk_done) && header.size <= max_message_bytes;
 }
 
+/// Why `header` is not trusted, for the error that reports its sender (see valid_header).
+inline std::string describe_bad_header(const message_header& header) {
+    if (header.tag != message_tag()) return "bytes that are no parkit message (a task writing to its worker's socket?)";
+    if (header.size > max_message_bytes)
+        return "a message header announcing " + std::to_string(header.size) + " bytes, over the limit of " +
+               std::to_string(max_message_bytes) + " (PARKIT_MAX_MESSAGE_BYTES)";
+    return "a message of unknown kind " + std::to_string(static_cast<std::uint32_t>(header.kind));
+}
+
 /// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
-/// is gone or sent a malformed header (an unknown kind or an absurd size): either way the
-/// caller ends that worker (`kill_and_reap`) instead of trusting it further.
-inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload) {
-    if (!receive_exact(fd, &header, sizeof header) || !valid_header(header)) return false;
-    payload.resize(header.size);
-    return receive_exact(fd, payload.data(), payload.size());
+/// is gone or sent a malformed header (see valid_header; then `*refused` is set, when given):
+/// either way the caller ends that worker instead of trusting it further. The payload grows
+/// with what arrives (at most doubling), never to the announced size at once.
+inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload, bool* refused = nullptr) {
+    if (!receive_exact(fd, &header, sizeof header)) return false;
+    if (!valid_header(header)) {
+        if (refused != nullptr) *refused = true;
+        return false;
+    }
+    payload.clear();
+    while (payload.size() < header.size) {
+        const std::size_t old = payload.size();
+        const std::size_t step = std::min<std::size_t>(header.size - old, std::max<std::size_t>(old, 64 << 10));
+        payload.resize(old + step);
+        if (!receive_exact(fd, payload.data() + old, step)) return false;
+    }
+    return true;
 }
 
 /// Reads messages from a stream socket through a buffer, so that one `recv` brings in every
@@ -182,19 +246,21 @@ inline bool receive_message(int fd, message_header& header, std::vector<std::byt
 /// `recv`s per message. A message larger than the buffer grows it and is read in place.
 class message_reader {
 public:
-    /// Reads what the socket holds (blocking until at least one byte arrives); false at end of
+    /// Reads what the socket holds (blocking until at least one byte arrives, unless
+    /// `nonblocking`: then true with nothing read when nothing is there); false at end of
     /// stream (the peer is gone).
     /// @throws std::system_error on an error other than a reset connection.
-    bool fill(int fd) {
+    bool fill(int fd, bool nonblocking = false) {
         make_room();
         for (;;) {
-            const ssize_t n = ::recv(fd, buffer_.data() + end_, buffer_.size() - end_, 0);
+            const ssize_t n = ::recv(fd, buffer_.data() + end_, buffer_.size() - end_, nonblocking ? MSG_DONTWAIT : 0);
             if (n > 0) {
                 end_ += static_cast<std::size_t>(n);
                 return true;
             }
             if (n == 0) return false;
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
             if (errno == ECONNRESET) return false;
             throw std::system_error(errno, std::generic_category(), "parkit: receiving from a worker process");
         }
@@ -208,6 +274,7 @@ public:
         std::memcpy(&header, buffer_.data() + begin_, sizeof header);
         if (!valid_header(header)) {
             bad_ = true;
+            problem_ = describe_bad_header(header);
             return false;
         }
         if (end_ - begin_ - sizeof header < header.size) return false;
@@ -216,8 +283,14 @@ public:
         return true;
     }
 
+    /// Bytes received and not taken by `next` yet.
+    [[nodiscard]] std::size_t buffered() const noexcept { return end_ - begin_; }
+
     /// Whether the peer sent a malformed header.
     [[nodiscard]] bool bad() const noexcept { return bad_; }
+
+    /// What was wrong with the malformed header (see describe_bad_header); empty unless bad().
+    [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
 
 private:
     static constexpr std::size_t chunk = std::size_t{64} << 10;  // bytes read at least per recv
@@ -230,11 +303,14 @@ private:
         return valid_header(header) ? sizeof header + header.size : sizeof header;
     }
 
-    // Moves the unread bytes to the front and grows the buffer so the message being read fits
-    // whole and at least `chunk` bytes can arrive.
+    // Moves the unread bytes to the front and grows the buffer so that at least `chunk` more
+    // bytes can arrive, and up to the whole message being read, but never more than twice what
+    // has arrived of it: memory follows the bytes received, not what a header announces.
     void make_room() {
         if (begin_ == end_) begin_ = end_ = 0;
-        const std::size_t need = std::max(pending_message_bytes(), end_ - begin_ + chunk);
+        const std::size_t buffered = end_ - begin_;
+        const std::size_t need =
+            std::max(buffered + chunk, std::min(pending_message_bytes(), 2 * buffered + chunk));
         if (begin_ > 0 && buffer_.size() - begin_ < need) {
             std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
             end_ -= begin_;
@@ -246,26 +322,54 @@ private:
     std::vector<std::byte> buffer_;
     std::size_t begin_ = 0, end_ = 0;  // unread bytes: [begin_, end_)
     bool bad_ = false;
+    std::string problem_;
 };
 
-/// A forked worker: its pid and the parent's end of the socket.
+/// A forked worker: its pid, the parent's end of the socket, and a descriptor that becomes
+/// readable when the process ends (a pidfd; -1 where the kernel has none).
 struct worker_process {
     pid_t pid = -1;
     int fd = -1;
+    int watch = -1;
 };
 
-/// The parent-side descriptors of every parkit worker socket and pool wake pipe in this
-/// process, of every pool and map. Each forked worker closes all of them: a worker that kept
-/// another worker's socket open would hide that worker's end of stream from it, and the pool
-/// or map waiting for that worker to exit would wait forever.
+/// The parent-side descriptors of every parkit worker socket, pidfd, fork-server socket and
+/// pool wake pipe in this process, of every pool and map. Every fork() of this process closes
+/// all of them in the child (a fork handler, see registry_of_this_process), parkit's own forks
+/// and a user's plain fork() alike: a child that kept a worker's socket open would hide that
+/// worker's end of stream from it, and the pool or map waiting for that worker to exit (or
+/// `process_pool::shutdown()`) would wait for that child.
 struct descriptor_registry {
-    std::mutex mutex;      ///< held across socketpair + fork + registration
+    std::mutex mutex;      ///< held across socketpair + fork + registration, and across every fork()
     std::vector<int> fds;  ///< open parent-side descriptors
 };
 
-/// The registry of this process (a forked child starts a fresh, empty one).
+/// Set on a thread while parkit itself forks with the registry locked (so the fork handlers
+/// do not lock it again).
+inline thread_local bool forking_with_registry = false;
+
+/// The registry of this process. Made on first use, together with the fork handlers that keep
+/// it consistent across any fork() (pthread_atfork): the registry is locked around the fork,
+/// and in the child every registered descriptor is closed and the registry emptied. The handlers
+/// allocate nothing and take only this uncontended lock in the child.
 inline descriptor_registry*& registry_of_this_process() noexcept {
-    static descriptor_registry* registry = new descriptor_registry;  // never destroyed: used at exit
+    static descriptor_registry* registry = [] {
+        auto* made = new descriptor_registry;  // never destroyed: used at exit and in fork handlers
+        ::pthread_atfork(
+            [] {
+                if (!forking_with_registry) registry_of_this_process()->mutex.lock();
+            },
+            [] {
+                if (!forking_with_registry) registry_of_this_process()->mutex.unlock();
+            },
+            [] {
+                descriptor_registry& r = *registry_of_this_process();
+                for (int fd : r.fds) ::close(fd);
+                r.fds.clear();
+                if (!forking_with_registry) r.mutex.unlock();  // locked by this thread before the fork
+            });
+        return made;
+    }();
     return registry;
 }
 
@@ -314,33 +418,94 @@ inline void become_child_of(pid_t parent) noexcept {
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
 }
 
-/// Runs a worker's `body(fd)` and ends the process with `_exit` (no atexit handlers, no static
-/// destructors: those belong to the parent): 0 when it returns, 70 when it throws.
+/// Ends a worker process: flushes stdout (what its tasks printed), then `_exit(status)`, which
+/// runs no atexit handler and no static destructor (those belong to the parent: a copy of its
+/// static thread_pool, say, would block in the child destroying a condition variable whose
+/// waiters are threads of the parent). stdout is flushed only if its lock is free: a worker
+/// forked while another thread of the parent was printing has that lock held forever.
+[[noreturn]] inline void leave_worker(int status) noexcept {
+    if (::ftrylockfile(stdout) == 0) {
+        ::fflush_unlocked(stdout);
+        ::funlockfile(stdout);
+    }
+    ::_exit(status);
+}
+
+/// Runs a worker's `body(fd)` and ends the process with `leave_worker`: 0 when it returns, 70
+/// when it throws. A task that calls `exit(n)` itself leaves the same way, with status n
+/// (glibc's on_exit handler, registered here in the worker, runs before every handler and
+/// static destructor registered earlier, i.e. the parent's), so the pool reports
+/// "exited with code n" at once.
 template <class Body>
 [[noreturn]] void run_worker_body(Body& body, int fd) noexcept {
+#if defined(__GLIBC__)
+    ::on_exit([](int status, void*) { leave_worker(status); }, nullptr);
+#endif
     try {
         body(fd);
     } catch (...) {
-        ::_exit(70);
+        leave_worker(70);
     }
-    ::_exit(0);
+    leave_worker(0);
 }
 
 /// fork() with `registry` locked by `lock` (so no other parkit descriptor appears meanwhile).
-/// In the child (0 returned): every registered descriptor is closed, the child starts a fresh
-/// registry (the old one's mutex stays locked there) and `become_child_of` the parent has run.
-/// Buffered output is flushed first: else a child calling exit() would print it again.
+/// In the child (0 returned): the fork handler has closed every registered descriptor, the lock
+/// is released and `become_child_of` the parent has run. Buffered output is flushed first:
+/// else a child would print it again.
 inline pid_t fork_child(descriptor_registry& registry, std::unique_lock<std::mutex>& lock) {
+    (void)registry;
+    (void)message_tag();  // drawn before the fork: parent and child must agree on it
     const pid_t parent = ::getpid();
     std::fflush(nullptr);
+    forking_with_registry = true;
     const pid_t pid = ::fork();
+    forking_with_registry = false;
     if (pid == 0) {
-        for (int fd : registry.fds) ::close(fd);
-        registry_of_this_process() = new descriptor_registry;
-        lock.release();
+        lock.unlock();
         become_child_of(parent);
     }
     return pid;
+}
+
+/// A descriptor that becomes readable when process `pid` ends (Linux pidfd_open, 5.3+; works
+/// for any process, not only children), close-on-exec and registered; -1 where unavailable.
+/// Lets the parent notice a worker's death at once, even when a process the task forked
+/// still holds the worker's socket open (so its end of stream never comes).
+inline int open_process_watch(pid_t pid) noexcept {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    descriptor_registry& registry = *registry_of_this_process();
+    std::lock_guard lock(registry.mutex);
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return -1;
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    try {
+        registry.fds.push_back(fd);
+    } catch (...) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/// Whether process `pid` has ended (a zombie or gone), from /proc: the fallback where no
+/// pidfd could be opened, for workers that are not this process's children.
+inline bool process_has_ended(pid_t pid) noexcept {
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    char text[512];
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (n <= 0) return true;
+    text[n] = 0;
+    const char* close = std::strrchr(text, ')');
+    return close == nullptr || close[1] == 0 || close[2] == 'Z' || close[2] == 'X';
 }
 
 /// `fork_child` for a child that gets one end of the socketpair `fds`: when the fork fails, both
@@ -374,7 +539,8 @@ worker_process spawn_worker(Body&& body) {
     }
     ::close(fds[1]);
     registry.fds.push_back(fds[0]);
-    return worker_process{pid, fds[0]};
+    lock.unlock();
+    return worker_process{pid, fds[0], open_process_watch(pid)};
 }
 
 /// Waits for `pid` to end and returns its wait status (retrying on EINTR).
@@ -397,15 +563,45 @@ inline int kill_and_reap(pid_t pid) noexcept {
 inline void kill_worker(worker_process& w) noexcept {
     if (w.pid > 0) kill_and_reap(w.pid);
     close_parent_fd(w.fd);
+    close_parent_fd(w.watch);
     w = worker_process{};
 }
 
 /// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
 inline void stop_worker(worker_process& w) noexcept {
     close_parent_fd(w.fd);
+    close_parent_fd(w.watch);
     if (w.pid > 0) reap(w.pid);
     w = worker_process{};
 }
+
+/// An array of `T` in anonymous shared memory (MAP_SHARED): made before a fork, the same
+/// objects at the same address in the parent and its children, for what the parent must see
+/// of a worker without a message (which task it runs; how many tasks it has claimed).
+template <class T>
+class shared_array {
+public:
+    /// `count` default-constructed elements.
+    /// @throws std::system_error when mmap fails.
+    explicit shared_array(std::size_t count) : count_(count) {
+        void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "parkit: mmap");
+        items_ = static_cast<T*>(p);
+        for (std::size_t i = 0; i < count_; ++i) new (&items_[i]) T;
+    }
+    shared_array(const shared_array&) = delete;
+    shared_array& operator=(const shared_array&) = delete;
+    ~shared_array() { ::munmap(items_, bytes()); }
+    /// Element `i`.
+    T& operator[](std::size_t i) noexcept { return items_[i]; }
+    /// The first element.
+    T* data() noexcept { return items_; }
+
+private:
+    std::size_t bytes() const noexcept { return std::max<std::size_t>(count_, 1) * sizeof(T); }
+    std::size_t count_;
+    T* items_ = nullptr;
+};
 
 /// "killed by signal 11 (SIGSEGV)" / "exited with code 3" for a wait status.
 inline std::string describe_exit(int status) {

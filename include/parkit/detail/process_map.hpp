@@ -11,7 +11,6 @@
 /// fails with `worker_crashed` / `task_timeout`, the unfinished rest of its chunk is queued
 /// again, and a replacement worker is forked.
 
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,27 +44,6 @@ struct alignas(64) worker_activity {
     static constexpr std::uint64_t idle = ~std::uint64_t{0};
     std::atomic<std::uint64_t> task{idle};  ///< index of the running task, or idle
     std::atomic<std::int64_t> started_ns{0};  ///< steady_clock time the task started
-};
-
-/// Shared anonymous memory holding one worker_activity per worker.
-/// Anonymous shared memory (MAP_SHARED) holding one `worker_activity` per worker of a call.
-class shared_activity {
-public:
-    explicit shared_activity(std::size_t workers) : count_(workers) {
-        void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "parkit: mmap");
-        slots_ = static_cast<worker_activity*>(p);
-        for (std::size_t i = 0; i < count_; ++i) new (&slots_[i]) worker_activity;
-    }
-    shared_activity(const shared_activity&) = delete;
-    shared_activity& operator=(const shared_activity&) = delete;
-    ~shared_activity() { ::munmap(slots_, bytes()); }
-    worker_activity& operator[](std::size_t i) noexcept { return slots_[i]; }
-
-private:
-    std::size_t bytes() const noexcept { return count_ * sizeof(worker_activity); }
-    std::size_t count_;
-    worker_activity* slots_ = nullptr;
 };
 
 inline std::int64_t steady_ns() noexcept {
@@ -117,27 +95,42 @@ public:
             if (finished()) break;
             fds.clear();
             owners.clear();
+            bool unwatched = false;
             for (std::size_t i = 0; i < workers_; ++i) {
                 if (!slots_[i].busy) continue;
                 fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
                 owners.push_back(i);
+                // The pidfd: a worker's death is noticed at once, even when a process its task
+                // forked holds the socket open (without one, a look every 100 ms).
+                if (slots_[i].process.watch >= 0) {
+                    fds.push_back(pollfd{slots_[i].process.watch, POLLIN, 0});
+                    owners.push_back(i);
+                } else {
+                    unwatched = true;
+                }
             }
             if (fds.empty()) {
                 // No worker could be forked: fail what is left rather than hang.
                 throw std::runtime_error("parkit::parallel_map: no worker process is left (fork failed)");
             }
-            const int timeout_ms = timeout_s_ > 0 ? 20 : -1;
+            const int timeout_ms = timeout_s_ > 0 ? 20 : unwatched ? 100 : -1;
             if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
                 throw std::system_error(errno, std::generic_category(), "parkit: poll");
             for (std::size_t k = 0; k < fds.size(); ++k) {
-                if (!fds[k].revents) continue;
                 const std::size_t i = owners[k];
-                if (receive_message(slots_[i].process.fd, header, payload)) {
-                    take_chunk(i, payload);
-                } else {
-                    lost_worker(i, nullptr);
+                if (!fds[k].revents || !slots_[i].busy || fds[k].fd != slots_[i].process.fd) {
+                    const bool ended = fds[k].revents && slots_[i].busy && fds[k].fd == slots_[i].process.watch;
+                    if (!ended) continue;
+                    // It ended: its last reply, if any, is in the socket already.
+                    pollfd data{slots_[i].process.fd, POLLIN, 0};
+                    if (::poll(&data, 1, 0) <= 0) {
+                        lost_worker(i, nullptr);
+                        continue;
+                    }
                 }
+                receive_reply(i, header, payload);
             }
+            if (unwatched) check_unwatched_workers();
             if (timeout_s_ > 0) check_deadlines();
         }
         for (auto& s : slots_) stop_worker(s.process);
@@ -196,6 +189,42 @@ private:
         }
     }
 
+    // Takes worker i's reply (poll saw data): the chunk's outcomes, or the worker ends because
+    // it is gone or sent something that is no reply (a bad header: see valid_header), or a
+    // reply that could not be taken in.
+    void receive_reply(std::size_t i, message_header& header, std::vector<std::byte>& payload) {
+        bool received = false, refused = false;
+        std::string problem;
+        try {
+            received = receive_message(slots_[i].process.fd, header, payload, &refused);
+        } catch (const std::exception& e) {
+            problem = std::string("a reply that could not be received (") + e.what() + ")";
+        }
+        if (received && header.kind == message_kind::chunk_done && header.id == slots_[i].chunk.begin) {
+            take_chunk(i, payload);
+            return;
+        }
+        if (received) problem = "a reply to a chunk it was not running";
+        else if (refused) problem = describe_bad_header(header);
+        if (problem.empty()) {
+            lost_worker(i, nullptr);
+        } else {
+            lost_worker(i, nullptr, "sent " + problem + ", so it was killed (protocol error)");
+        }
+    }
+
+    // Busy workers without a pidfd that have ended (the fallback of a kernel without pidfd_open).
+    void check_unwatched_workers() {
+        for (std::size_t i = 0; i < workers_; ++i) {
+            if (slots_[i].busy && slots_[i].process.watch < 0 && slots_[i].process.pid > 0) {
+                siginfo_t info{};
+                if (::waitid(P_PID, static_cast<id_t>(slots_[i].process.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    info.si_pid != 0)
+                    lost_worker(i, nullptr);
+            }
+        }
+    }
+
     void spawn(std::size_t i) {
         slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, activity_[i]); });
     }
@@ -216,9 +245,24 @@ private:
             for (std::uint64_t i = header.id; i < end; ++i) {
                 if (timed) me.started_ns.store(steady_ns(), std::memory_order_relaxed);
                 me.task.store(i, std::memory_order_release);
+                const std::size_t mark = out.size();
                 run_and_encode_task<R>(out, [&]() -> decltype(auto) {
                     return std::invoke(f_, input_[static_cast<std::size_t>(i)]);
                 });
+                if (out.size() > max_message_bytes) {
+                    // Over the message limit: a result too large fails itself; the chunk's
+                    // outcomes so far go back, and the reply's end fails the rest of the chunk
+                    // (serialization_error) rather than the message being refused whole.
+                    out.resize(mark);
+                    if (mark == 0) {
+                        run_and_encode_task<R>(out, [&]() -> R {
+                            throw serialization_error("parkit::parallel_map: the task's result is over the limit of " +
+                                                      std::to_string(max_message_bytes) +
+                                                      " bytes between processes (PARKIT_MAX_MESSAGE_BYTES)");
+                        });
+                    }
+                    break;
+                }
             }
             me.task.store(worker_activity::idle, std::memory_order_release);
             if (!send_message(fd, message_kind::chunk_done, header.id, out)) return;
@@ -238,21 +282,29 @@ private:
         deaths_without_progress_ = 0;
     }
 
-    // Worker i died (or was killed for `timeout`): fail its current task, requeue the rest of
-    // its chunk, fork a replacement.
-    void lost_worker(std::size_t i, const std::exception_ptr* timeout_error) {
+    // Worker i died (or was killed for `timeout`, or for `protocol_error`: what it sent): fail
+    // its current task, requeue the rest of its chunk, fork a replacement. A protocol error
+    // after the chunk's last task cannot be pinned on one task: the chunk's tasks are queued
+    // again one per chunk, so the one at fault is found by running it alone.
+    void lost_worker(std::size_t i, const std::exception_ptr* timeout_error, const std::string& protocol_error = {}) {
         slot& s = slots_[i];
-        if (timeout_error == nullptr) {
+        int status = 0;
+        if (timeout_error) {
+            kill_worker(s.process);
+        } else {
             close_parent_fd(s.process.fd);
+            status = kill_and_reap(s.process.pid);
+            s.process.pid = -1;
+            kill_worker(s.process);  // closes the pidfd
         }
-        const int status = timeout_error ? (kill_worker(s.process), 0) : kill_and_reap(s.process.pid);
-        s.process = worker_process{};
         const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
         s.busy = false;
         if (running != worker_activity::idle && running >= s.chunk.begin && running < s.chunk.end) {
             const std::size_t index = static_cast<std::size_t>(running);
             if (timeout_error) {
                 fail(index, *timeout_error);
+            } else if (!protocol_error.empty()) {
+                fail(index, make_error_ptr<worker_crashed>(index, SIGKILL, -1, protocol_error));
             } else {
                 const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
                 const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -261,6 +313,11 @@ private:
             requeue(index_range{s.chunk.begin, index});
             requeue(index_range{index + 1, s.chunk.end});
             progress_.advance(1);
+        } else if (!protocol_error.empty() && s.chunk.end - s.chunk.begin == 1) {
+            fail(s.chunk.begin, make_error_ptr<worker_crashed>(s.chunk.begin, SIGKILL, -1, protocol_error));
+            progress_.advance(1);
+        } else if (!protocol_error.empty()) {
+            for (std::size_t k = s.chunk.end; k-- > s.chunk.begin;) requeue(index_range{k, k + 1});
         } else {
             requeue(s.chunk);  // died between tasks: nothing of the chunk is known to be at fault
             // Killed from outside now and then is fine; workers that die again and again before
@@ -299,7 +356,7 @@ private:
     const std::size_t chunk_size_;
     const double timeout_s_;
     progress_reporter& progress_;
-    shared_activity activity_;
+    shared_array<worker_activity> activity_;
     store_t results_;
     std::vector<slot> slots_;
     std::deque<index_range> pending_;
