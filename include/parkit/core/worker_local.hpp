@@ -90,6 +90,7 @@ public:
     }
 
 private:
+    /// The calling thread's last lookup (which object, its value), so a repeated get() skips the map.
     struct last_use {
         std::uint64_t id = 0;
         T* value = nullptr;
