@@ -103,27 +103,52 @@ void complete_from_reply(state_base* state, message_kind kind, std::span<const s
     }
 }
 
-/// The worker side of one `process_pool::map` batch: decodes `count` inputs one at a time and
-/// appends each task's outcome (see task_codec.hpp), so one failing input fails only itself.
+/// The worker side of one batch of inputs: decodes `count` inputs one at a time and appends
+/// each task's outcome (see task_codec.hpp), so one failing input fails only itself.
+template <class R, class In, class Fn>
+message_kind run_batch_inputs(input_archive& in, Fn& fn, std::vector<std::byte>& out) {
+    std::uint64_t count = 0;
+    in(count);
+    In x{};
+    for (std::uint64_t i = 0; i < count; ++i) {
+        in(x);
+        run_and_encode_task<R>(out, [&]() -> decltype(auto) { return std::invoke(fn, std::as_const(x)); });
+    }
+    return message_kind::result;
+}
+
+/// The worker side of one `process_pool::map` batch: the callable is rebuilt (see
+/// `transferable_callable_v`), then `run_batch_inputs`.
 template <class F, class R, class In>
 message_kind run_transferred_batch(std::span<const std::byte> payload, std::vector<std::byte>& out) {
     try {
         input_archive in(payload);
         F fn{};
         if constexpr (std::is_pointer_v<F>) in.read_bytes(&fn, sizeof fn);
-        std::uint64_t count = 0;
-        in(count);
-        In x{};
-        for (std::uint64_t i = 0; i < count; ++i) {
-            in(x);
-            run_and_encode_task<R>(out, [&]() -> decltype(auto) { return std::invoke(fn, std::as_const(x)); });
-        }
-        return message_kind::result;
+        return run_batch_inputs<R, In>(in, fn, out);
     } catch (...) {
         encode_current_exception(out);  // the batch itself could not be decoded
         return message_kind::exception;
     }
 }
+
+/// The worker side of an `imap` batch on processes: the callable (any callable, captures and
+/// all) is not rebuilt but used where it was in the parent when the pool was made: the
+/// workers are forks of that moment, so it is at the same address in each of them.
+template <class F, class R, class In>
+message_kind run_addressed_batch(std::span<const std::byte> payload, std::vector<std::byte>& out) {
+    try {
+        input_archive in(payload);
+        F* fn = nullptr;
+        in.read_bytes(static_cast<void*>(&fn), sizeof fn);
+        return run_batch_inputs<R, In>(in, *fn, out);
+    } catch (...) {
+        encode_current_exception(out);
+        return message_kind::exception;
+    }
+}
+
+struct process_pool_access;
 
 /// The parent side of a batch: the future's value is the raw reply, decoded by `map`.
 inline void complete_with_bytes(state_base* state, message_kind kind, std::span<const std::byte> payload) {
@@ -369,6 +394,7 @@ public:
     }
 
 private:
+    friend struct detail::process_pool_access;  // imap's batches (detail/stream_engine.hpp)
     using complete_fn = void (*)(detail::state_base*, detail::message_kind, std::span<const std::byte>);
     /// A task waiting in the queue or in flight to a worker.
     struct queued_task {

@@ -49,16 +49,18 @@ struct progress_info {
     std::size_t total = 0;       ///< tasks in the call
     double elapsed_s = 0.0;      ///< seconds since the call started
     int workers = 1;             ///< workers taking part
+    bool total_known = true;     ///< false for a stream of unknown length (`imap` over an unsized range)
 
     /// Tasks per second so far (0 before the first finishes).
     [[nodiscard]] double rate() const noexcept { return elapsed_s > 0 ? done / elapsed_s : 0.0; }
     /// Estimated seconds left at the current rate (0 when done or unknown).
     [[nodiscard]] double eta_s() const noexcept {
-        return done > 0 && done < total ? elapsed_s * static_cast<double>(total - done) / done
+        return total_known && done > 0 && done < total ? elapsed_s * static_cast<double>(total - done) / done
                                         : 0.0;
     }
-    /// Fraction done in [0, 1] (1 for an empty call).
+    /// Fraction done in [0, 1] (1 for an empty call, 0 while the total is unknown).
     [[nodiscard]] double fraction() const noexcept {
+        if (!total_known) return 0.0;
         return total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
     }
 };
@@ -94,6 +96,11 @@ struct basic_options {
     double task_timeout_s = 0.0;
     /// backend::mpi only: broadcast of the results, threads per rank.
     mpi_options mpi{};
+    /// `imap` / `imap_unordered` only: most inputs taken from the input range ahead of the
+    /// consumer (running, queued, or finished and not yet consumed); 0 = automatic (two
+    /// chunks per worker, at most `detail::max_auto_in_flight` inputs), like joblib's
+    /// `pre_dispatch='2*n_jobs'`. Memory stays bounded by this window however long the input.
+    std::size_t max_in_flight = 0;
 };
 
 /// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
@@ -107,6 +114,7 @@ struct basic_options<on_error::raise_t> {
     on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
     double task_timeout_s = 0.0;                          ///< processes only: per-task limit
     mpi_options mpi{};                                    ///< mpi only: broadcast, threads per rank
+    std::size_t max_in_flight = 0;                        ///< imap only: inputs taken ahead, 0 = auto
 };
 
 /// Options with the default error policy (`on_error::raise`).

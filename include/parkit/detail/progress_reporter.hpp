@@ -43,9 +43,18 @@ inline std::string clock_text(double seconds) {
 enum class progress_end { finished, failed };
 
 /// The joblib-style progress line for `p`, without a newline; `end` set for the last one.
+/// A stream of unknown length shows the count and the rate instead of the total and the ETA.
 inline std::string progress_line(const progress_info& p, const progress_end* end) {
     char buffer[200];
-    if (end != nullptr && *end == progress_end::failed) {
+    if (!p.total_known) {
+        if (end != nullptr && *end == progress_end::failed) {
+            std::snprintf(buffer, sizeof buffer, "[parkit] Stopped after a failure: %zu done | elapsed: %.1fs",
+                          p.done, p.elapsed_s);
+        } else {
+            std::snprintf(buffer, sizeof buffer, "[parkit] Done %zu | elapsed: %.1fs | %.1f tasks/s%s", p.done,
+                          p.elapsed_s, p.rate(), end != nullptr ? " finished" : "");
+        }
+    } else if (end != nullptr && *end == progress_end::failed) {
         std::snprintf(buffer, sizeof buffer,
                       "[parkit] Stopped after a failure: %zu of %zu done, %zu not run | elapsed: %.1fs",
                       p.done, p.total, p.total - std::min(p.done, p.total), p.elapsed_s);
@@ -76,9 +85,17 @@ inline int terminal_columns() noexcept {
 /// `[parkit]  42%|########----------| 420/1000 [00:01<00:02, 350.0 tasks/s]`.
 /// Narrow terminals lose the `[parkit]` prefix, then the rate, then the times, then the bar.
 inline std::string progress_bar(const progress_info& p, int columns) {
+    const int limit = std::max(1, columns - 1);
+    if (!p.total_known) {  // tqdm without a total: count, elapsed time and rate, no bar
+        char line[160];
+        std::snprintf(line, sizeof line, "[parkit] %zu [%s, %.1f tasks/s]", p.done, clock_text(p.elapsed_s).c_str(),
+                      p.rate());
+        std::string text(line);
+        if (static_cast<int>(text.size()) > limit) text.resize(static_cast<std::size_t>(limit));
+        return text;
+    }
     constexpr int min_bar = 10;
     constexpr int max_bar = 50;
-    const int limit = std::max(1, columns - 1);
     char pct[16];
     std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(p.fraction() * 100));
     char count[64];
@@ -152,10 +169,13 @@ inline void write_above_bar(std::string_view text, std::FILE* stream) {
     }
 }
 
+/// The `total` of a progress_reporter whose stream has no known length.
+inline constexpr std::size_t unknown_total = static_cast<std::size_t>(-1);
+
 /// Tracks finished tasks of one map call and reports them.
 class progress_reporter {
 public:
-    /// Reporter for `total` tasks on `workers` workers; prints when `print`, calls `callback`
+    /// Reporter for `total` tasks (`unknown_total` for a stream) on `workers` workers; prints when `print`, calls `callback`
     /// when set. `backend_name` appears in the first printed line.
     progress_reporter(bool print, std::function<void(const progress_info&)> callback,
                       std::size_t total, int workers, const char* backend_name)
@@ -236,7 +256,8 @@ private:
     progress_info snapshot() const {
         progress_info p;
         p.done = done_.load(std::memory_order_relaxed);
-        p.total = total_;
+        p.total_known = total_ != unknown_total;
+        p.total = p.total_known ? total_ : 0;
         p.elapsed_s = std::chrono::duration<double>(clock::now() - start_).count();
         p.workers = workers_;
         return p;
