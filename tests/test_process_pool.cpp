@@ -1,5 +1,7 @@
 #include <parkit/process_pool.hpp>
 #include <parkit/core/as_completed.hpp>
+#include <parkit/core/worker_local.hpp>
+#include <parkit/parallel_map.hpp>
 #include <parkit/thread_pool.hpp>
 
 #include <catch2/catch.hpp>
@@ -7,9 +9,11 @@
 #include "reliability_support.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -607,4 +611,84 @@ TEST_CASE("every descriptor a process_pool opens is close-on-exec", "[process_po
         ++opened;
     }
     CHECK(opened >= 5);  // wake pipe, fork server, two workers' sockets (and pidfds)
+}
+
+namespace {
+
+/// Counters in memory shared with forked workers (an anonymous shared mapping made before the
+/// pool, so every worker process writes the same page).
+struct shared_counters {
+    std::atomic<int> initializer_calls{0};
+};
+
+shared_counters* make_shared_counters() {
+    void* memory = ::mmap(nullptr, sizeof(shared_counters), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(memory != MAP_FAILED);
+    return new (memory) shared_counters();
+}
+
+/// Waits up to 10 s for `counter` to reach `value`; returns what it holds then.
+int wait_for_count(const std::atomic<int>& counter, int value) {
+    for (int i = 0; i < 1000 && counter.load() < value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return counter.load();
+}
+
+int pid_after_short_wait(int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return static_cast<int>(::getpid());
+}
+
+long worker_index_of_task(int) {
+    const auto index = parkit::this_worker::index();
+    return index ? static_cast<long>(*index) : -1L;
+}
+
+int abort_task(int) { std::abort(); }
+
+}  // namespace
+
+TEST_CASE("process_pool initializer runs once in each worker process, and again in a replacement") {
+    shared_counters* counters = make_shared_counters();
+    {
+        parkit::process_pool pool(2, [counters] { counters->initializer_calls.fetch_add(1); });
+        std::vector<parkit::future<int>> pids;
+        for (int i = 0; i < 40; ++i) pids.push_back(pool.submit(pid_after_short_wait, i));
+        std::set<int> distinct;
+        for (auto& f : pids) distinct.insert(f.get());
+        REQUIRE(wait_for_count(counters->initializer_calls, 2) == 2);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        REQUIRE(counters->initializer_calls.load() == 2);  // not once per task
+
+        auto crash = pool.submit(abort_task, 0);
+        REQUIRE_THROWS_AS(crash.get(), parkit::worker_crashed);
+        for (int i = 0; i < 20; ++i) (void)pool.submit(pid_after_short_wait, i).get();
+        REQUIRE(wait_for_count(counters->initializer_calls, 3) == 3);  // the replacement ran it
+    }
+    ::munmap(counters, sizeof(shared_counters));
+}
+
+TEST_CASE("process_pool: a throwing initializer fails the tasks with a clear error, never hangs") {
+    parkit::process_pool pool(2, [] { throw std::runtime_error("no licence server"); });
+    auto f = pool.submit(pid_after_short_wait, 1);
+    try {
+        (void)f.get();
+        FAIL("no exception");
+    } catch (const parkit::remote_error& e) {
+        REQUIRE(e.type_name() == "parkit::initializer_error");
+        REQUIRE(std::string(e.what()).find("initializer threw") != std::string::npos);
+        REQUIRE(std::string(e.what()).find("no licence server") != std::string::npos);
+    }
+    REQUIRE_THROWS_AS(pool.map(pid_after_short_wait, std::vector<int>{1, 2, 3}), parkit::task_error);
+}
+
+TEST_CASE("this_worker::index() inside worker processes is the worker's slot") {
+    parkit::process_pool pool(2);
+    std::set<long> seen;
+    for (int i = 0; i < 30; ++i) seen.insert(pool.submit(worker_index_of_task, i).get());
+    for (long index : seen) REQUIRE((index == 0 || index == 1));
+    const std::vector<int> xs(200, 1);
+    const auto indices = parkit::parallel_map(worker_index_of_task, xs,
+                                              {.n_jobs = 2, .backend = parkit::backend::processes, .chunk_size = 1});
+    for (long index : indices) REQUIRE((index == 0 || index == 1));
+    REQUIRE_FALSE(parkit::this_worker::index().has_value());
 }

@@ -182,14 +182,35 @@ inline bool claim_task(std::atomic<std::uint64_t>& claims) noexcept {
     return false;
 }
 
+/// What every worker of a `process_pool` gets from the pool (memory the fork server and the
+/// workers inherit): the shared claim counters and the user's initializer (may be empty).
+struct process_worker_setup {
+    std::atomic<std::uint64_t>* claims = nullptr;        ///< one per slot (see claim_task)
+    const std::function<void()>* initializer = nullptr;  ///< run once per worker process
+};
+
 /// The worker loop: runs tasks in the order they arrive until the parent closes the socket.
 /// One `recv` takes in every task the parent has sent so far; each reply (with the task's run
 /// time) goes out as soon as its task ends, so for the parent the oldest unanswered task is
-/// always the one running. `context` is the pool's shared claim counters (one per slot; the
-/// task message names the slot); a task whose claim fails is skipped without a reply. A
-/// result larger than `max_message_bytes` comes back as an exception instead.
+/// always the one running. `context` is the pool's `process_worker_setup`: the claim counters
+/// (one per slot; the task message names the slot, which is also `this_worker::index()`), a
+/// task whose claim fails is skipped without a reply; and the initializer, run when the worker
+/// starts: when it throws, every task of this worker fails with a `parkit::initializer_error`
+/// message instead of running. A result larger than
+/// `max_message_bytes` comes back as an exception instead.
 inline void process_worker_main(int fd, void* context) {
-    auto* claims = static_cast<std::atomic<std::uint64_t>*>(context);
+    const auto* setup = static_cast<const process_worker_setup*>(context);
+    std::atomic<std::uint64_t>* claims = setup != nullptr ? setup->claims : nullptr;
+    std::string initializer_failure;
+    if (setup != nullptr && setup->initializer != nullptr && *setup->initializer) {
+        try {
+            (*setup->initializer)();
+        } catch (...) {
+            const std::exception_ptr error = std::current_exception();
+            initializer_failure = "parkit::process_pool: the initializer threw in a worker process: " +
+                                  exception_type_name(error) + ": " + exception_message(error);
+        }
+    }
     message_reader inbox;
     message_header header{};
     std::span<const std::byte> payload;
@@ -200,11 +221,17 @@ inline void process_worker_main(int fd, void* context) {
         }
         if (header.kind != message_kind::task || payload.size() < sizeof(process_trampoline)) leave_worker(71);
         if (claims != nullptr && header.slot != no_slot && !claim_task(claims[header.slot])) continue;
+        if (header.slot != no_slot) become_process_worker(header.slot);
         process_trampoline run = nullptr;
         std::memcpy(&run, payload.data(), sizeof run);
         out.clear();
         const auto start = std::chrono::steady_clock::now();
-        message_kind kind = run(payload.subspan(sizeof run), out);
+        message_kind kind = message_kind::exception;
+        if (initializer_failure.empty()) {
+            kind = run(payload.subspan(sizeof run), out);
+        } else {
+            output_archive{out}(std::string("parkit::initializer_error"), initializer_failure);
+        }
         if (out.size() > max_message_bytes) {
             try {
                 throw serialization_error("parkit::process_pool: the task's result takes " + std::to_string(out.size()) +
@@ -277,10 +304,25 @@ public:
     /// the worker of a task running longer than that and fails the task with `task_timeout`.
     /// @throws std::invalid_argument for a bad n_jobs or a negative timeout.
     explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
+        : process_pool(n_jobs, task_timeout_s, std::function<void()>{}) {}
+
+    /// A pool whose every worker process runs `initializer()` once when it starts, before any
+    /// task, as `ProcessPoolExecutor(initializer=...)`: each replacement after a crash runs it
+    /// too. It may capture anything (the workers are forks of this moment). In tasks,
+    /// `this_worker::index()` is the worker's slot (0..size-1; a replacement takes its slot). When it throws, that worker's tasks fail with a
+    /// `remote_error` of type `parkit::initializer_error` naming the worker and the exception
+    /// (they never hang, and never run without it).
+    process_pool(int n_jobs, std::function<void()> initializer)
+        : process_pool(n_jobs, 0.0, std::move(initializer)) {}
+
+    /// A pool with a time limit and an initializer (see the two constructors above).
+    process_pool(int n_jobs, double task_timeout_s, std::function<void()> initializer)
         : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
           timeout_s_((detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s"), task_timeout_s)),
           claims_(size_),
-          server_(detail::process_worker_main, size_, claims_.data()) {
+          initializer_(std::move(initializer)),
+          setup_{claims_.data(), &initializer_},
+          server_(detail::process_worker_main, size_, &setup_) {
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
             throw std::system_error(errno, std::generic_category(), "parkit::process_pool: pipe");
         for (int fd : wake_) detail::register_parent_fd(fd);  // workers must not keep it open
@@ -951,6 +993,8 @@ private:
     const std::size_t size_;
     const double timeout_s_;
     detail::shared_array<std::atomic<std::uint64_t>> claims_;  // per slot: tasks its worker started (see claim_task)
+    std::function<void()> initializer_;  // run by each worker before its first task (may be empty)
+    detail::process_worker_setup setup_;  // what the workers inherit: claims_, initializer_
     detail::fork_server server_;      // forks the workers (constructor, then manager thread)
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only

@@ -23,8 +23,9 @@ namespace parkit {
 /// Who is running the current code.
 namespace this_worker {
 
-/// The index (0 .. size-1) of the `thread_pool` worker running the calling code; empty on any
-/// other thread (the main thread, a thread of your own, the calling thread's share of a
+/// The index (0 .. size-1) of the `thread_pool` worker running the calling code, or of the
+/// worker process running it (a `process_pool` slot, a `backend::processes` worker); empty on
+/// any other thread (the main thread, a thread of your own, the calling thread's share of a
 /// `parallel_map`). A task that a waiting worker runs meanwhile sees that worker's index.
 [[nodiscard]] inline std::optional<std::size_t> index() noexcept {
     const detail::worker_context* w = detail::this_worker;

@@ -226,12 +226,12 @@ private:
     }
 
     void spawn(std::size_t i) {
-        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, activity_[i]); });
+        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, i, activity_[i]); });
     }
 
     // The worker process: run chunks until the parent closes the socket.
-    void worker_main(int fd, worker_activity& me) {
-        this_worker = nullptr;  // the parent's pools do not exist here
+    void worker_main(int fd, std::size_t index, worker_activity& me) {
+        become_process_worker(index);  // this_worker::index(); the parent's pools do not exist here
         message_header header{};
         std::vector<std::byte> in, out;
         while (receive_message(fd, header, in)) {

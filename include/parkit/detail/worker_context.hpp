@@ -23,4 +23,14 @@ inline bool help_run_one() {
     return w != nullptr && w->run_one(w->pool, w->index);
 }
 
+/// Makes the calling thread of a worker *process* report `index` from
+/// `parkit::this_worker::index()` (it runs no pool of the parent: nothing to help with).
+inline void become_process_worker(std::size_t index) noexcept {
+    static thread_local worker_context context;
+    context.pool = nullptr;
+    context.index = index;
+    context.run_one = [](void*, std::size_t) { return false; };
+    this_worker = &context;
+}
+
 }  // namespace parkit::detail
