@@ -17,6 +17,7 @@
 #include "detail/distributed_map.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
+#include "detail/timed_map.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {
@@ -52,8 +53,20 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
                                          static_cast<std::size_t>(std::ranges::size(inputs)), opts.chunk_size);
     switch (opts.backend) {
         case backend::sequential:
+            if (opts.task_timeout_s > 0) {
+                if constexpr (timed_map_supported_v<F, Range>)
+                    return run_timed_thread_map(1, f, std::forward<Range>(inputs), opts, "sequential");
+                else
+                    throw std::invalid_argument(timed_map_unsupported_message);
+            }
             return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
         case backend::threads:
+            if (opts.task_timeout_s > 0) {
+                if constexpr (timed_map_supported_v<F, Range>)
+                    return run_timed_thread_map(workers, f, std::forward<Range>(inputs), opts, "threads");
+                else
+                    throw std::invalid_argument(timed_map_unsupported_message);
+            }
             break;
         case backend::processes:
             if constexpr (process_map_result_v<map_result_t<F, std::remove_reference_t<Range>>>) {
@@ -68,6 +81,10 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
                     "parkit/core/serialization.hpp)");
             }
         case backend::mpi:
+            if (opts.task_timeout_s > 0)
+                throw std::invalid_argument(
+                    "parkit::parallel_map: options.task_timeout_s is not honoured by backend::mpi (a rank "
+                    "cannot stop a task); use it with threads, sequential or processes");
             if constexpr (process_map_result_v<map_result_t<F, std::remove_reference_t<Range>>>) {
                 return run_distributed_map(f, std::forward<Range>(inputs), opts);
             } else {
@@ -94,6 +111,11 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// - `progress` / `on_progress`: joblib-style report on stderr and/or a callback.
 /// - `backend`: threads (default), sequential, processes (forked workers), or mpi (the ranks
 ///   of an MPI job; needs `#include <parkit/mpi.hpp>`, see docs/distributed.md).
+/// - `task_timeout_s` > 0: a task running longer fails the call. On processes its worker is
+///   killed (`task_timeout` for that task); on threads and sequentially the call throws
+///   `parkit::timeout_error` naming the pending tasks, and since a thread cannot be stopped the
+///   running tasks finish in the background with their results dropped (concurrent.futures'
+///   semantics; the call keeps its own copies of `f` and the inputs for them).
 /// - Errors: the first failing task (lowest index seen) stops the call and is thrown as
 ///   `parkit::task_error` (index + the task's exception nested); with
 ///   `.on_error = parkit::on_error::collect` every task runs and a `parkit::collected<R>` with

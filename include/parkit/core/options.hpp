@@ -91,8 +91,10 @@ struct basic_options {
     std::function<void(const progress_info&)> on_progress = {};
     /// Error policy; must be named: `.on_error = parkit::on_error::collect`.
     OnError on_error;
-    /// backend::processes only: a task running longer than this many seconds has its worker
-    /// killed and fails with `parkit::task_timeout`; 0 = no limit.
+    /// A task running longer than this many seconds fails the call; 0 = no limit. Processes:
+    /// its worker is killed and the task fails with `parkit::task_timeout`. Threads and
+    /// sequential: the call throws `parkit::timeout_error` (the task finishes in the
+    /// background, its result dropped: a thread cannot be killed). Not mpi.
     double task_timeout_s = 0.0;
     /// backend::mpi only: broadcast of the results, threads per rank.
     mpi_options mpi{};
@@ -112,7 +114,7 @@ struct basic_options<on_error::raise_t> {
     bool progress = false;                                ///< report on stderr
     std::function<void(const progress_info&)> on_progress = {};  ///< progress callback
     on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
-    double task_timeout_s = 0.0;                          ///< processes only: per-task limit
+    double task_timeout_s = 0.0;                          ///< per-task limit, 0 = none
     mpi_options mpi{};                                    ///< mpi only: broadcast, threads per rank
     std::size_t max_in_flight = 0;                        ///< imap only: inputs taken ahead, 0 = auto
 };
