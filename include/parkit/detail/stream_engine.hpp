@@ -6,6 +6,7 @@
 /// in completion order.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -126,7 +127,9 @@ struct stream_shared {
     std::size_t waiters = 0;              ///< consumer threads blocked on `changed`
     bool cancelled = false;               ///< the stream ended: run nothing more
     bool failed = false;                  ///< raise: a task failed, take no more input
-    double ns_per_task = -1.0;            ///< smoothed measured time per input (< 0: unknown)
+    /// Smoothed measured time per input (< 0: unknown); written with the mutex held, read
+    /// without it by the consumer sizing chunks (atomic: a hint, never a data race).
+    std::atomic<double> ns_per_task{-1.0};
 
     /// Runs `c` (without the lock), then marks it done and records its time (with the lock held
     /// on return).
@@ -145,7 +148,8 @@ struct stream_shared {
             pending.clear();  // all of them come after the failure
         }
         const double per_task = ns / static_cast<double>(std::max<std::size_t>(c->size(), 1));
-        ns_per_task = ns_per_task < 0 ? per_task : 0.7 * ns_per_task + 0.3 * per_task;
+        const double before = ns_per_task.load(std::memory_order_relaxed);
+        ns_per_task.store(before < 0 ? per_task : 0.7 * before + 0.3 * per_task, std::memory_order_relaxed);
         if (waiters > 0) changed.notify_all();
     }
 
@@ -388,7 +392,7 @@ private:
     /// The size of the next chunk: fixed, or adapted to the measured time per input.
     std::size_t next_chunk_size() const {
         if (chunk_size_ > 0) return chunk_size_;
-        const double per_task = state_->ns_per_task;  // read without the lock: only a hint
+        const double per_task = state_->ns_per_task.load(std::memory_order_relaxed);
         if (per_task < 0) return 1;
         const double fit = state_->target_ns / std::max(per_task, 1.0);
         return std::clamp<std::size_t>(static_cast<std::size_t>(fit), 1, max_stream_chunk);
