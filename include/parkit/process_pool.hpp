@@ -148,6 +148,7 @@ message_kind run_addressed_batch(std::span<const std::byte> payload, std::vector
     }
 }
 
+/// Lets the stream engine (detail/stream_engine.hpp) send addressed batches to a pool.
 struct process_pool_access;
 
 /// The parent side of a batch: the future's value is the raw reply, decoded by `map`.
