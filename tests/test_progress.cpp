@@ -160,6 +160,45 @@ TEST_CASE("a failed map's last line says how many tasks were done and not run", 
     CHECK(text.find("finished") == std::string::npos);
 }
 
+TEST_CASE("task_graph::compute reports its nodes like a map", "[progress][graph]") {
+    parkit::task_graph g;
+    std::vector<parkit::node<int>> leaves;
+    for (int i = 0; i < 40; ++i) leaves.push_back(g.add([](int x) { return x * 2; }, i));
+    auto total = g.add([](const std::vector<int>& v) { return static_cast<int>(v.size()); }, leaves);
+    std::vector<parkit::progress_info> seen;  // on_progress is never called concurrently with itself
+    stderr_capture capture;
+    g.compute({.n_jobs = 2, .progress = true,
+               .on_progress = [&](const parkit::progress_info& p) { seen.push_back(p); }});
+    const std::string text = capture.text();
+    CHECK(g.get(total) == 40);
+    REQUIRE_FALSE(seen.empty());
+    CHECK(seen.back().done == 41);
+    CHECK(seen.back().total == 41);
+    CHECK(seen.back().total_known);
+    CHECK(std::is_sorted(seen.begin(), seen.end(),
+                         [](const auto& a, const auto& b) { return a.done < b.done; }));
+    CHECK(text.find("[parkit] Using backend threads with 2 concurrent workers.") != std::string::npos);
+    CHECK(text.find("[parkit] Done 41 out of 41 | elapsed: ") != std::string::npos);
+}
+
+TEST_CASE("a failed task_graph::compute ends its progress with the nodes not run", "[progress][graph]") {
+    parkit::task_graph g;
+    auto bad = g.add([]() -> int { throw std::runtime_error("boom"); });
+    auto skipped = g.add([](int x) { return x; }, bad);
+    auto fine = g.add([] { return 1; });
+    (void)skipped;
+    std::size_t last_done = 0;
+    stderr_capture capture;
+    CHECK_THROWS_AS(g.compute({.backend = parkit::backend::sequential, .progress = true,
+                               .on_progress = [&](const parkit::progress_info& p) { last_done = p.done; }}),
+                    parkit::node_error);
+    const std::string text = capture.text();
+    CHECK(g.get(fine) == 1);
+    CHECK(last_done == 2);  // the failed node and the fine one ran; the skipped one did not
+    CHECK(text.find("[parkit] Using backend sequential with 1 concurrent worker.") != std::string::npos);
+    CHECK(text.find("[parkit] Stopped after a failure: 2 of 3 done, 1 not run") != std::string::npos);
+}
+
 TEST_CASE("a task finishing between reports is shown by the refresh, not at the next completion", "[progress]") {
     // Three tasks ending at about 1.05 s, 1.1 s and 3 s: the second's report is throttled
     // (too soon after the first), and only the periodic refresh shows "2 out of 3" before the

@@ -26,6 +26,8 @@
 /// - Scheduling costs well under a microsecond per node (see docs/cache_and_graphs.md), so
 ///   graphs of 100,000 small nodes are fine.
 /// - `to_dot()` exports the graph for Graphviz.
+/// - `{.progress = true}` reports finished nodes on stderr as `parallel_map` does (a bar on a
+///   terminal); `on_progress` gets the same snapshots.
 ///
 /// A graph is not itself thread-safe: add nodes and call compute/get from one thread at a time
 /// (the nodes' functions run concurrently, so they must be safe to call that way).
@@ -50,6 +52,7 @@
 #include "core/errors.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "detail/progress_reporter.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {
@@ -122,6 +125,11 @@ struct graph_options {
     int n_jobs = -1;
     /// `threads` (the process-wide pool) or `sequential` (the calling thread, in node order).
     parkit::backend backend = parkit::backend::threads;
+    /// Report the nodes that ran (finished or failed) on stderr, as `options::progress`; a
+    /// compute that throws ends with "stopped after a failure", skipped nodes counted as not run.
+    bool progress = false;
+    /// Called with a `progress_info` over this compute's nodes, as `options::on_progress`.
+    std::function<void(const progress_info&)> on_progress = {};
 };
 
 namespace detail {
@@ -252,19 +260,19 @@ public:
     /// @throws node_error for the lowest-numbered node that failed (after every node that
     ///         could run has run); std::invalid_argument for bad options.
     void compute(const graph_options& opts = {}) {
-        if (opts.backend == backend::sequential) return run_compute(nullptr, 1);
+        if (opts.backend == backend::sequential) return run_compute(nullptr, 1, opts);
         if (opts.backend != backend::threads) {
             throw std::invalid_argument(
                 "parkit::task_graph::compute: options.backend must be threads or sequential");
         }
         const int workers = resolve_n_jobs(opts.n_jobs);
         thread_pool& pool = default_thread_pool();
-        run_compute(&pool, std::min<int>(workers, static_cast<int>(pool.size()) + 1));
+        run_compute(&pool, std::min<int>(workers, static_cast<int>(pool.size()) + 1), opts);
     }
 
     /// Runs every node not computed yet on `pool` (all its workers plus the calling thread).
     /// @throws node_error as `compute(options)`.
-    void compute(thread_pool& pool) { run_compute(&pool, static_cast<int>(pool.size()) + 1); }
+    void compute(thread_pool& pool) { run_compute(&pool, static_cast<int>(pool.size()) + 1, {}); }
 
     /// The result of a computed node.
     /// @throws node_error when the node failed or was skipped; std::logic_error when it was not
@@ -402,7 +410,7 @@ private:
     }
 
     class scheduler;
-    void run_compute(thread_pool* pool, int workers);
+    void run_compute(thread_pool* pool, int workers, const graph_options& opts);
     void prepare_pending(std::vector<std::size_t>& ready) const;
 
     std::uint64_t id_;
@@ -437,8 +445,9 @@ void graph_node<T, F, Args...>::run(const task_graph& graph) {
 /// round trip along chains) and shares the others through a LIFO stack.
 class task_graph::scheduler {
 public:
-    scheduler(task_graph& graph, std::vector<std::size_t> ready, std::size_t count)
-        : graph_(graph), ready_(std::move(ready)), remaining_(count) {}
+    scheduler(task_graph& graph, std::vector<std::size_t> ready, std::size_t count,
+              detail::progress_reporter& progress)
+        : graph_(graph), progress_(progress), ready_(std::move(ready)), remaining_(count) {}
 
     /// Runs ready nodes until every node of this compute has finished.
     void work() noexcept {
@@ -475,6 +484,7 @@ private:
                 n.state = node_state::failed;
                 root = id;
             }
+            progress_.advance(1);
         }
         std::size_t keep = none;
         bool shared = false;
@@ -507,6 +517,7 @@ private:
     }
 
     task_graph& graph_;
+    detail::progress_reporter& progress_;
     std::mutex mutex_;
     std::condition_variable ready_cv_;
     std::vector<std::size_t> ready_;  // guarded by mutex_
@@ -539,12 +550,14 @@ inline void task_graph::prepare_pending(std::vector<std::size_t>& ready) const {
     std::reverse(ready.begin(), ready.end());
 }
 
-inline void task_graph::run_compute(thread_pool* pool, int workers) {
+inline void task_graph::run_compute(thread_pool* pool, int workers, const graph_options& opts) {
     const std::size_t count = nodes_.size() - first_pending_;
     if (count == 0) return;
     std::vector<std::size_t> ready;
     prepare_pending(ready);
-    scheduler run(*this, std::move(ready), count);
+    detail::progress_reporter progress(opts.progress, opts.on_progress, count, workers,
+                                       pool != nullptr ? "threads" : "sequential");
+    scheduler run(*this, std::move(ready), count, progress);
 
     using runner_future = decltype(pool->submit(std::declval<void (*)()>()));
     std::vector<runner_future> runners;
@@ -561,6 +574,7 @@ inline void task_graph::run_compute(thread_pool* pool, int workers) {
     for (auto& r : runners) {
         if (!r.cancel()) r.wait();
     }
+    progress.finish();
 
     const std::size_t begin = first_pending_;
     first_pending_ = nodes_.size();
