@@ -2,7 +2,8 @@
 // long computation, plus random noise) cached on disk with parkit::memory. Shows the first call
 // against the cached call, measures what a hit and a miss cost, fills the cache from parallel
 // tasks (threads and processes), runs this program a second time to show that entries outlive
-// the process, and recovers from a corrupted entry. Exits non-zero when a check fails.
+// the process, and recovers from a corrupted entry. Writes the uncached vs cached times as CSV
+// and a plot. Exits non-zero when a check fails.
 #include <parkit/memory.hpp>
 #include <parkit/parallel_map.hpp>
 
@@ -11,6 +12,7 @@
 #include "common/timing.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -143,11 +145,37 @@ int main(int argc, char** argv) {
         std::filesystem::resize_file(f.path(), std::filesystem::file_size(f.path()) / 2);
     }
     const auto corrupt_before = mem.stats().corrupt;
-    const double recomputed = cached(42.0);
+    double recomputed = 0, reread = 0;
+    const double t_recompute = examples::seconds([&] { recomputed = cached(42.0); });
+    const double t_reread = examples::seconds([&] { reread = cached(42.0); });
     ok &= check(mem.stats().corrupt == corrupt_before + 1 && recomputed != result1, "a truncated entry is recomputed");
-    ok &= check(cached(42.0) == recomputed, "the recomputed entry was rewritten");
+    ok &= check(reread == recomputed, "the recomputed entry was rewritten");
     std::printf("Truncated the entries: recomputed and rewritten (cache now %zu entries, %.1f kB)\n", mem.entry_count(),
                 static_cast<double>(mem.size_bytes()) / 1e3);
+
+    // Uncached (computed) vs cached (read from disk) wall time of each pair of runs above.
+    const auto dir = examples::output_dir("cache_demo");
+    const std::vector<std::string> runs{"cached(42.0):\nfirst vs second call", "8 tasks: threads compute,\nprocesses read",
+                                        "after truncating\nthe entry"};
+    const std::vector<double> uncached{first, fill, t_recompute}, hit{second, reuse, t_reread};
+    std::vector<double> ratio;
+    for (std::size_t i = 0; i < runs.size(); ++i) ratio.push_back(examples::speedup(uncached[i], hit[i]));
+    examples::write_csv(dir / "calls.csv", {"run", "uncached_s", "cached_s", "ratio"}, runs, {uncached, hit, ratio});
+    std::vector<std::string> xtics;
+    for (std::size_t i = 0; i < runs.size(); ++i) xtics.push_back(runs[i] + "\n(" + std::to_string(std::lround(ratio[i])) + "x faster)");
+    examples::plot(dir / "plot.gp", "set terminal pngcairo size 900,520 noenhanced\nset output 'cache_demo.png'\n"
+                                    "set datafile separator ','\nset xtics " + examples::gnuplot_xtics(xtics) + "\n" +
+                                    examples::log_y_decades + R"(set title 'parkit::memory: computed (uncached) vs read from the cache'
+set ylabel 'Wall time (s)'
+set xrange [-0.6:2.6]; set offsets 0, 0, graph 0.15, 0; set bmargin 5
+set grid y; set style fill solid 0.8 border -1; set boxwidth 0.35
+set key inside top center horizontal
+plot 'calls.csv' using ($0 - 0.19):2 skip 1 with boxes lc 'dark-orange' title 'uncached (computed)', \
+     '' using ($0 + 0.19):3 skip 1 with boxes lc 'royalblue' title 'cached (read)', \
+     '' using ($0 - 0.19):2:(sprintf('%.3g s', $2)) skip 1 with labels offset 0,1 notitle, \
+     '' using ($0 + 0.19):3:(sprintf('%.3g s', $3)) skip 1 with labels offset 0,1 notitle
+)");
+
     mem.clear();
     ok &= check(mem.entry_count() == 0, "clear() removes every entry");
     std::printf("%s\n", ok ? "All checks passed." : "Some checks FAILED.");

@@ -53,14 +53,20 @@ set datafile separator ','
 set multiplot layout 1,2
 set title 'Monte Carlo: Fin Tip Temperature Distribution'
 set xlabel 'Tip Temperature (°C)'; set ylabel 'Probability Density'
-binwidth = 0.2; bin(x) = binwidth * floor(x / binwidth)
+# bin(x) is the centre of x's bin, so each box spans its bin.
+binwidth = 0.2; bin(x) = binwidth * (floor(x / binwidth) + 0.5)
 stats 'samples.csv' using 2 skip 1 nooutput
+set boxwidth binwidth
 set style fill solid 0.7 border -1
+set key top right samplen 2
+set offsets 0, 0, graph 0.25, 0   # headroom above the peak for the key
 set arrow from nominal, graph 0 to nominal, graph 1 nohead front lc 'red' dt 2 lw 2
 set arrow from mean, graph 0 to mean, graph 1 nohead front lc 'dark-green' lw 2
-plot 'samples.csv' using (bin($2)):(1.0 / (STATS_records * binwidth)) skip 1 smooth freq with boxes lc 'steelblue' title sprintf('T_{tip} (nominal %.1f red, mean %.1f green)', nominal, mean)
-unset arrow
-set title 'Heat transfer coefficient vs tip temperature'
+plot 'samples.csv' using (bin($2)):(1.0 / (STATS_records * binwidth)) skip 1 smooth freq with boxes lc 'steelblue' title sprintf('%d samples', STATS_records), \
+     NaN with lines lc 'red' dt 2 lw 2 title sprintf('nominal %.2f °C', nominal), \
+     NaN with lines lc 'dark-green' lw 2 title sprintf('mean %.2f °C', mean)
+unset arrow; set offsets 0, 0, 0, 0
+set title 'Tip temperature vs heat transfer coefficient'
 set xlabel 'h (W/m^2K)'; set ylabel 'Tip Temperature (°C)'
 plot 'samples.csv' using 1:2 skip 1 with points pt 7 ps 0.2 lc 'steelblue' notitle
 unset multiplot

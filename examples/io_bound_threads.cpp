@@ -101,7 +101,7 @@ int main() {
     examples::plot_times(examples::output_dir("io_bound_threads"), "io_bound_threads",
                          "5 simulated file reads of 0.2 s: threads overlap the waits",
                          {"loop", "std::thread x5", "thread_pool(5)", "parallel_map\nn_jobs=5",
-                          "parallel_map\nn_jobs=-1 (" + std::to_string(cores) + " workers)"},
+                          "parallel_map\nn_jobs=-1\n(" + std::to_string(cores) + " workers)"},
                          {sequential_time, threaded_time, pool_time, map_time, map_per_core_time});
     return check.exit_code();
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 required=(g++ cmake make catch2)
-optional=(libeigen3-dev libboost-dev libcereal-dev libtbb-dev gnuplot-nox pkg-config clang-tidy clang-format
+optional=(libeigen3-dev libboost-dev libcereal-dev libtbb-dev gnuplot-nox graphviz pkg-config clang-tidy clang-format
           libopenmpi-dev openmpi-bin libbenchmark-dev clang libclang-rt-14-dev libc++-dev libc++abi-dev
           python3-numpy python3-scipy python3-joblib)
 
