@@ -69,7 +69,7 @@ void record_times(int ranks, int threads_per_rank, long count, double t_sequenti
     examples::plot(dir / "plot.gp", std::string(settings) + R"(set terminal pngcairo size 800,500 noenhanced
 set output 'mpi_reaction_sweep.png'
 set datafile separator ','
-set title sprintf('Reaction sweep of %d rate constants: wall time vs MPI ranks (%d thread(s) per rank)', count, threads)
+set title sprintf('Reaction sweep of %d rate constants: wall time vs MPI ranks (%d %s per rank)', count, threads, threads == 1 ? 'thread' : 'threads')
 set xlabel 'MPI ranks (mpiexec -n)'; set ylabel 'Wall time (s)'
 set xtics 1; set autoscale xfix; set offsets 0.3, 0.3, graph 0.1, 0; set yrange [0:*]; set grid
 set key outside below horizontal

@@ -93,8 +93,9 @@ int main() {
         periods.push_back(sequential[i].period);
         limits.push_back((3.0 - 2.0 * std::log(2.0)) * mus[i]);
         rhs.push_back(static_cast<double>(sequential[i].rhs));
-        if (i % 6 == 0 || i + 1 == mus.size())
-            std::printf("%8.1f %12.3f %16.3f %10zu\n", mus[i], periods[i], limits[i], sequential[i].rhs);
+        if (i % 6 != 0 && i + 1 != mus.size()) continue;
+        if (periods[i] > 0) std::printf("%8.1f %12.3f %16.3f %10zu\n", mus[i], periods[i], limits[i], sequential[i].rhs);
+        else std::printf("%8.1f %12s %16.3f %10zu\n", mus[i], "(< 2 cycles)", limits[i], sequential[i].rhs);
     }
     // The relaxation limit: within 10 % of (3 - 2 ln 2) mu at the largest mu with two upward
     // crossings in [0, 3000] (about 920; beyond, the period exceeds half the interval).

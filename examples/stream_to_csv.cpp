@@ -3,7 +3,7 @@
 // Each result is written as soon as it arrives, in order, while later ones compute, so the
 // sweep can be far larger than memory: at most `max_in_flight` parameter sets are in flight,
 // whatever N is. A progress bar shows on a terminal (`.progress = true`).
-//   Usage: stream_to_csv [N]   -> $PARKIT_OUTPUT_DIR/stream_to_csv/lyapunov.csv
+//   Usage: stream_to_csv [N]   -> $PARKIT_OUTPUT_DIR/stream_to_csv/lyapunov.csv and a plot of it
 #include <parkit/core/indices.hpp>
 #include <parkit/imap.hpp>
 
@@ -86,6 +86,17 @@ int main(int argc, char** argv) {
                 path.string().c_str(), chaotic, peak_rss_mb());
     std::printf("Exponent at r = 4: %.3f (theory: ln 2 = 0.693); at r = 3.2: %.3f (a stable 2-cycle)\n", at_r4,
                 at_r32);
+    examples::plot(path.parent_path() / "plot.gp", R"(set terminal pngcairo size 900,500 noenhanced
+set output 'stream_to_csv.png'
+set datafile separator ','
+set title 'Logistic map x -> r x (1 - x): Lyapunov exponent vs r, streamed row by row to lyapunov.csv'
+set xlabel 'r'; set ylabel 'Lyapunov exponent'
+set xrange [2.5:4]; set yrange [-3:1]; set grid
+set key bottom left box opaque
+plot 'lyapunov.csv' skip 1 using 1:2 with points pt 7 ps 0.15 lc rgb '#08306b' title 'exponent (> 0: chaos)', \
+     0 with lines lw 1.5 dt 2 lc 'black' title 'zero: stable below, chaotic above', \
+     log(2) with lines lw 1.5 dt 3 lc rgb '#b2182b' title 'ln 2 (r = 4, theory)'
+)");
     check.expect(rows == n, "one row per parameter");
     check.expect(std::abs(at_r4 - std::log(2.0)) < 0.05, "the exponent at r = 4 is ln 2");
     check.expect(at_r32 < 0, "r = 3.2 is stable");

@@ -142,10 +142,12 @@ class CachedCalls:
 
 
 class RunningProcessPool:
-    """Per-task round trip through a ProcessPoolExecutor that is already running."""
+    """Per-task round trip through a ProcessPoolExecutor that is already running: all submitted,
+    then all results awaited (throughput), or each result awaited before the next submit."""
 
-    def __init__(self, items):
+    def __init__(self, items, one_at_a_time=False):
         self.items = items
+        self.one_at_a_time = one_at_a_time
         self.pools = {}
 
     def __call__(self, workers):
@@ -153,6 +155,8 @@ class RunningProcessPool:
             self.pools[workers] = ProcessPoolExecutor(max_workers=workers)
             list(self.pools[workers].map(next_value, range(workers * 4)))  # start the workers
         ex = self.pools[workers]
+        if self.one_at_a_time:
+            return [ex.submit(next_value, x).result() for x in self.items]
         futures = [ex.submit(next_value, x) for x in self.items]
         return [f.result() for f in futures]
 
@@ -184,7 +188,9 @@ def cases(quick):
                         ("python_threading", True, joblib_threading(numpy_heavy_computation, [200] * 20))]),
         ("io_wait", 32, 0, [("python_sequential", False, sequential(simulate_file_read, range(32))),
                             ("python_threads", True, thread_pool_map(simulate_file_read, range(32)))]),
-        ("process_roundtrip", 2_000, 2_000, [("python_processpool", True, RunningProcessPool(range(2_000)))]),
+        ("process_roundtrip", 2_000, 2_000, [("python_processpool", True, RunningProcessPool(range(2_000))),
+                                             ("python_processpool_one_at_a_time", True,
+                                              RunningProcessPool(range(2_000), one_at_a_time=True))]),
         # ~1 ms per joblib.Memory hit: the 1,000-call case only.
         ("cache_hit", 1_000, 1_000, [("python_joblib_memory", False, CachedCalls(range(1_000)))]),
     ]
