@@ -214,6 +214,12 @@ def bench_targets(b, label):
         out.append(f"| `process_roundtrip` (pipelined) >= 10x cheaper than `ProcessPoolExecutor` | "
                    f"parkit {per_item(mine)}, Python {per_item(py)} per task ({ratio:.0f}x){extra} | "
                    f"{status(ratio >= 10)} |")
+    mine, py = b.get("stiff_vdp", 8, "sequential"), b.get("stiff_vdp", 8, "python_lsoda")
+    if mine and py:
+        ratio = py["per_item_s"] / mine["per_item_s"]
+        out.append(f"| `stiff_vdp`: Van der Pol μ = 1000 on [0, 3000], rosenbrock4 >= 100x faster than scipy's "
+                   f"`solve_ivp(method='LSODA')` | parkit {per_item(mine)}, LSODA {per_item(py)} per solve, one "
+                   f"thread each ({ratio:.0f}x) | {status(ratio >= 100)} |")
     mine = b.get("io_wait", 32, "parkit_threads")
     if mine:
         out.append(f"| `io_wait`: 32 × 50 ms on 32 threads in < 0.1 s | {median(mine)} | "

@@ -1,5 +1,6 @@
 // Fault matrix: 10,000-task maps on the process backend in which chosen tasks segfault, abort,
-// exit(3), throw, hang past their time limit or run out of memory, while another thread
+// exit(3), throw, hang past their time limit, run out of memory, write a forged reply header
+// into their worker's socket or fork a helper and then crash, while another thread
 // SIGKILLs worker processes at random moments. Every other result must arrive, each failure
 // must be reported with its index and kind, and no child process may be left behind.
 #include <parkit/parkit.hpp>
@@ -40,7 +41,7 @@ constexpr bool under_thread_sanitizer = true;  // exit() in a forked child can h
 constexpr bool under_thread_sanitizer = false;
 #endif
 
-enum class fault { none, segfault, abort, exit3, exception, hang, out_of_memory };
+enum class fault { none, segfault, abort, exit3, exception, hang, out_of_memory, forged_header, helper_then_crash };
 
 // Which fault task i injects: a few of each kind, spread over the whole map.
 fault fault_of(int i) {
@@ -51,6 +52,8 @@ fault fault_of(int i) {
         case 541: return fault::exception;
         case 659: return i < 3000 ? fault::hang : fault::none;  // each hang costs a time limit
         case 773: return under_sanitizer ? fault::none : fault::out_of_memory;
+        case 887: return fault::forged_header;
+        case 941: return i < 3000 ? fault::helper_then_crash : fault::none;  // each helper lives until released
         default: return fault::none;
     }
 }
@@ -84,6 +87,8 @@ long task(int i) {
         case fault::exception: throw std::out_of_range("task " + std::to_string(i) + " is out of range");
         case fault::hang: std::this_thread::sleep_for(std::chrono::seconds(60)); break;
         case fault::out_of_memory: exhaust_memory();
+        case fault::forged_header: parkit_test::forge_reply_header(std::uint64_t{1} << 40); break;
+        case fault::helper_then_crash: parkit_test::fork_helper_then_crash();
         case fault::none: break;
     }
     return expected_value(i);  // ~10 us of work
@@ -142,6 +147,10 @@ bool check_failure(const parkit::task_failure& failure) {
         if (e.signal() == SIGKILL) return false;  // the random killer
         switch (injected) {
             case fault::segfault: CHECK(e.signal() == SIGSEGV); break;
+            case fault::helper_then_crash: CHECK(e.signal() == SIGSEGV); break;
+            case fault::forged_header:
+                CHECK(std::string(e.what()).find("protocol error") != std::string::npos);
+                break;
             case fault::out_of_memory: CHECK(e.signal() == SIGSEGV); break;
             case fault::abort: CHECK(e.signal() == SIGABRT); break;
             case fault::exit3: CHECK(e.exit_code() == 3); break;
@@ -199,6 +208,7 @@ void require_no_children_left() {
 
 TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash", "[fault][crash][processes]") {
     REQUIRE(children().empty());
+    parkit_test::shared_page();  // before the workers: the helpers' release flag
     parkit::collected<long> out;
     int kills = 0;
     {
@@ -210,6 +220,7 @@ TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash"
                                     .task_timeout_s = 0.5});
         kills = killer.stop();
     }
+    parkit_test::release_helpers();
     check_map(out, kills);
     require_no_children_left();
     // The next call works as if nothing happened.
@@ -221,6 +232,7 @@ TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash"
 
 TEST_CASE("fault matrix: process_pool map survives every kind of crash and stays usable", "[fault][crash][process_pool]") {
     REQUIRE(children().empty());
+    parkit_test::shared_page();  // before the pool: the helpers' release flag
     {
         parkit::process_pool pool(2, 0.5);
         std::vector<int> inputs(10'000);
@@ -232,6 +244,7 @@ TEST_CASE("fault matrix: process_pool map survives every kind of crash and stays
             out = pool.map(task, inputs, parkit::collect_options{.on_error = parkit::on_error::collect});
             kills = killer.stop();
         }
+        parkit_test::release_helpers();
         check_map(out, kills);
         // A worker killed at the very end may still be on its way out: let the pool see it.
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -38,6 +38,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 # --- The chapter's functions (module level, so processes can pickle them) -------------------
 
+def van_der_pol_lsoda(mu, t_final=3000.0):
+    """y(t_final) of Van der Pol, y'' = mu (1 - y^2) y' - y from (2, 0), with scipy's LSODA."""
+    def rhs(t, y):
+        return [y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]]
+    return solve_ivp(rhs, [0, t_final], [2.0, 0.0], method="LSODA").y[0, -1]
+
+
 def square(x):
     return x * x
 
@@ -177,6 +184,7 @@ def cases(quick):
                                     ("python_joblib", True, joblib_loky(solve_reaction, np.linspace(0.01, 2, 200))),
                                     ("python_processpool", True,
                                      process_pool_map(solve_reaction, np.linspace(0.01, 2, 200)))]),
+        ("stiff_vdp", 8, 8, [("python_lsoda", False, sequential(van_der_pol_lsoda, [1000.0] * 8))]),
         ("fin_monte_carlo", 10_000, 0, [("python_sequential", False, sequential(fin_tip_temperature, h)),
                                         ("python_processpool", True, process_pool_map(fin_tip_temperature, h))]),
         ("curve_fit", 100, 0, [("python_sequential", False,
