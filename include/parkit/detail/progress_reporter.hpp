@@ -164,7 +164,7 @@ inline void write_above_bar(std::string_view text, std::FILE* stream) {
     std::fputc('\n', stream);
     std::fflush(stream);
     if (registry.active != nullptr) {
-        std::fprintf(stderr, "%s\x1b[K", registry.line.c_str());
+        std::fprintf(stderr, "\r%s\x1b[K", registry.line.c_str());
         std::fflush(stderr);
     }
 }
@@ -326,14 +326,14 @@ private:
     void draw_bar(const progress_info& p, bool last) {
         terminal_bar_registry& registry = bar_registry();
         std::lock_guard lock(registry.mutex);
-        const std::string line = "\r" + progress_bar(p, terminal_columns());
-        std::fprintf(stderr, "%s\x1b[K%s", line.c_str(), last ? "\n" : "");
+        const std::string bar = progress_bar(p, terminal_columns());
+        std::fprintf(stderr, "\r%s\x1b[K%s", bar.c_str(), last ? "\n" : "");
         std::fflush(stderr);
         if (last) {
             if (registry.active == this) registry.active = nullptr;
         } else {
             registry.active = this;
-            registry.line = line;
+            registry.line = bar;
         }
     }
 

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -227,16 +228,33 @@ void check_initial_state(const char* where, const State& y0, const ode_options& 
                                std::to_string(std::ranges::size(y0)) + " components");
 }
 
-/// The absolute tolerance of every component.
-inline std::vector<double> component_atol(const ode_options& o, std::size_t n) {
-    return o.atols.empty() ? std::vector<double>(n, o.atol) : o.atols;
+/// The absolute tolerance of component i: `atols[i]`, or `atol` for every component (no copy:
+/// a solve of a small system allocates nothing for it).
+struct component_atol {
+    const ode_options& o;  ///< the solve's options
+    double operator[](std::size_t i) const { return o.atols.empty() ? o.atol : o.atols[i]; }
+};
+
+/// std::nextafter(t, ±inf) for a finite t, without the library call (a solve asks for it on
+/// every step): the neighbouring double in the direction of `direction`'s sign.
+inline double next_double(double t, double direction) noexcept {
+    if (t == 0) return direction > 0 ? std::numeric_limits<double>::denorm_min() : -std::numeric_limits<double>::denorm_min();
+    auto bits = std::bit_cast<std::uint64_t>(t);
+    bits = (t > 0) == (direction > 0) ? bits + 1 : bits - 1;  // away from or towards zero
+    return std::bit_cast<double>(bits);
 }
 
-/// The root-mean-square of `term(i)` over i < n (scipy's error norm).
+/// The root-mean-square of `term(i)` over i < n (scipy's error norm). For one component it is
+/// |term(0)|, which is what sqrt(x·x) gives in binary floating point (barring over/underflow),
+/// without the square root and the division.
 template <class Term>
 double rms_norm(std::size_t n, Term&& term) {
+    if (n == 1) return std::abs(term(0));
     double sum = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += term(i) * term(i);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double v = term(i);
+        sum += v * v;
+    }
     return std::sqrt(sum / static_cast<double>(n));
 }
 
@@ -245,7 +263,7 @@ double rms_norm(std::size_t n, Term&& term) {
 /// f's change along the solution. Evaluates the right-hand side once.
 template <ode_state State, class System>
 double initial_step(System& rhs, const State& y0, const State& f0, double t0, double span, double direction, int order,
-                    const std::vector<double>& atol, const ode_options& o) {
+                    const component_atol& atol, const ode_options& o) {
     const std::size_t n = std::ranges::size(y0);
     const auto y = std::ranges::begin(y0);
     const auto f = std::ranges::begin(f0);
@@ -303,7 +321,7 @@ template <ode_state State, class Method, class System>
 void solve_with(Method& m, System& rhs, State y, double t0, double t1, const ode_options& o, ode_result<State>& r) {
     namespace bmt = boost::math::tools;
     const std::size_t n = std::ranges::size(y);
-    const std::vector<double> atol = component_atol(o, n);
+    const component_atol atol{o};
     const double direction = t1 > t0 ? 1.0 : -1.0;
     const double exponent = -1.0 / (Method::error_order + 1);
     const auto fail = [&](const std::string& why, double t) {
@@ -342,7 +360,7 @@ void solve_with(Method& m, System& rhs, State y, double t0, double t1, const ode
             fail(why, t);
         }
         // scipy's rk_step loop: shrink until the error estimate is within the tolerances.
-        const double min_step = 10 * std::abs(std::nextafter(t, direction * std::numeric_limits<double>::infinity()) - t);
+        const double min_step = 10 * std::abs(next_double(t, direction) - t);
         h_abs = std::clamp(h_abs, min_step, o.max_step);
         bool rejected = false, nonfinite_trial = false;
         double h = 0, t_new = t;
