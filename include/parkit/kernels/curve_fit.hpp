@@ -3,9 +3,11 @@
 /// Non-linear least-squares curve fitting with scipy's `curve_fit` semantics, and a batch
 /// version that fits many datasets in parallel (the chapter's kinetic fits).
 ///
-/// `curve_fit(model, x, y, p0, bounds, options)` minimises 0.5 Σ ((model(x_i, p) − y_i) / σ_i)²
-/// and returns the parameters with scipy's covariance (pseudo-inverse of JᵀJ, scaled by the
-/// residual variance unless `absolute_sigma`).
+/// `curve_fit(model, x, y, p0, bounds, options)` minimises 0.5 Σ ((model(x_i, p) − y_i) / σ_i)²,
+/// or 0.5 ‖L⁻¹ (model(x, p) − y)‖² for a covariance matrix Σ = L Lᵀ of y's errors (scipy's
+/// 2-D `sigma`), and returns the parameters with scipy's covariance (pseudo-inverse of JᵀJ,
+/// scaled by the residual variance unless `absolute_sigma`). Without p0 the start is scipy's
+/// default (ones) for models whose parameter count their signature gives.
 ///
 /// The algorithm is scipy's trust-region reflective method (`least_squares(method='trf')`),
 /// with the trust-region subproblem solved exactly by SVD and Moré's iteration for the
@@ -28,6 +30,7 @@
 #include <Eigen/Dense>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -84,7 +87,8 @@ struct curve_fit_options {
     /// Most residual evaluations (Jacobian finite differences not counted, like scipy's
     /// `least_squares`); 0 = 100 · number of parameters (scipy's default).
     std::size_t max_nfev = 0;
-    /// Uncertainties of y (one per point, > 0): residuals are divided by them. Empty = all 1.
+    /// Uncertainties of y (one per point, > 0): residuals are divided by them. Empty = all 1
+    /// (for correlated errors see sigma_matrix).
     std::vector<double> sigma = {};
     /// false (scipy's default): sigma are relative weights and the covariance is scaled by the
     /// reduced chi-square cost·2/(m − n); true: sigma are absolute and the covariance is not scaled.
@@ -97,6 +101,11 @@ struct curve_fit_options {
     fit_loss loss = fit_loss::linear;
     /// Soft margin between inlier and outlier residuals (scipy's `f_scale`, > 0).
     double f_scale = 1.0;
+    /// Covariance matrix of y's errors (scipy's 2-D `sigma`): m × m for m points, symmetric
+    /// positive definite. With its Cholesky factor Σ = L Lᵀ the fit minimises
+    /// 0.5 ‖L⁻¹ (model(x, p) − y)‖² (correlated errors); absolute_sigma applies as for `sigma`.
+    /// Empty (default) = not used; give either this or `sigma`, not both.
+    Eigen::MatrixXd sigma_matrix = {};
 };
 
 /// The outcome of a fit (scipy's popt, pcov and `least_squares`' OptimizeResult fields).
@@ -106,7 +115,7 @@ struct curve_fit_result {
     /// parameter combination the data cannot determine (rank-deficient Jacobian).
     Eigen::MatrixXd covariance;
     Eigen::VectorXd std_errors;  ///< sqrt(diag(covariance))
-    Eigen::VectorXd residuals;   ///< (model(x_i, params) − y_i) / σ_i
+    Eigen::VectorXd residuals;   ///< (model(x_i, params) − y_i) / σ_i, or L⁻¹ (model − y) with sigma_matrix
     double cost = 0;             ///< 0.5 · Σ residuals²
     double optimality = 0;       ///< ‖g · v‖∞ at params (first-order optimality)
     std::size_t nfev = 0;        ///< residual evaluations (without finite differences)
@@ -143,17 +152,138 @@ private:
     curve_fit_result result_;
 };
 
+template <class Model, class Gradient>
+struct model_with_jacobian;
+
+namespace detail {
+
+/// How a model (or gradient) takes its parameters after x, read from its signature.
+enum class fit_parameter_kind {
+    vector,        ///< anything else (`const Eigen::VectorXd&`, generic lambdas): count unknown
+    scalars,       ///< N `double` parameters: f(x, a, b, ...)
+    std_array,     ///< one `std::array<double, N>`
+    fixed_vector,  ///< one `Eigen::Matrix<double, N, 1>` (N fixed): called with the VectorXd
+};
+
+/// N for std::array<double, N>, else 0.
+template <class T>
+inline constexpr std::size_t fit_std_array_size = 0;
+template <std::size_t N>
+inline constexpr std::size_t fit_std_array_size<std::array<double, N>> = N;
+
+/// N for a fixed-size column vector Eigen::Matrix<double, N, 1>, else 0.
+template <class T>
+inline constexpr std::size_t fit_fixed_vector_size = 0;
+template <int N, int Options, int MaxRows>
+    requires(N > 0)
+inline constexpr std::size_t fit_fixed_vector_size<Eigen::Matrix<double, N, 1, Options, MaxRows, 1>> =
+    static_cast<std::size_t>(N);
+
+/// The parameter form of a call signature R(X, P...): its kind and parameter count.
+template <class... Args>
+struct fit_parameter_form {
+    static constexpr fit_parameter_kind kind = fit_parameter_kind::vector;
+    static constexpr std::size_t count = 0;
+};
+template <class X, class... P>
+struct fit_parameter_form<X, P...> {
+    static constexpr bool all_double = sizeof...(P) > 0 && (std::is_same_v<std::remove_cvref_t<P>, double> && ...);
+    static constexpr std::size_t array_size = sizeof...(P) == 1 ? (fit_std_array_size<std::remove_cvref_t<P>> + ...) : 0;
+    static constexpr std::size_t fixed_size = sizeof...(P) == 1 ? (fit_fixed_vector_size<std::remove_cvref_t<P>> + ...) : 0;
+    static constexpr fit_parameter_kind kind = all_double ? fit_parameter_kind::scalars
+                                               : array_size ? fit_parameter_kind::std_array
+                                               : fixed_size ? fit_parameter_kind::fixed_vector
+                                                            : fit_parameter_kind::vector;
+    static constexpr std::size_t count = all_double ? sizeof...(P) : array_size ? array_size : fixed_size;
+};
+
+/// The argument types of a function type, function pointer or const member function pointer
+/// (a lambda's or functor's single non-template operator()).
+template <class F>
+struct fit_signature {
+    using form = fit_parameter_form<>;
+};
+template <class R, class... A>
+struct fit_signature<R(A...)> {
+    using form = fit_parameter_form<A...>;
+};
+template <class R, class... A>
+struct fit_signature<R(A...) noexcept> : fit_signature<R(A...)> {};
+template <class R, class... A>
+struct fit_signature<R (*)(A...)> : fit_signature<R(A...)> {};
+template <class R, class... A>
+struct fit_signature<R (*)(A...) noexcept> : fit_signature<R(A...)> {};
+template <class R, class C, class... A>
+struct fit_signature<R (C::*)(A...) const> : fit_signature<R(A...)> {};
+template <class R, class C, class... A>
+struct fit_signature<R (C::*)(A...) const noexcept> : fit_signature<R(A...)> {};
+
+/// The parameter form of a callable F (vector when its signature cannot be read).
+template <class F>
+struct fit_parameters : fit_signature<std::remove_cv_t<F>>::form {};
+template <class F>
+    requires std::is_class_v<F> && requires { &F::operator(); }
+struct fit_parameters<F> : fit_signature<decltype(&F::operator())>::form {};
+
+/// The number of parameters of a model, from its signature (0 = unknown: p0 must be given).
+/// A `with_jacobian(model, gradient)` has its model's.
+template <class Model>
+inline constexpr std::size_t model_parameter_count = fit_parameters<Model>::count;
+template <class M, class G>
+inline constexpr std::size_t model_parameter_count<model_with_jacobian<M, G>> = fit_parameters<M>::count;
+
+/// Calls f(x, params) in f's parameter form: with p[0], ..., p[N−1], a std::array, or the vector.
+template <class F, class X>
+auto call_with_parameters(const F& f, X&& x, const Eigen::VectorXd& p) {
+    using form = fit_parameters<F>;
+    if constexpr (form::kind == fit_parameter_kind::scalars) {
+        return [&]<std::size_t... j>(std::index_sequence<j...>) {
+            return f(std::forward<X>(x), p[static_cast<Eigen::Index>(j)]...);
+        }(std::make_index_sequence<form::count>{});
+    } else if constexpr (form::kind == fit_parameter_kind::std_array) {
+        std::array<double, form::count> a{};
+        for (std::size_t j = 0; j < form::count; ++j) a[j] = p[static_cast<Eigen::Index>(j)];
+        return f(std::forward<X>(x), a);
+    } else {
+        return f(std::forward<X>(x), p);
+    }
+}
+
+/// double, for expanding an index pack into N double arguments.
+template <std::size_t>
+using fit_double = double;
+/// True when f(x, double, ..., double) (one per index) can be called on a const F.
+template <class F, class X, class Indices>
+inline constexpr bool fit_scalars_invocable = false;
+template <class F, class X, std::size_t... j>
+inline constexpr bool fit_scalars_invocable<F, X, std::index_sequence<j...>> =
+    std::is_invocable_v<const F&, X, fit_double<j>...>;
+
+/// True when call_with_parameters(f, x, p) is well-formed for an x of type X.
+template <class F, class X>
+concept fit_callable =
+    (fit_parameters<F>::kind == fit_parameter_kind::scalars &&
+     fit_scalars_invocable<F, X, std::make_index_sequence<fit_parameters<F>::count>>) ||
+    (fit_parameters<F>::kind == fit_parameter_kind::std_array &&
+     std::is_invocable_v<const F&, X, const std::array<double, fit_parameters<F>::count>&>) ||
+    (fit_parameters<F>::kind != fit_parameter_kind::scalars && fit_parameters<F>::kind != fit_parameter_kind::std_array &&
+     std::is_invocable_v<const F&, X, const Eigen::VectorXd&>);
+
+}  // namespace detail
+
 /// A model together with its analytic gradient; pass `with_jacobian(model, gradient)` as the
 /// model to `curve_fit` to skip finite differences.
 template <class Model, class Gradient>
 struct model_with_jacobian {
     Model model;        ///< model(x_i, params) -> double
-    Gradient gradient;  ///< gradient(x_i, params) -> Eigen vector of ∂model/∂params_j
+    /// gradient(x_i, params) -> Eigen vector (or std::array<double, N>) of ∂model/∂params_j;
+    /// it takes the parameters in the same form as the model (vector, N doubles, std::array).
+    Gradient gradient;
 
     /// Evaluates the model.
     template <class X>
     double operator()(const X& x, const Eigen::VectorXd& params) const {
-        return static_cast<double>(model(x, params));
+        return static_cast<double>(detail::call_with_parameters(model, x, params));
     }
 };
 
@@ -169,11 +299,15 @@ model_with_jacobian<std::decay_t<Model>, std::decay_t<Gradient>> with_jacobian(M
 template <class R>
 concept curve_fit_x_range = std::ranges::random_access_range<const R> && std::ranges::sized_range<const R>;
 
-/// A model callable as model(x_i, params) -> double for the elements x_i of X.
+/// A model callable as model(x_i, params) -> double for the elements x_i of X, taking the
+/// parameters as `const Eigen::VectorXd&` (or anything an Eigen::VectorXd converts to), as N
+/// `double` arguments `model(x_i, a, b, ...)`, or as one `std::array<double, N>`. The last two
+/// and `Eigen::Matrix<double, N, 1>` (N fixed) give the parameter count, so p0 may be omitted.
 template <class M, class X>
 concept curve_fit_model =
-    curve_fit_x_range<X> && requires(const M& m, std::ranges::range_reference_t<const X> xi, const Eigen::VectorXd& p) {
-        { m(xi, p) } -> std::convertible_to<double>;
+    curve_fit_x_range<X> && detail::fit_callable<M, std::ranges::range_reference_t<const X>> &&
+    requires(const M& m, std::ranges::range_reference_t<const X> xi, const Eigen::VectorXd& p) {
+        { detail::call_with_parameters(m, xi, p) } -> std::convertible_to<double>;
     };
 
 namespace detail {
@@ -206,23 +340,51 @@ struct fit_box {
     bool bounded = false;  ///< any finite bound
 };
 
+/// scipy's default start without p0 (curve_fit's _initialize_feasible): 1 for a free
+/// parameter, the midpoint of a finite box, lower + 1 or upper − 1 with one finite bound.
+inline Eigen::VectorXd default_p0(const Eigen::VectorXd& lower, const Eigen::VectorXd& upper) {
+    Eigen::VectorXd p0 = Eigen::VectorXd::Ones(lower.size());
+    for (Eigen::Index j = 0; j < p0.size(); ++j) {
+        const bool lb = std::isfinite(lower[j]), ub = std::isfinite(upper[j]);
+        if (lb && ub) p0[j] = 0.5 * (lower[j] + upper[j]);
+        else if (lb) p0[j] = lower[j] + 1;
+        else if (ub) p0[j] = upper[j] - 1;
+    }
+    return p0;
+}
+
 /// Checks p0 and bounds (sizes, NaN, lower < upper, p0 inside) and expands the bounds.
-inline fit_box make_fit_box(const std::vector<double>& p0, const curve_fit_bounds& bounds) {
-    const auto n = static_cast<Eigen::Index>(p0.size());
-    if (n == 0) fit_fail("p0 is empty (one start value per parameter is needed)");
+/// `model_count` is the model's parameter count when its signature gives it (0 = unknown):
+/// an empty p0 then means scipy's default start, a p0 of another size is refused.
+inline fit_box make_fit_box(const std::vector<double>& p0, const curve_fit_bounds& bounds,
+                            std::size_t model_count = 0) {
+    if (p0.empty() && model_count == 0)
+        fit_fail("p0 is empty (one start value per parameter is needed; scipy's default p0 of ones needs a model "
+                 "whose signature gives the parameter count: N double parameters, std::array<double, N> or "
+                 "Eigen::Matrix<double, N, 1> after x)");
+    if (!p0.empty() && model_count != 0 && p0.size() != model_count)
+        fit_fail("p0 has " + std::to_string(p0.size()) + " values but the model takes " +
+                 std::to_string(model_count) + " parameters");
+    const std::size_t count = p0.empty() ? model_count : p0.size();
+    const auto n = static_cast<Eigen::Index>(count);
+    const std::string count_owner = p0.empty() ? "the model takes " : "p0 has ";
     fit_box box;
-    box.p0 = Eigen::Map<const Eigen::VectorXd>(p0.data(), n);
-    if (!box.p0.allFinite()) fit_fail("p0 contains NaN or inf");
     const auto expand = [&](const std::vector<double>& v, double fill, const char* name) -> Eigen::VectorXd {
         if (v.empty()) return Eigen::VectorXd::Constant(n, fill);
         if (v.size() == 1) return Eigen::VectorXd::Constant(n, v[0]);
-        if (v.size() != p0.size())
-            fit_fail(std::string(name) + " has " + std::to_string(v.size()) + " values but p0 has " +
-                     std::to_string(p0.size()) + " (give 0, 1 or one per parameter)");
+        if (v.size() != count)
+            fit_fail(std::string(name) + " has " + std::to_string(v.size()) + " values but " + count_owner +
+                     std::to_string(count) + " (give 0, 1 or one per parameter)");
         return Eigen::Map<const Eigen::VectorXd>(v.data(), n);
     };
     box.lower = expand(bounds.lower, -fit_inf, "bounds.lower");
     box.upper = expand(bounds.upper, fit_inf, "bounds.upper");
+    if (p0.empty()) {
+        box.p0 = default_p0(box.lower, box.upper);
+    } else {
+        box.p0 = Eigen::Map<const Eigen::VectorXd>(p0.data(), n);
+        if (!box.p0.allFinite()) fit_fail("p0 contains NaN or inf");
+    }
     for (Eigen::Index j = 0; j < n; ++j) {
         const std::string interval = std::to_string(box.lower[j]).append(", ").append(std::to_string(box.upper[j]));
         if (!(box.lower[j] < box.upper[j]))
@@ -254,27 +416,68 @@ inline void check_fit_options(const curve_fit_options& o) {
         case fit_loss::arctan: break;
         default: fit_fail("options.loss has an unknown value");
     }
+    if (!o.sigma.empty() && o.sigma_matrix.size() != 0)
+        fit_fail("options.sigma and options.sigma_matrix are both given (give one: errors or their covariance)");
 }
+
+/// The lower Cholesky factor L of a covariance matrix of y's errors (sigma = L Lᵀ, scipy's
+/// `cholesky(sigma, lower=True)`), after checking it: square, finite, symmetric (to 1e-10 of
+/// sqrt(a_ii a_jj)) and positive definite. `name` is the argument named in the errors.
+inline Eigen::MatrixXd sigma_cholesky(const Eigen::MatrixXd& sigma, const std::string& name) {
+    if (sigma.rows() != sigma.cols())
+        fit_fail(name + " must be square (the covariance of the y values), got " + std::to_string(sigma.rows()) +
+                 "x" + std::to_string(sigma.cols()));
+    if (!sigma.allFinite()) fit_fail(name + " contains NaN or inf");
+    for (Eigen::Index j = 0; j < sigma.cols(); ++j)
+        for (Eigen::Index i = j + 1; i < sigma.rows(); ++i)
+            if (!(std::abs(sigma(i, j) - sigma(j, i)) <= 1e-10 * std::sqrt(std::abs(sigma(i, i) * sigma(j, j)))))
+                fit_fail(name + " must be symmetric, but entry (" + std::to_string(i) + ", " + std::to_string(j) +
+                         ") = " + std::to_string(sigma(i, j)) + " and (" + std::to_string(j) + ", " +
+                         std::to_string(i) + ") = " + std::to_string(sigma(j, i)));
+    const Eigen::LLT<Eigen::MatrixXd> llt(sigma);
+    if (llt.info() != Eigen::Success)
+        fit_fail(name + " must be positive definite (its Cholesky factorisation fails, scipy's LinAlgError)");
+    return llt.matrixL();
+}
+
+/// What the residuals are divided by in one fit: nothing, one σ per point, or the Cholesky
+/// factor L of their covariance (residuals L⁻¹ (model − y)).
+struct fit_uncertainty {
+    std::span<const double> sigma = {};      ///< 1-D sigma (empty = none)
+    const Eigen::MatrixXd* lower = nullptr;  ///< L of a 2-D sigma (null = none)
+    std::string lower_name = "options.sigma_matrix";  ///< how errors about L's size name it
+};
 
 template <class>
 inline constexpr bool has_gradient = false;
 template <class M, class G>
 inline constexpr bool has_gradient<model_with_jacobian<M, G>> = true;
 
-/// The weighted residual function r_i(p) = (model(x_i, p) − y_i) · w_i and its Jacobian.
+/// A gradient's value as something with size() and transpose() (std::array is mapped).
+template <class G>
+decltype(auto) fit_gradient_vector(const G& g) {
+    if constexpr (fit_std_array_size<G> != 0) return Eigen::Map<const Eigen::VectorXd>(g.data(), std::ssize(g));
+    else return (g);
+}
+
+/// The weighted residual function r_i(p) = (model(x_i, p) − y_i) · w_i, or with a 2-D sigma
+/// r(p) = L⁻¹ (model(x, p) − y), and its Jacobian.
 template <class Model, class XRange>
 struct residual_function {
     const Model& model;
     const XRange& x;
     std::span<const double> y;
-    Eigen::VectorXd weight;  ///< 1/σ_i
+    Eigen::VectorXd weight;  ///< 1/σ_i (ones with a 2-D sigma)
+    const Eigen::MatrixXd* lower = nullptr;  ///< Cholesky factor L of a 2-D sigma, or null
 
     Eigen::Index size() const { return static_cast<Eigen::Index>(y.size()); }
     decltype(auto) x_at(Eigen::Index i) const { return std::ranges::begin(x)[i]; }
 
     void operator()(const Eigen::VectorXd& p, Eigen::VectorXd& r) const {
         for (Eigen::Index i = 0; i < size(); ++i)
-            r[i] = (static_cast<double>(model(x_at(i), p)) - y[static_cast<std::size_t>(i)]) * weight[i];
+            r[i] = (static_cast<double>(call_with_parameters(model, x_at(i), p)) - y[static_cast<std::size_t>(i)]) *
+                   weight[i];
+        if (lower) lower->triangularView<Eigen::Lower>().solveInPlace(r);
     }
 
     /// The Jacobian at p (r = residuals at p): the user's gradient, or forward differences
@@ -285,12 +488,14 @@ struct residual_function {
                   Eigen::MatrixXd& J) const {
         if constexpr (has_gradient<Model>) {
             for (Eigen::Index i = 0; i < size(); ++i) {
-                const auto grad = model.gradient(x_at(i), p);
+                const auto value = call_with_parameters(model.gradient, x_at(i), p);
+                const auto& grad = fit_gradient_vector(value);
                 if (grad.size() != p.size())
                     fit_fail("the model's jacobian returned " + std::to_string(grad.size()) +
                              " values for " + std::to_string(p.size()) + " parameters");
                 J.row(i) = grad.transpose() * weight[i];
             }
+            if (lower) lower->triangularView<Eigen::Lower>().solveInPlace(J);
         } else {
             Eigen::VectorXd shifted = p, r_shifted(size());
             for (Eigen::Index j = 0; j < p.size(); ++j) {
@@ -681,11 +886,11 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
     return res;
 }
 
-/// Checks the data and runs one fit (sigma given separately, so a batch can pass each
-/// dataset's own).
+/// Checks the data and runs one fit (the uncertainties given separately, so a batch can pass
+/// each dataset's own).
 template <class Model, class XRange>
 curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const double> y,
-                         std::span<const double> sigma, const fit_box& box, const curve_fit_options& o) {
+                         const fit_uncertainty& uncertainty, const fit_box& box, const curve_fit_options& o) {
     if (y.empty()) fit_fail("y is empty");
     if (std::ranges::size(x) != y.size())
         fit_fail("x and y must have the same length, got " + std::to_string(std::ranges::size(x)) + " and " +
@@ -698,6 +903,11 @@ curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const do
             if (!std::isfinite(static_cast<double>(xi))) fit_fail("x contains NaN or inf");
     }
     Eigen::VectorXd weight = Eigen::VectorXd::Ones(y_vec.size());
+    const std::span<const double> sigma = uncertainty.sigma;
+    if (uncertainty.lower && uncertainty.lower->rows() != y_vec.size())
+        fit_fail(uncertainty.lower_name + " must be m x m for the m = " + std::to_string(y.size()) +
+                 " y values, got " + std::to_string(uncertainty.lower->rows()) + "x" +
+                 std::to_string(uncertainty.lower->cols()));
     if (!sigma.empty()) {
         if (sigma.size() != y.size())
             fit_fail("sigma must have one value per y value, got " + std::to_string(sigma.size()) + " for " +
@@ -707,7 +917,7 @@ curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const do
             weight[static_cast<Eigen::Index>(i)] = 1.0 / sigma[i];
         }
     }
-    const residual_function<Model, XRange> residuals{model, x, y, std::move(weight)};
+    const residual_function<Model, XRange> residuals{model, x, y, std::move(weight), uncertainty.lower};
     return solve_least_squares(residuals, box, o);
 }
 
@@ -716,39 +926,72 @@ curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const do
 /// Fits `model(x_i, params) -> double` to the points (x_i, y_i) by non-linear least squares,
 /// like `scipy.optimize.curve_fit(model, x, y, p0, sigma, absolute_sigma, bounds=...)`.
 ///
-/// - `model`: any callable taking an element of `x` and `const Eigen::VectorXd&`; wrap it with
+/// - `model`: any callable taking an element of `x` and the parameters, as
+///   `const Eigen::VectorXd&`, as N `double` arguments (scipy's `f(x, a, b)`), as one
+///   `std::array<double, N>` or one `Eigen::Matrix<double, N, 1>`; wrap it with
 ///   `with_jacobian(model, gradient)` to use an analytic Jacobian instead of finite differences.
 ///   A batch calls it from several threads, so it must be safe to call that way.
 /// - `x`: a sized random-access range (std::vector<double>, std::span, or e.g.
 ///   std::vector<Eigen::Vector2d> for several independent variables); `y`: one value per x.
-/// - `p0`: start values (also fixes the number of parameters); `bounds`: optional box.
+/// - `p0`: start values (also fixes the number of parameters); empty = scipy's default (ones,
+///   or inside finite bounds their midpoint, lower + 1 or upper − 1) for a model whose
+///   signature gives the parameter count (N doubles, std::array, fixed-size Eigen vector).
+/// - `bounds`: optional box; `options.sigma` / `options.sigma_matrix`: errors of y or their
+///   covariance matrix (scipy's 1-D / 2-D `sigma`).
 /// - Without finite bounds this runs Levenberg–Marquardt; with bounds the trust-region
 ///   reflective method (the start point is moved strictly inside, like scipy's 'trf').
 ///
 /// Returns a `curve_fit_result`; a fit that does not converge has `success() == false` (or
 /// throws `curve_fit_error` with `options.throw_on_failure`).
 /// @throws std::invalid_argument naming the argument for empty data, x/y length mismatch,
-/// NaN/inf in x, y or p0, a bad sigma, p0/bounds of different sizes, lower >= upper, p0
-/// outside the bounds, negative tolerances, or residuals that are not finite at p0.
+/// NaN/inf in x, y or p0, a bad sigma, a sigma_matrix that is not m × m, symmetric and positive
+/// definite, p0/bounds of different sizes (or a p0 whose size is not the model's count), an empty
+/// p0 for a model whose count is unknown, lower >= upper, p0 outside the bounds, negative
+/// tolerances, or residuals that are not finite at p0.
 template <class Model, class XRange>
     requires curve_fit_model<Model, XRange>
 curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const double> y,
                            const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
                            const curve_fit_options& options = {}) {
     detail::check_fit_options(options);
-    auto result = detail::fit_one(model, x, y, options.sigma, detail::make_fit_box(p0, bounds), options);
+    const detail::fit_box box = detail::make_fit_box(p0, bounds, detail::model_parameter_count<Model>);
+    Eigen::MatrixXd lower;
+    detail::fit_uncertainty uncertainty{.sigma = options.sigma};
+    if (options.sigma_matrix.size() != 0) {
+        lower = detail::sigma_cholesky(options.sigma_matrix, "options.sigma_matrix");
+        uncertainty.lower = &lower;
+    }
+    auto result = detail::fit_one(model, x, y, uncertainty, box, options);
     if (options.throw_on_failure && !result.success()) throw curve_fit_error(std::move(result));
     return result;
 }
 
+/// `curve_fit(model, x, y)` without p0: scipy's default start, ones, for a model whose
+/// signature gives the number of parameters (`model(x_i, a, b, ...)` with `double`s, or one
+/// `std::array<double, N>` or `Eigen::Matrix<double, N, 1>`). With bounds or options, pass an
+/// empty p0: `curve_fit(model, x, y, {}, bounds, options)`. Does not compile (static_assert)
+/// for a model taking `const Eigen::VectorXd&`, whose count only p0 can give.
+template <class Model, class XRange>
+    requires curve_fit_model<Model, XRange>
+curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const double> y) {
+    static_assert(detail::model_parameter_count<Model> != 0,
+                  "parkit::kernels::curve_fit without p0: the model's signature does not give the number of "
+                  "parameters. Give p0, or let the model take N double parameters, std::array<double, N> or "
+                  "Eigen::Matrix<double, N, 1> after x.");
+    return curve_fit(model, x, y, std::vector<double>{});
+}
+
 /// One dataset of a batch: points (x_i, y_i) and optional uncertainties (empty = none, or
-/// options.sigma if that has one value per point). Any type with members `x` and `y` (and
-/// optionally `sigma`) works as a batch element too.
+/// options.sigma / options.sigma_matrix if given). Any type with members `x` and `y` (and
+/// optionally `sigma` and / or `sigma_matrix`) works as a batch element too.
 template <class X = double>
 struct curve_fit_dataset {
     std::vector<X> x = {};           ///< independent variable
     std::vector<double> y = {};      ///< observations
-    std::vector<double> sigma = {};  ///< uncertainties of y (empty = options.sigma)
+    std::vector<double> sigma = {};  ///< uncertainties of y (empty = the options')
+    /// Covariance matrix of y's errors (scipy's 2-D sigma; empty = the options'); give this
+    /// or `sigma`, not both.
+    Eigen::MatrixXd sigma_matrix = {};
 };
 
 /// The outcome of one dataset of a batch, like the chapter's result dicts: a fit, or
@@ -772,7 +1015,9 @@ struct batch_fit_entry {
 
 /// Fits `model` to every dataset in parallel with `parkit::parallel_map` (the chapter's
 /// `Parallel(n_jobs=-1)(delayed(fit)(d) for d in datasets)`). Each element of `datasets`
-/// needs members `x` and `y` (and may have `sigma`), e.g. `curve_fit_dataset<>`.
+/// needs members `x` and `y` (and may have `sigma` and / or `sigma_matrix`), e.g.
+/// `curve_fit_dataset<>`. A dataset's own non-empty sigma or sigma_matrix replaces the options'
+/// (either kind); an empty p0 is scipy's default as in `curve_fit`.
 ///
 /// Every dataset gets an entry, in input order: a failure (bad data, no convergence, a
 /// throwing model) is recorded in that entry and never stops the others. Each fit is
@@ -780,7 +1025,8 @@ struct batch_fit_entry {
 /// `execution` sets n_jobs, backend, chunking and progress (`.progress = true` prints
 /// joblib-style lines); `fit_options.throw_on_failure` is ignored here.
 /// @throws std::invalid_argument (before fitting anything) for bad p0, bounds or tolerances,
-/// or an invalid n_jobs.
+/// an options.sigma_matrix that is not square, symmetric and positive definite (its size is
+/// checked per dataset), or an invalid n_jobs.
 template <class Model, class Datasets>
     requires std::ranges::sized_range<const Datasets> &&
              requires(const std::ranges::range_value_t<Datasets>& d) {
@@ -793,14 +1039,37 @@ std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Mod
                                              const curve_fit_options& fit_options = {},
                                              const parkit::options& execution = {}) {
     detail::check_fit_options(fit_options);
-    const detail::fit_box box = detail::make_fit_box(p0, bounds);
+    const detail::fit_box box = detail::make_fit_box(p0, bounds, detail::model_parameter_count<Model>);
+    std::optional<Eigen::MatrixXd> shared_lower;  // factorised once for all datasets
+    if (fit_options.sigma_matrix.size() != 0)
+        shared_lower = detail::sigma_cholesky(fit_options.sigma_matrix, "options.sigma_matrix");
     const auto fit = [&](const auto& data) {
         batch_fit_entry entry;
         try {
-            std::span<const double> sigma = fit_options.sigma;
+            detail::fit_uncertainty uncertainty;
+            Eigen::MatrixXd own_lower;
+            bool own = false;
             if constexpr (requires { std::span<const double>(data.sigma); })
-                if (!data.sigma.empty()) sigma = data.sigma;
-            entry.fit = detail::fit_one(model, data.x, data.y, sigma, box, fit_options);
+                if (!data.sigma.empty()) {
+                    uncertainty.sigma = data.sigma;
+                    own = true;
+                }
+            if constexpr (requires {
+                              { data.sigma_matrix.size() } -> std::convertible_to<Eigen::Index>;
+                              Eigen::MatrixXd(data.sigma_matrix);
+                          })
+                if (data.sigma_matrix.size() != 0) {
+                    if (own) detail::fit_fail("the dataset's sigma and sigma_matrix are both given (give one)");
+                    own_lower = detail::sigma_cholesky(data.sigma_matrix, "the dataset's sigma_matrix");
+                    uncertainty.lower = &own_lower;
+                    uncertainty.lower_name = "the dataset's sigma_matrix";
+                    own = true;
+                }
+            if (!own) {
+                if (shared_lower) uncertainty.lower = &*shared_lower;
+                else uncertainty.sigma = fit_options.sigma;
+            }
+            entry.fit = detail::fit_one(model, data.x, data.y, uncertainty, box, fit_options);
             if (!entry.fit->success()) entry.error = "Optimal parameters not found: " + entry.fit->message;
         } catch (...) {
             entry.error = parkit::detail::exception_message(std::current_exception());
@@ -809,6 +1078,24 @@ std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Mod
         return entry;
     };
     return parkit::parallel_map(fit, datasets, execution);
+}
+
+/// `batch_curve_fit(datasets, model)` without p0: scipy's default start for a model whose
+/// signature gives the number of parameters, as `curve_fit(model, x, y)`; with bounds or
+/// options pass an empty p0. Does not compile (static_assert) for a `const Eigen::VectorXd&` model.
+template <class Model, class Datasets>
+    requires std::ranges::sized_range<const Datasets> &&
+             requires(const std::ranges::range_value_t<Datasets>& d) {
+                 { d.x } -> curve_fit_x_range;
+                 { std::span<const double>(d.y) };
+             } &&
+             curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>
+std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model) {
+    static_assert(detail::model_parameter_count<Model> != 0,
+                  "parkit::kernels::batch_curve_fit without p0: the model's signature does not give the number of "
+                  "parameters. Give p0, or let the model take N double parameters, std::array<double, N> or "
+                  "Eigen::Matrix<double, N, 1> after x.");
+    return batch_curve_fit(datasets, model, std::vector<double>{});
 }
 
 }  // namespace parkit::kernels
