@@ -62,7 +62,7 @@ done
 echo "==> refresh-docs: running parkit-bench --quick ${bench_flags[*]}"
 "$build/benchmarks/parkit-bench" --quick "${bench_flags[@]}" --json "$run/bench.json" | tee "$run/bench.txt"
 cp "$run/bench.json" benchmarks/results/current_quick.json
-cp "$run/bench.txt" benchmarks/results/current_quick.txt
+grep -v '^wrote /' "$run/bench.txt" > benchmarks/results/current_quick.txt   # no path of this machine
 
 "$python" scripts/refresh_docs.py rewrite "$run" README.md docs/examples.md docs/performance.md
 echo "==> refresh-docs: done; review the changes (git diff, the PNGs in docs/images/) before committing"

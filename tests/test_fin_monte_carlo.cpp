@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "piece_support.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -15,20 +17,7 @@ namespace pk = parkit::kernels;
 
 namespace {
 
-/// `values` cut into pieces of pseudo-random sizes 0..max_piece (empty pieces included).
-std::vector<std::span<const double>> random_pieces(const std::vector<double>& values, std::size_t max_piece,
-                                                   unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<std::size_t> size(0, max_piece);
-    std::vector<std::span<const double>> pieces;
-    for (std::size_t at = 0; at < values.size();) {
-        const std::size_t n = std::min(size(rng), values.size() - at);
-        pieces.emplace_back(values.data() + at, n);
-        at += n;
-    }
-    pieces.emplace_back(values.data() + values.size(), 0);
-    return pieces;
-}
+using parkit_test::random_pieces;
 
 /// n values: normal noise, or (with ties) integers 0..9 so that many values repeat.
 std::vector<double> random_values(std::size_t n, bool ties, unsigned seed) {

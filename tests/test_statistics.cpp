@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "piece_support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -64,20 +66,7 @@ constexpr pk::percentile_method all_methods[] = {pk::percentile_method::linear, 
                                                  pk::percentile_method::higher, pk::percentile_method::nearest,
                                                  pk::percentile_method::midpoint};
 
-/// `values` cut into pieces of pseudo-random sizes 0..max_piece (empty pieces included).
-std::vector<std::span<const double>> random_pieces(const std::vector<double>& values, std::size_t max_piece,
-                                                   unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<std::size_t> size(0, max_piece);
-    std::vector<std::span<const double>> pieces{std::span<const double>()};
-    for (std::size_t at = 0; at < values.size();) {
-        const std::size_t n = std::min(size(rng), values.size() - at);
-        pieces.emplace_back(values.data() + at, n);
-        at += n;
-    }
-    pieces.emplace_back(values.data() + values.size(), 0);
-    return pieces;
-}
+using parkit_test::random_pieces;
 
 /// A parallel for_each on plain threads, bodies claimed from the top down (so out of order).
 struct threads_for_each {

@@ -152,6 +152,7 @@ private:
     curve_fit_result result_;
 };
 
+/// A model paired with its analytic gradient (defined below; declared here for the traits).
 template <class Model, class Gradient>
 struct model_with_jacobian;
 
@@ -185,6 +186,7 @@ struct fit_parameter_form {
     static constexpr fit_parameter_kind kind = fit_parameter_kind::vector;
     static constexpr std::size_t count = 0;
 };
+/// The form of R(X, P...): P... read as N doubles, one std::array<double, N> or one fixed-size Eigen vector.
 template <class X, class... P>
 struct fit_parameter_form<X, P...> {
     static constexpr bool all_double = sizeof...(P) > 0 && (std::is_same_v<std::remove_cvref_t<P>, double> && ...);
@@ -203,6 +205,7 @@ template <class F>
 struct fit_signature {
     using form = fit_parameter_form<>;
 };
+/// A plain signature R(A...): its parameter form (the other specializations reduce to it).
 template <class R, class... A>
 struct fit_signature<R(A...)> {
     using form = fit_parameter_form<A...>;
@@ -221,6 +224,7 @@ struct fit_signature<R (C::*)(A...) const noexcept> : fit_signature<R(A...)> {};
 /// The parameter form of a callable F (vector when its signature cannot be read).
 template <class F>
 struct fit_parameters : fit_signature<std::remove_cv_t<F>>::form {};
+/// A lambda or functor with one non-template call operator: the form of that operator.
 template <class F>
     requires std::is_class_v<F> && requires { &F::operator(); }
 struct fit_parameters<F> : fit_signature<decltype(&F::operator())>::form {};
@@ -1013,6 +1017,16 @@ struct batch_fit_entry {
     }
 };
 
+/// What `batch_curve_fit` takes: a sized range of datasets, each with `x` (a curve_fit x range)
+/// and `y` (viewable as doubles), that `Model` can fit.
+template <class Datasets, class Model>
+concept curve_fit_datasets =
+    std::ranges::sized_range<const Datasets> &&
+    requires(const std::ranges::range_value_t<Datasets>& d) {
+        { d.x } -> curve_fit_x_range;
+        { std::span<const double>(d.y) };
+    } && curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>;
+
 /// Fits `model` to every dataset in parallel with `parkit::parallel_map` (the chapter's
 /// `Parallel(n_jobs=-1)(delayed(fit)(d) for d in datasets)`). Each element of `datasets`
 /// needs members `x` and `y` (and may have `sigma` and / or `sigma_matrix`), e.g.
@@ -1028,12 +1042,7 @@ struct batch_fit_entry {
 /// an options.sigma_matrix that is not square, symmetric and positive definite (its size is
 /// checked per dataset), or an invalid n_jobs.
 template <class Model, class Datasets>
-    requires std::ranges::sized_range<const Datasets> &&
-             requires(const std::ranges::range_value_t<Datasets>& d) {
-                 { d.x } -> curve_fit_x_range;
-                 { std::span<const double>(d.y) };
-             } &&
-             curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>
+    requires curve_fit_datasets<Datasets, Model>
 std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model,
                                              const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
                                              const curve_fit_options& fit_options = {},
@@ -1084,12 +1093,7 @@ std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Mod
 /// signature gives the number of parameters, as `curve_fit(model, x, y)`; with bounds or
 /// options pass an empty p0. Does not compile (static_assert) for a `const Eigen::VectorXd&` model.
 template <class Model, class Datasets>
-    requires std::ranges::sized_range<const Datasets> &&
-             requires(const std::ranges::range_value_t<Datasets>& d) {
-                 { d.x } -> curve_fit_x_range;
-                 { std::span<const double>(d.y) };
-             } &&
-             curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>
+    requires curve_fit_datasets<Datasets, Model>
 std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model) {
     static_assert(detail::model_parameter_count<Model> != 0,
                   "parkit::kernels::batch_curve_fit without p0: the model's signature does not give the number of "
