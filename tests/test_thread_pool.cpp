@@ -525,3 +525,58 @@ TEST_CASE("a throwing thread_pool initializer is a clear error, not a hang", "[t
     }
     CHECK_THROWS_AS(parkit::thread_pool(2, std::function<void()>{}), std::invalid_argument);
 }
+
+TEST_CASE("detach runs every task without a future and wait waits for them", "[thread_pool][detach]") {
+    parkit::thread_pool pool(2);
+    std::atomic<long> sum{0};
+    for (long i = 1; i <= 100'000; ++i) pool.detach([&sum](long v) { sum.fetch_add(v, std::memory_order_relaxed); }, i);
+    pool.wait();
+    CHECK(sum.load() == 100'000L * 100'001L / 2);
+    // From inside a task: detached sub-tasks go to the worker's queue and are waited for too.
+    pool.detach([&] {
+        for (int i = 0; i < 1'000; ++i) pool.detach([&sum] { sum.fetch_add(1, std::memory_order_relaxed); });
+    });
+    pool.wait();
+    CHECK(sum.load() == 100'000L * 100'001L / 2 + 1'000);
+}
+
+TEST_CASE("wait rethrows the first exception of a detached task with the count, once", "[thread_pool][detach][errors]") {
+    parkit::thread_pool pool(2);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 100; ++i) {
+        pool.detach([&ran](int v) {
+            ran.fetch_add(1);
+            if (v % 10 == 3) throw std::domain_error("bad " + std::to_string(v));
+        }, i);
+    }
+    try {
+        pool.wait();
+        FAIL("no exception");
+    } catch (const parkit::detached_task_error& e) {
+        CHECK(e.count() == 10);
+        CHECK_THAT(e.what(), Catch::Contains("parkit::thread_pool::wait") && Catch::Contains("10 detached task(s) threw") &&
+                                 Catch::Contains("std::domain_error") && Catch::Contains("bad "));
+        CHECK_THROWS_AS(std::rethrow_exception(e.original()), std::domain_error);
+    }
+    CHECK(ran.load() == 100);  // a failure does not stop the others
+    CHECK_NOTHROW(pool.wait());  // collected once
+    pool.shutdown();
+    CHECK_THROWS_AS(pool.detach([] {}), parkit::executor_closed);
+}
+
+TEST_CASE("detached tasks cancelled by shutdown never run", "[thread_pool][detach][cancel]") {
+    std::atomic<int> ran{0};
+    std::atomic<bool> release{false};
+    parkit::thread_pool pool(1);
+    pool.detach([&] {
+        while (!release.load()) std::this_thread::sleep_for(1ms);
+    });
+    for (int i = 0; i < 50; ++i) pool.detach([&ran] { ran.fetch_add(1); });
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(20ms);
+        release.store(true);
+    });
+    pool.shutdown(true, true);
+    releaser.join();
+    CHECK(ran.load() == 0);  // all cancelled before the first task let go
+}

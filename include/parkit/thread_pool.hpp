@@ -25,6 +25,7 @@
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
 #include "detail/cpu_placement.hpp"
+#include "detail/detached_task.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
@@ -79,6 +80,7 @@ public:
         }
         shutdown(true, false);
         cancel_queued();  // tasks withdrawn by a submit that raced with shutdown
+        report_uncollected_detached_errors();
     }
 
     /// Number of worker threads.
@@ -107,10 +109,38 @@ public:
         return submit_as(level, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
-    /// Blocks until every task submitted so far (queued or running, including the ones they
-    /// submit meanwhile) is done; the pool stays open, unlike `shutdown`. While the pool is
-    /// paused it returns once the running tasks are done (the queued ones stay queued).
-    /// @throws std::logic_error from one of this pool's own tasks (it would wait for itself),
+    /// Schedules `f(args...)` without a future, like `tbb::task_group::run` or BS::thread_pool's
+    /// `detach_task`: cheaper than `submit` when nothing needs the result (no shared state, no
+    /// reference counting). `wait()` waits for detached tasks too and rethrows the first
+    /// exception one threw (as `detached_task_error`); an exception nobody collected that way is
+    /// reported on stderr when the pool is destroyed, never lost silently.
+    /// @throws executor_closed after `shutdown()`; std::logic_error in a forked child.
+    template <class F, class... Args>
+        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    void detach(F&& f, Args&&... args) {
+        using task = detail::detached_task<std::decay_t<F>, std::decay_t<Args>...>;
+        detail::require_callable(f, "parkit::thread_pool::detach", "f");
+        require_usable("detach");
+        const std::size_t index = next_index_.fetch_add(1, std::memory_order_acq_rel);
+        detail::state_base* t = nullptr;
+        try {
+            t = new task(index, detached_errors_, std::forward<F>(f), std::forward<Args>(args)...);
+        } catch (...) {
+            dropped_.fetch_add(1, std::memory_order_acq_rel);
+            throw;
+        }
+        enqueue(t, priority::normal);
+        // As in submit: a shutdown racing with the push either lets the workers see the task,
+        // or the call withdraws it here (the queue still holds and later releases it).
+        if (refuses_work() && t->try_cancel()) throw closed_error("detach");
+    }
+
+    /// Blocks until every task submitted or detached so far (queued or running, including the
+    /// ones they submit meanwhile) is done; the pool stays open, unlike `shutdown`. While the
+    /// pool is paused it returns once the running tasks are done (the queued ones stay queued).
+    /// @throws detached_task_error carrying the first exception a detached task threw since the
+    ///         last `wait()` (the count of failures in its message);
+    ///         std::logic_error from one of this pool's own tasks (it would wait for itself),
     ///         and in a forked child.
     void wait() {
         require_made_here("wait");
@@ -122,6 +152,9 @@ public:
         // Woken by workers that run out of work; the timed wait only bounds a missed wake-up.
         while (!idle()) idle_cv_.wait_for(lock, std::chrono::milliseconds(2));
         idle_waiters_.fetch_sub(1, std::memory_order_relaxed);
+        lock.unlock();
+        auto [error, count] = detached_errors_.take();
+        if (error) throw detached_task_error("parkit::thread_pool::wait", count, std::move(error));
     }
 
     /// Stops starting queued tasks: running ones finish, new submissions are queued. A worker
@@ -233,6 +266,18 @@ private:
                                         "thread_pool(n_jobs) for none)");
         }
         return initializer;
+    }
+
+    // Failures of detached tasks that no wait() collected: told on stderr, never dropped.
+    void report_uncollected_detached_errors() noexcept {
+        auto [error, count] = detached_errors_.take();
+        if (!error) return;
+        try {
+            const detached_task_error report("parkit::~thread_pool", count, std::move(error));
+            std::fprintf(stderr, "%s (no wait() collected it)\n", report.what());
+        } catch (...) {
+            std::fputs("parkit::~thread_pool: detached tasks threw (no wait() collected it)\n", stderr);
+        }
     }
 
     // Runs the initializer in worker `self` and reports to the constructor.
@@ -518,6 +563,7 @@ private:
     std::vector<worker_stats> stats_;
     detail::work_queue high_queue_;
     detail::work_queue low_queue_;
+    detail::detached_errors detached_errors_;  // what detached tasks threw, for wait()
     const std::function<void()> initializer_;  // empty: none
     std::mutex init_mutex_;
     std::condition_variable init_cv_;

@@ -157,6 +157,27 @@ private:
     std::exception_ptr original_;
 };
 
+/// Tasks given to `thread_pool::detach` threw: they have no future to carry the exception, so
+/// the pool keeps the first one and `wait()` throws this, carrying it and the count.
+class detached_task_error : public std::runtime_error {
+public:
+    /// Builds the error of `call` (e.g. "parkit::thread_pool::wait") for `count` failed detached
+    /// tasks, the first of which threw `original`.
+    detached_task_error(const std::string& call, std::size_t count, std::exception_ptr original)
+        : std::runtime_error(call + ": " + std::to_string(count) + " detached task(s) threw; the first: " +
+                             detail::exception_type_name(original) + ": " + detail::exception_message(original)),
+          count_(count),
+          original_(std::move(original)) {}
+    /// How many detached tasks threw since the last collection.
+    [[nodiscard]] std::size_t count() const noexcept { return count_; }
+    /// The first one's exception.
+    [[nodiscard]] const std::exception_ptr& original() const noexcept { return original_; }
+
+private:
+    std::size_t count_;
+    std::exception_ptr original_;
+};
+
 namespace detail {
 
 /// An exception_ptr to a new `E(args...)`. Unlike `std::make_exception_ptr(E(...))`, no copy
