@@ -29,6 +29,7 @@
 #include "detail/fork_generation.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
+#include "detail/work_deque.hpp"
 #include "detail/work_queue.hpp"
 #include "detail/worker_context.hpp"
 
@@ -44,12 +45,15 @@ enum class priority : unsigned char { low, normal, high };
 /// `parkit::future`, `map` runs a function over a range in input order (chunked), and
 /// `shutdown` stops it. Threads suit waiting work (I/O) and, in C++, CPU work too.
 ///
-/// Each worker has its own queue; idle workers steal from the others, then spin briefly and
-/// sleep (an idle pool uses no CPU). Tasks submitted from inside a task go to the submitting
-/// worker's queue, and a task that waits on a future runs that future's task itself if it is
-/// still queued, or other queued tasks meanwhile (nested at most `detail::max_help_depth` deep on
-/// the worker's stack), so nested submission and nested `parallel_map` neither deadlock nor
-/// overflow the stack. The destructor waits for every queued task.
+/// Work stealing as in oneTBB and Taskflow: each worker has a FIFO queue for tasks submitted
+/// from outside and a deque for the tasks its own tasks submit, which it runs newest first
+/// (as a recursion unwinds) while idle workers steal the oldest from the top; then they spin
+/// briefly and sleep (an idle pool uses no CPU). A task that waits on a future runs that
+/// future's task itself if it is still queued, and otherwise helps at once with other queued
+/// tasks (its own newest first, nested at most `detail::max_help_depth` deep on the worker's
+/// stack), so fine-grained fork-join through `submit` + `get`, nested submission and nested
+/// `parallel_map` neither deadlock nor overflow the stack. The destructor waits for every
+/// queued task.
 ///
 /// Pool control as BS::thread_pool has it: `wait()` for everything submitted so far,
 /// `pause()` / `resume()`, task priorities, and `queued()` / `running()` counters.
@@ -235,6 +239,7 @@ private:
         : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
           spin_(size_ <= static_cast<std::size_t>(available_cores())),
           queues_(size_),
+          deques_(size_),
           contexts_(size_),
           stats_(size_),
           initializer_(std::move(initializer)),
@@ -398,11 +403,16 @@ private:
         return detail::this_worker != nullptr && detail::this_worker->pool == this;
     }
 
-    // Own worker's queue from inside a task, else the queue the submission index points at.
+    // Own worker's deque from inside a task (its FIFO queue when the deque is full), else the
+    // queue the submission index points at.
     void enqueue(detail::state_base* task, priority level) {
         if (level == priority::normal) [[likely]] {
-            const std::size_t target = owns_current_thread() ? detail::this_worker->index : task->index() % size_;
-            queues_[target].push(task);
+            if (owns_current_thread()) {
+                const std::size_t self = detail::this_worker->index;
+                if (!deques_[self].push(task)) queues_[self].push(task);
+            } else {
+                queues_[task->index() % size_].push(task);
+            }
         } else {
             (level == priority::high ? high_queue_ : low_queue_).push(task);
         }
@@ -431,12 +441,16 @@ private:
             wake_one();
     }
 
-    // High-priority tasks first, then the own queue, the others (stealing), low-priority last.
+    // High-priority tasks first, then the own deque (newest first) and queue, then the others'
+    // (stealing their oldest), low-priority last.
     detail::state_base* find_task(std::size_t self) {
         if (detail::state_base* t = high_queue_.try_pop()) return t;
-        for (std::size_t i = 0; i < size_; ++i) {
+        if (detail::state_base* t = deques_[self].pop()) return t;
+        if (detail::state_base* t = queues_[self].try_pop()) return t;
+        for (std::size_t i = 1; i < size_; ++i) {
             std::size_t q = self + i;
             if (q >= size_) q -= size_;
+            if (detail::state_base* t = deques_[q].steal()) return t;
             if (detail::state_base* t = queues_[q].try_pop()) return t;
         }
         return low_queue_.try_pop();
@@ -445,14 +459,17 @@ private:
     // True when some queue's oldest task is published (cheap; may miss work, see has_work).
     bool any_work() const noexcept {
         return high_queue_.has_work() || low_queue_.has_work() ||
-               std::any_of(queues_.begin(), queues_.end(), [](const detail::work_queue& q) { return q.has_work(); });
+               std::any_of(queues_.begin(), queues_.end(), [](const detail::work_queue& q) { return q.has_work(); }) ||
+               std::any_of(deques_.begin(), deques_.end(), [](const detail::work_deque& d) { return d.has_work(); });
     }
 
-    // True when some queue holds a task or a push in progress: checked before sleeping or exiting.
+    // True when some queue holds a task or a push in progress: checked before sleeping or
+    // exiting. (A deque's pushes are its owner's: a worker checking here pushes to none.)
     bool any_work_or_push_in_progress() const noexcept {
         return high_queue_.has_work_or_push_in_progress() || low_queue_.has_work_or_push_in_progress() ||
                std::any_of(queues_.begin(), queues_.end(),
-                           [](const detail::work_queue& q) { return q.has_work_or_push_in_progress(); });
+                           [](const detail::work_queue& q) { return q.has_work_or_push_in_progress(); }) ||
+               std::any_of(deques_.begin(), deques_.end(), [](const detail::work_deque& d) { return d.has_work(); });
     }
 
     // Runs a task taken from a queue on worker `self` and drops the queue's reference.
@@ -539,14 +556,20 @@ private:
 
     // Cancels every queued task that has not started and drops the queues' references.
     void cancel_queued() {
+        auto cancel_one = [&](detail::state_base* task) {
+            task->try_cancel();
+            task->release();
+            dropped_.fetch_add(1, std::memory_order_acq_rel);
+        };
         auto cancel_all = [&](detail::work_queue& queue) {
-            for (detail::state_base* task : queue.drain()) {
-                task->try_cancel();
-                task->release();
-                dropped_.fetch_add(1, std::memory_order_acq_rel);
-            }
+            for (detail::state_base* task : queue.drain()) cancel_one(task);
         };
         cancel_all(high_queue_);
+        for (detail::work_deque& deque : deques_) {
+            while (deque.has_work()) {
+                if (detail::state_base* task = deque.steal()) cancel_one(task);
+            }
+        }
         for (detail::work_queue& queue : queues_) cancel_all(queue);
         cancel_all(low_queue_);
         notify_idle_waiters();
@@ -558,7 +581,8 @@ private:
     const unsigned generation_ = detail::fork_generation();
     const std::size_t size_;
     const bool spin_;
-    std::vector<detail::work_queue> queues_;
+    std::vector<detail::work_queue> queues_;   // per worker: tasks from outside, FIFO
+    std::vector<detail::work_deque> deques_;   // per worker: tasks its own tasks submit
     std::vector<detail::worker_context> contexts_;
     std::vector<worker_stats> stats_;
     detail::work_queue high_queue_;

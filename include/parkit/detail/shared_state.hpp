@@ -142,16 +142,17 @@ public:
     }
 
     /// Blocks until done(). On a pool worker it runs the awaited task itself if still queued, or
-    /// other queued tasks meanwhile (up to max_help_depth levels), so a task that waits on tasks
-    /// it submitted never deadlocks the pool nor overflows the worker's stack.
+    /// helps at once with other queued tasks meanwhile (up to max_help_depth levels), so a task
+    /// that waits on tasks it submitted never deadlocks the pool nor overflows the worker's
+    /// stack, and fine-grained fork-join keeps every worker busy. Other threads spin briefly,
+    /// then sleep.
     void wait() const {
         if (done()) return;
-        if (this_worker != nullptr && mutable_self().run_here() && done()) return;
-        if (spin_until_done()) return;
         if (this_worker != nullptr) {
             help_until([] { return false; });
             return;
         }
+        if (spin_until_done()) return;
         wait_stripe& stripe = stripe_for(this);
         std::unique_lock lock(stripe.mutex);
         while (!register_waiter_and_check()) stripe.wakeup.wait(lock);
@@ -162,12 +163,11 @@ public:
     template <class Clock, class Duration>
     bool wait_until(const std::chrono::time_point<Clock, Duration>& deadline) const {
         if (done()) return true;
-        if (this_worker != nullptr && mutable_self().run_here() && done()) return true;
-        if (spin_until_done()) return true;
         if (this_worker != nullptr) {
             help_until([&] { return Clock::now() >= deadline; });
             return done();
         }
+        if (spin_until_done()) return true;
         wait_stripe& stripe = stripe_for(this);
         std::unique_lock lock(stripe.mutex);
         while (!register_waiter_and_check()) {
@@ -255,7 +255,7 @@ private:
     // Short tasks finish within microseconds: spinning that long first saves the sleep/wake-up
     // round trip (tens of microseconds) of a blocking wait.
     bool spin_until_done() const noexcept {
-        for (int i = 0; i < 512; ++i) {
+        for (int i = 0; i < spin_pauses; ++i) {
             if (done()) return true;
             cpu_relax();
         }
@@ -266,11 +266,14 @@ private:
     state_base& mutable_self() const noexcept { return const_cast<state_base&>(*this); }
 
     /// Until done() or `give_up()`: runs the awaited task here if it is still queued, else other
-    /// queued tasks of the caller's pool while the help depth allows; sleeps briefly on the
-    /// state's stripe (woken at once by completion) when there is nothing it may run.
+    /// queued tasks of the caller's pool while the help depth allows; when there is nothing it
+    /// may run it spins a little (re-checking for work: the awaited task is often about to
+    /// finish on a thief), then sleeps briefly on the state's stripe (woken at once by
+    /// completion).
     template <class GiveUp>
     void help_until(GiveUp give_up) const {
         auto pause = std::chrono::microseconds(20);
+        int idle_rounds = 0;
         while (!done() && !give_up()) {
             bool ran = mutable_self().run_here();
             if (!ran && help_depth < max_help_depth) {
@@ -280,14 +283,23 @@ private:
             }
             if (ran) {
                 pause = std::chrono::microseconds(20);
+                idle_rounds = 0;
                 continue;
             }
+            if (++idle_rounds <= help_spin_rounds) {  // as long in all as spin_until_done
+                for (int i = 0; i < spin_pauses / help_spin_rounds && !done(); ++i) cpu_relax();
+                continue;
+            }
+            idle_rounds = 0;
             wait_stripe& stripe = stripe_for(this);
             std::unique_lock lock(stripe.mutex);
             if (!register_waiter_and_check()) stripe.wakeup.wait_for(lock, pause);
             pause = std::min(pause * 2, std::chrono::microseconds(2000));
         }
     }
+
+    static constexpr int spin_pauses = 512;      // ~13 µs of cpu_relax on a recent x86
+    static constexpr int help_spin_rounds = 16;  // help_until re-checks for work this often
 
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<phase> phase_{phase::pending};
