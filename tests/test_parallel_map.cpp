@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -234,4 +235,25 @@ TEST_CASE("n_jobs far above the inputs starts at most one thread per input", "[p
     }
     REQUIRE(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3},
                                  {.n_jobs = 100000, .backend = parkit::backend::processes}) == std::vector<int>{2, 3, 4});
+}
+
+TEST_CASE("a big map of trivially copyable results (pages touched in parallel) returns every value", "[parallel_map][big]") {
+    constexpr std::size_t n = 3'000'000;  // 24 MB of doubles: above result_store's touch threshold
+    const auto out = parkit::parallel_map([](std::size_t i) { return 2.0 * static_cast<double>(i) + 1.0; },
+                                          parkit::indices(n), {.n_jobs = 2});
+    REQUIRE(out.size() == n);
+    bool all_right = true;
+    for (std::size_t i = 0; i < n; ++i) all_right = all_right && out[i] == 2.0 * static_cast<double>(i) + 1.0;
+    CHECK(all_right);
+    // The same through a pool's map, and with a struct result.
+    struct pair_result {
+        std::uint32_t a;
+        float b;
+    };
+    parkit::thread_pool pool(2);
+    const auto pairs = pool.map([](std::size_t i) { return pair_result{static_cast<std::uint32_t>(i), 0.5f}; },
+                                parkit::indices(n));
+    REQUIRE(pairs.size() == n);
+    CHECK(pairs[n - 1].a == n - 1);
+    CHECK(pairs[12345].b == 0.5f);
 }

@@ -580,3 +580,32 @@ TEST_CASE("detached tasks cancelled by shutdown never run", "[thread_pool][detac
     releaser.join();
     CHECK(ran.load() == 0);  // all cancelled before the first task let go
 }
+
+TEST_CASE("tasks submitted from inside a task run newest first on their worker, outside ones in order", "[thread_pool][order]") {
+    parkit::thread_pool pool(1);
+    std::vector<int> order;
+    pool.submit([&] {
+            for (int i = 0; i < 5; ++i) pool.detach([&order, i] { order.push_back(i); });
+        })
+        .get();
+    pool.wait();
+    CHECK(order == std::vector<int>{4, 3, 2, 1, 0});  // depth first, as a recursion unwinds
+    order.clear();
+    for (int i = 0; i < 5; ++i) pool.detach([&order, i] { order.push_back(i); });
+    pool.wait();
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("fine-grained fork-join through submit and get gives the right answer on 1 to 4 workers", "[thread_pool][nested]") {
+    for (int workers : {1, 2, 4}) {
+        CAPTURE(workers);
+        parkit::thread_pool pool(workers);
+        std::function<long(int)> fib = [&](int n) -> long {
+            if (n < 8) return n < 2 ? n : fib(n - 1) + fib(n - 2);
+            auto left = pool.submit(fib, n - 1);
+            const long right = fib(n - 2);
+            return left.get() + right;
+        };
+        CHECK(pool.submit(fib, 25).get() == 75'025);
+    }
+}

@@ -5,6 +5,7 @@
 /// record failures; the caller then cancels runners that never started and waits for the rest.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -77,6 +78,25 @@ class result_store {
 public:
     /// Storage for `n` results.
     explicit result_store(std::size_t n) : slots_(n) {}
+
+    /// Storage for `n` results whose fresh pages are first touched by `touch_pages(bytes,
+    /// size)` (several threads): the page faults of a big result vector, not its zeroing, are
+    /// most of what building it costs (~100 ms for 80 MB on one thread), and `std::vector`'s
+    /// value-initialisation would take them all on the calling thread. The zeroing that follows
+    /// runs over mapped pages at memory speed.
+    template <class TouchPages>
+    result_store(std::size_t n, TouchPages&& touch_pages) {
+        if constexpr (direct && std::is_trivially_copyable_v<R>) {
+            if (n * sizeof(R) >= touch_threshold_bytes) {
+                slots_.reserve(n);
+                touch_pages(reinterpret_cast<std::byte*>(slots_.data()), n * sizeof(R));
+            }
+        }
+        slots_.resize(n);
+    }
+
+    /// Results at least this big have their pages touched in parallel (see above).
+    static constexpr std::size_t touch_threshold_bytes = std::size_t{4} << 20;
     /// Stores task `i`'s result.
     template <class V>
     void put(std::size_t i, V&& value) {
@@ -104,6 +124,28 @@ private:
     std::vector<slot> slots_;
 };
 
+/// Writes one byte into every page of [data, data + bytes) — raw storage, as bytes — on up to
+/// `workers` threads: the calling one and tasks submitted to `executor`, so the kernel maps the
+/// pages of a fresh allocation from all of them at once.
+template <class Executor>
+void touch_pages_in_parallel(Executor& executor, int workers, std::byte* data, std::size_t bytes) {
+    constexpr std::size_t page = 4096;
+    const std::size_t pages = (bytes + page - 1) / page;
+    const auto parts = static_cast<std::size_t>(std::max(workers, 1));
+    auto touch = [=](std::size_t part) noexcept {
+        const std::size_t first = pages * part / parts;
+        const std::size_t last = pages * (part + 1) / parts;
+        auto* volatile_bytes = static_cast<volatile std::byte*>(data);
+        for (std::size_t p = first; p < last; ++p) volatile_bytes[p * page] = std::byte{0};
+    };
+    using touch_future = decltype(executor.submit(touch, std::size_t{0}));
+    std::vector<touch_future> others;
+    others.reserve(parts - 1);
+    for (std::size_t part = 1; part < parts; ++part) others.push_back(executor.submit(touch, part));
+    touch(0);
+    for (auto& f : others) f.wait();
+}
+
 /// Failures seen during a map (rare, so a mutex is fine).
 class failure_log {
 public:
@@ -111,14 +153,18 @@ public:
     void add(std::size_t index, std::exception_ptr error) {
         std::lock_guard lock(mutex_);
         failures_.push_back(task_failure{index, std::move(error)});
+        any_.store(true, std::memory_order_relaxed);
     }
     /// Records a failure outside any task (e.g. a progress callback threw); kept first-come.
     void add_internal(std::exception_ptr error) {
         std::lock_guard lock(mutex_);
         if (!internal_) internal_ = std::move(error);
+        any_.store(true, std::memory_order_relaxed);
     }
-    /// The failures sorted by index.
+    /// The failures sorted by index. Called once every thread that may add has been joined
+    /// (so the flag, read without the lock, is up to date).
     std::vector<task_failure> sorted() {
+        if (!any_.load(std::memory_order_relaxed)) return {};
         std::lock_guard lock(mutex_);
         std::sort(failures_.begin(), failures_.end(),
                   [](const task_failure& a, const task_failure& b) { return a.index < b.index; });
@@ -126,6 +172,7 @@ public:
     }
     /// Rethrows an internal failure, if any.
     void rethrow_internal() {
+        if (!any_.load(std::memory_order_relaxed)) return;
         std::lock_guard lock(mutex_);
         if (internal_) std::rethrow_exception(internal_);
     }
@@ -134,6 +181,7 @@ private:
     std::mutex mutex_;
     std::vector<task_failure> failures_;
     std::exception_ptr internal_;
+    std::atomic<bool> any_{false};  // something was recorded: the common empty case skips the lock
 };
 
 /// One map call: the state shared by the caller and its runner tasks.
@@ -144,13 +192,21 @@ public:
     /// cost more than it saves).
     static constexpr double spawn_threshold_ns = 20'000.0;
 
+    /// A call over `input`; `touch_pages(bytes, size)` may map a big result vector's pages on
+    /// several threads (see result_store).
+    template <class TouchPages>
     map_call(F& f, const indexed_input<Range>& input, int workers, std::size_t chunk_size,
-             progress_reporter& progress)
+             progress_reporter& progress, TouchPages&& touch_pages)
         : f_(f),
           input_(input),
-          results_(std::is_void_v<R> ? 0 : input.size()),
+          results_(std::is_void_v<R> ? 0 : input.size(), touch_pages),
           chunks_(input.size(), chunk_size, workers),
           progress_(progress) {}
+
+    /// Maps of at most this many tasks start their runners at once and time no chunks (the
+    /// timing steers chunk sizes and the start of runners, neither of which matters for them:
+    /// two clock reads per chunk were a third of a nested two-element map's cost).
+    static constexpr std::size_t few_tasks = 64;
 
     /// Runs chunks until none is left; the caller's own loop. `spawn(...)` is called once, when
     /// the remaining work is worth waking the other workers for.
@@ -158,22 +214,29 @@ public:
     void run_caller(bool workers_available, Spawn spawn) {
         chunk_dispenser::cursor cursor;
         bool spawned = !workers_available;
-        const bool few_tasks = chunks_.total() <= 64;
         auto start_workers = [&] {
             chunks_.share();
             spawned = true;
             spawn();
         };
-        if (!spawned && few_tasks) start_workers();
-        run_chunks(cursor, [&] {
-            if (!spawned && chunks_.remaining_ns(cursor) > spawn_threshold_ns) start_workers();
-        });
+        if (timed()) {
+            run_chunks<true>(cursor, [&] {
+                if (!spawned && chunks_.remaining_ns(cursor) > spawn_threshold_ns) start_workers();
+            });
+        } else {
+            if (!spawned) start_workers();
+            run_chunks<false>(cursor, [] {});
+        }
     }
 
     /// A runner task's loop.
     void run_worker() noexcept {
         chunk_dispenser::cursor cursor;
-        run_chunks(cursor, [] {});
+        if (timed()) {
+            run_chunks<true>(cursor, [] {});
+        } else {
+            run_chunks<false>(cursor, [] {});
+        }
     }
 
     /// Number of tasks.
@@ -184,15 +247,21 @@ public:
     auto& results() noexcept { return results_; }
 
 private:
-    template <class AfterChunk>
+    [[nodiscard]] bool timed() const noexcept { return chunks_.total() > few_tasks; }
+
+    template <bool Timed, class AfterChunk>
     void run_chunks(chunk_dispenser::cursor& cursor, AfterChunk after_chunk) noexcept {
         try {
             index_range range;
             while (chunks_.next(cursor, range)) {
-                const std::uint64_t start = tick_clock::now();
-                const std::size_t ran = run_chunk(range);
-                chunks_.record(cursor, ran, tick_clock::elapsed_ns(start, tick_clock::now()));
-                progress_.advance(ran);
+                if constexpr (Timed) {
+                    const std::uint64_t start = tick_clock::now();
+                    const std::size_t ran = run_chunk(range);
+                    chunks_.record(cursor, ran, tick_clock::elapsed_ns(start, tick_clock::now()));
+                    progress_.advance(ran);
+                } else {
+                    progress_.advance(run_chunk(range));
+                }
                 after_chunk();
             }
         } catch (...) {
@@ -227,7 +296,8 @@ private:
     }
 
     struct no_results {
-        explicit no_results(std::size_t) {}
+        template <class TouchPages>
+        no_results(std::size_t, TouchPages&&) {}
     };
 
     F& f_;
@@ -282,7 +352,10 @@ auto run_map(Executor* executor, int workers, F& f, Range&& inputs,
     if (executor == nullptr) workers = 1;
     progress_reporter progress(opts.progress, opts.on_progress, input.size(), workers,
                                backend_name(executor == nullptr ? backend::sequential : opts.backend));
-    map_call<F, range_t, R, collect> call(f, input, workers, opts.chunk_size, progress);
+    auto touch_pages = [&](std::byte* data, std::size_t bytes) {
+        if (executor != nullptr && workers > 1) touch_pages_in_parallel(*executor, workers, data, bytes);
+    };
+    map_call<F, range_t, R, collect> call(f, input, workers, opts.chunk_size, progress, touch_pages);
 
     using runner_future = decltype(executor->submit(std::declval<void (*)()>()));
     std::vector<runner_future> runners;
