@@ -18,9 +18,11 @@ def fmt_time(s):
 
 def machine_line(machine):
     """One sentence naming the machine, compiler, load and mode of a run."""
+    load = machine.get("background_load") or 0
     return (f"Machine: {machine.get('cores')} cores ({machine.get('cpu')}), {machine.get('os')}, "
             f"{machine.get('compiler')}, load average at start {machine.get('load_average_at_start')}, "
-            f"{'--quick' if machine.get('quick') else 'full run'}, {machine.get('date')}.")
+            f"{'--quick' if machine.get('quick') else 'full run'}"
+            f"{f', --background-load {load}' if load else ''}, {machine.get('date')}.")
 
 
 def case_tables(rows, heading="**{workload}, n = {n:,}**"):
@@ -31,16 +33,17 @@ def case_tables(rows, heading="**{workload}, n = {n:,}**"):
             cases.append((r["workload"], r["n"]))
     for workload, n in cases:
         out += [heading.format(workload=workload, n=n), "",
-                "| impl | workers | median | min | max | speed-up | efficiency | speed-up of min | per item |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "| impl | workers | median | min | max | max/median | speed-up | efficiency | speed-up of min | per item |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         seq = [r for r in rows if (r["workload"], r["n"], r["impl"]) == (workload, n, "sequential")]
         for r in rows:
             if (r["workload"], r["n"]) != (workload, n):
                 continue
             per_item = fmt_time(r["per_item_s"]) if r.get("per_item_s") else ""
             min_speedup = f"{seq[0]['min_s'] / r['min_s']:.3g}x" if seq else ""
+            max_ratio = f"{r['max_s'] / r['median_s']:.3g}x" if r["median_s"] else ""
             out.append(f"| {r['impl']} | {r['workers']} | {fmt_time(r['median_s'])} | {fmt_time(r['min_s'])} | "
-                       f"{fmt_time(r['max_s'])} | {r['speedup']:.3g}x | {r['speedup'] / r['workers']:.2f} | "
+                       f"{fmt_time(r['max_s'])} | {max_ratio} | {r['speedup']:.3g}x | {r['speedup'] / r['workers']:.2f} | "
                        f"{min_speedup} | {per_item} |")
         out.append("")
     return "\n".join(out)

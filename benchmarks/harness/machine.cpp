@@ -69,6 +69,7 @@ std::vector<machine_field> describe_machine(const config& cfg) {
         {"workers", join_workers(cfg.workers), false},
         {"min_reps", std::to_string(cfg.min_reps()), true},
         {"max_reps", std::to_string(cfg.max_reps()), true},
+        {"background_load", std::to_string(cfg.background_load), true},
     };
 }
 

@@ -12,12 +12,13 @@ namespace parkit_bench {
 
 /// Key/value pairs; a value is written to JSON as a number when `numeric`.
 struct machine_field {
-    std::string key;        ///< JSON key
-    std::string value;      ///< its text
-    bool numeric = false;   ///< write without quotes
+    std::string key;       ///< JSON key
+    std::string value;     ///< its text
+    bool numeric = false;  ///< write without quotes
 };
 
-/// The machine (cores, CPU, memory, OS, compiler, load) and the run's settings.
+/// The machine (cores, CPU, memory, OS, compiler, load) and the run's settings (quick,
+/// workers, repetitions, background_load threads).
 std::vector<machine_field> describe_machine(const config& cfg);
 
 /// The 1-minute load average now (from /proc/loadavg), or -1 when unknown.

@@ -21,8 +21,8 @@ struct entry {
     std::string impl;
     int workers = 1;
     runner run;
-    int inner = 1;                 // runs per sample (fast runs are batched)
-    std::vector<double> samples;   // seconds per run
+    int inner = 1;                // runs per sample (fast runs are batched)
+    std::vector<double> samples;  // seconds per run
 };
 
 /// Times `e.inner` runs and records the mean as one sample. An idle gap of 30 ms first lets the
@@ -44,6 +44,36 @@ double relative_spread(const std::vector<double>& samples) {
 }
 
 }  // namespace
+
+background_load::background_load(int threads) {
+    try {
+        for (int t = 0; t < threads; ++t) {
+            threads_.emplace_back([this] {
+                volatile unsigned long counter = 0;
+                while (!stop_.load(std::memory_order_relaxed)) {
+                    for (int k = 0; k < 4096; ++k) counter = counter + 1;
+                }
+            });
+        }
+    } catch (...) {
+        stop();  // the ones already started (std::thread failed with EAGAIN)
+        throw;
+    }
+}
+
+background_load::~background_load() {
+    stop();
+}
+
+void background_load::stop() noexcept {
+    stop_.store(true, std::memory_order_relaxed);
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+}
+
+double max_over_median(const result_row& r) {
+    return r.median_s > 0 ? r.max_s / r.median_s : 0.0;
+}
 
 double median_of(std::vector<double> values) {
     if (values.empty()) throw std::logic_error("parkit-bench: median of no samples");
@@ -67,15 +97,20 @@ std::vector<result_row> run_case(const std::string& workload, std::size_t n, con
         e.run();
         const double once = seconds_since(start);
         const double wanted = cfg.min_sample_s();
-        e.inner = once >= wanted ? 1 : static_cast<int>(std::min(1000.0, std::ceil(wanted / std::max(once, 1e-9))));
+        e.inner =
+            once >= wanted
+                ? 1
+                : static_cast<int>(std::min(1000.0, std::ceil(wanted / std::max(once, 1e-9))));
     }
 
     const auto case_start = clock_type::now();
     for (int round = 0; round < cfg.max_reps(); ++round) {
-        for (std::size_t k = 0; k < entries.size(); ++k) take_sample(entries[(k + round) % entries.size()]);
+        for (std::size_t k = 0; k < entries.size(); ++k)
+            take_sample(entries[(k + round) % entries.size()]);
         if (round + 1 < cfg.min_reps()) continue;
-        const bool stable = std::all_of(entries.begin(), entries.end(),
-                                        [](const entry& e) { return relative_spread(e.samples) < 0.02; });
+        const bool stable = std::all_of(entries.begin(), entries.end(), [](const entry& e) {
+            return relative_spread(e.samples) < 0.02;
+        });
         if (stable || seconds_since(case_start) > cfg.case_budget_s()) break;
     }
 
@@ -104,7 +139,8 @@ void fill_speedups(std::vector<result_row>& rows) {
         const auto baseline = std::find_if(rows.begin(), rows.end(), [&](const result_row& b) {
             return b.workload == r.workload && b.n == r.n && b.impl == "sequential";
         });
-        r.speedup = baseline != rows.end() && r.median_s > 0 ? baseline->median_s / r.median_s : 0.0;
+        r.speedup =
+            baseline != rows.end() && r.median_s > 0 ? baseline->median_s / r.median_s : 0.0;
     }
 }
 

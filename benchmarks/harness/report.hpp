@@ -12,7 +12,7 @@
 namespace parkit_bench {
 
 /// Prints the table header (workload, size, implementation, workers, median, min, max,
-/// speed-up vs sequential, efficiency = speed-up / workers, time per item).
+/// max / median, speed-up vs sequential, efficiency = speed-up / workers, time per item).
 void print_table_header(std::FILE* out);
 
 /// Prints the rows of one case.

@@ -2,8 +2,8 @@
 /// @file
 /// What a benchmark workload is: named sizes, and per size a set of implementations that the
 /// harness times interleaved. A workload is one file in workloads/ that ends with
-/// `PARKIT_BENCH_REGISTER(rank, make)` (see registry.hpp; ranks 10..100 are taken, in steps
-/// of 10).
+/// `PARKIT_BENCH_REGISTER(rank, make)` (see registry.hpp; the ranks in use are in workloads/,
+/// lower runs first).
 
 #include <cstddef>
 #include <functional>
@@ -22,9 +22,9 @@ using preparer = std::function<runner(int workers)>;
 
 /// One way of running a workload: `sequential`, `parkit_threads`, `tbb`, ...
 struct implementation {
-    std::string name;          ///< as in the JSON's "impl"
-    preparer prepare;          ///< makes the runner for a worker count
-    bool parallel = true;      ///< false: runs once, with 1 worker (the sequential baseline)
+    std::string name;      ///< as in the JSON's "impl"
+    preparer prepare;      ///< makes the runner for a worker count
+    bool parallel = true;  ///< false: runs once, with 1 worker (the sequential baseline)
 };
 
 /// A workload at one size, ready to run: its data are owned by the implementations' closures.
@@ -40,8 +40,8 @@ struct bench_case {
 /// A named workload with its sizes; `make` builds the case for one size (data are made there,
 /// so only one size's data exist at a time).
 struct workload {
-    std::string name;                 ///< as in the JSON's "workload"
-    std::vector<std::size_t> sizes;   ///< the n values
+    std::string name;                               ///< as in the JSON's "workload"
+    std::vector<std::size_t> sizes;                 ///< the n values
     std::function<bench_case(std::size_t n)> make;  ///< builds the case for size n
 };
 
@@ -49,6 +49,14 @@ struct workload {
 template <class T>
 inline void keep(const T& value) {
     asm volatile("" : : "r,m"(value) : "memory");
+}
+
+/// Returns `value` hidden from the optimizer, so a run with a constant argument (fib(30)) is
+/// computed at run time, not folded at compile time.
+template <class T>
+inline T opaque(T value) {
+    asm volatile("" : "+m"(value) : : "memory");
+    return value;
 }
 
 /// Keeps a container's contents alive to the optimizer.
