@@ -12,9 +12,24 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "environment.hpp"
+
+namespace parkit::mpi {
+
+/// Thrown by a collective call of parkit (a `backend::mpi` map, `broadcast`, `scatter`) when
+/// some rank did not join it within `join_timeout_s`, instead of hanging: a rank skipped the
+/// call or is stuck elsewhere. The call stays pending, so the job should end (letting the
+/// exception leave `main` aborts every rank).
+class join_timeout : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace parkit::mpi
 
 namespace parkit::mpi::detail {
 
@@ -39,13 +54,27 @@ private:
 };
 
 /// Waits until every request of `requests[0..count)` completes (MPI_Testall with backoff).
-/// @throws std::runtime_error naming `what` when MPI reports an error.
-inline void wait_all(MPI_Request* requests, int count, const char* what) {
+/// With `timeout_s` > 0 (a collective that every rank must join), gives up after that long.
+/// @throws std::runtime_error naming `what` when MPI reports an error;
+/// parkit::mpi::join_timeout when `timeout_s` passes first (the requests stay pending: the
+/// job cannot go on and should end).
+inline void wait_all(MPI_Request* requests, int count, const char* what, double timeout_s = 0.0) {
     backoff pace;
     int done = 0;
+    const auto start = std::chrono::steady_clock::now();
     for (;;) {
         check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
         if (done != 0) return;
+        if (timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
+            int rank = -1;
+            MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%g", timeout_s);
+            throw join_timeout(std::string("parkit::mpi: rank ") + std::to_string(rank) + " waited " + seconds +
+                               " s (options.mpi.join_timeout_s) in " + what +
+                               " for ranks that never joined: every rank must make the same parkit calls in the "
+                               "same order; the job cannot go on");
+        }
         pace.pause();
     }
 }
