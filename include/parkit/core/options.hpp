@@ -37,8 +37,9 @@ struct mpi_options {
     /// instead of hanging; 0 = wait forever (the default: ranks legitimately arrive minutes
     /// apart when rank 0 alone reads or builds the inputs, and a wrong guess would kill a
     /// healthy job). Set it to a bound on that skew to turn a rank that skipped the call into
-    /// an error. A rank that leaves (reaches the end of `parkit::mpi::environment`) without
-    /// joining is reported at once whatever this setting.
+    /// an error. A rank that leaves the job (its `parkit::mpi::environment` ends) without
+    /// joining is reported at once (`parkit::mpi::join_error`) whatever this setting, on rank 0
+    /// (and, when rank 0 is the one that left, on every rank).
     double join_timeout_s = 0.0;
 };
 

@@ -33,7 +33,8 @@ struct collective_options {
     /// The rank whose value is shared.
     int root = 0;
     /// Seconds to wait for every rank to join before throwing `parkit::mpi::join_timeout`;
-    /// 0 = forever (see `mpi_options::join_timeout_s` for why that is the default).
+    /// 0 = forever (see `mpi_options::join_timeout_s` for why that is the default). A rank
+    /// that left the job without joining gives `parkit::mpi::join_error` at once.
     double join_timeout_s = 0.0;
 };
 
@@ -43,12 +44,15 @@ namespace detail {
 inline constexpr std::size_t broadcast_piece_bytes = std::size_t{1} << 30;
 
 /// Broadcasts `bytes` from `root` (in pieces of at most 1 GiB); other ranks receive into it.
-/// @throws join_timeout when a rank does not join within `timeout_s` (> 0).
-inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int root = 0, double timeout_s = 0.0) {
+/// With `call` != 0 this starts parkit's collective call number `call` (enter_collective),
+/// named `what`: a rank that never joins it gives join_error / join_timeout (`timeout_s` > 0).
+inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int root = 0, std::uint64_t call = 0,
+                            const char* what = "MPI_Ibcast", double timeout_s = 0.0) {
     std::uint64_t size = bytes.size();
     MPI_Request request;
     check(MPI_Ibcast(&size, 1, MPI_UINT64_T, root, comm, &request), "MPI_Ibcast");
-    wait_all(&request, 1, "MPI_Ibcast", timeout_s);
+    if (call != 0) wait_collective(comm, request, call, what, timeout_s);
+    else wait_all(&request, 1, "MPI_Ibcast");
     bytes.resize(static_cast<std::size_t>(size));
     for (std::size_t offset = 0; offset < bytes.size(); offset += broadcast_piece_bytes) {
         const int piece = static_cast<int>(std::min(broadcast_piece_bytes, bytes.size() - offset));
@@ -90,7 +94,7 @@ inline std::size_t block_begin(std::size_t n, int ranks, int r) noexcept {
 /// Returns `value` as `opts.root` (rank 0) passed it, on every rank: rank 0 builds a big input
 /// once, the others receive a copy (whatever they passed is ignored; a default-constructed
 /// value will do). Collective: every rank must call it. One rank alone gets `value` back.
-/// @throws std::logic_error without MPI; parkit::mpi::join_timeout (see collective_options).
+/// @throws std::logic_error without MPI; parkit::mpi::join_error (see collective_options).
 template <class T>
 T broadcast(const T& value, const collective_options& opts = {}) {
     static_assert(is_serializable_v<T>, "parkit::mpi::broadcast: the value's type must be serializable "
@@ -99,7 +103,8 @@ T broadcast(const T& value, const collective_options& opts = {}) {
     if (ranks == 1) return value;
     std::vector<std::byte> bytes;
     if (rank() == opts.root) bytes = to_bytes(value);
-    detail::broadcast_bytes(detail::communicator(), bytes, opts.root, opts.join_timeout_s);
+    detail::broadcast_bytes(detail::communicator(), bytes, opts.root, detail::enter_collective(),
+                            "parkit::mpi::broadcast", opts.join_timeout_s);
     if (rank() == opts.root) return value;
     return from_bytes<T>(bytes);
 }
@@ -109,7 +114,7 @@ T broadcast(const T& value, const collective_options& opts = {}) {
 /// returns this rank's block; the other ranks' `values` are ignored. Each rank then holds only
 /// its share (e.g. to `parallel_map` it with a thread backend). Collective.
 /// @throws std::logic_error without MPI; std::length_error when one block's serialized bytes
-/// exceed what one MPI message carries (2 GiB); parkit::mpi::join_timeout.
+/// exceed what one MPI message carries (2 GiB); parkit::mpi::join_error.
 template <class T>
 std::vector<T> scatter(const std::vector<T>& values, const collective_options& opts = {}) {
     static_assert(is_serializable_v<T>, "parkit::mpi::scatter: the element type must be serializable "
@@ -139,9 +144,10 @@ std::vector<T> scatter(const std::vector<T>& values, const collective_options& o
     }
     int mine = 0;
     MPI_Request request;
+    const std::uint64_t call = detail::enter_collective();
     detail::check(MPI_Iscatter(counts.data(), 1, MPI_INT, &mine, 1, MPI_INT, opts.root, comm, &request),
                   "MPI_Iscatter");
-    detail::wait_all(&request, 1, "MPI_Iscatter", opts.join_timeout_s);
+    detail::wait_collective(comm, request, call, "parkit::mpi::scatter", opts.join_timeout_s);
     if (mine < 0) {
         throw std::length_error("parkit::mpi::scatter: the serialized values take more than one MPI message "
                                 "carries (2 GiB); scatter fewer or smaller values at a time");

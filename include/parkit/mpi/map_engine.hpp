@@ -76,13 +76,14 @@ struct map_summary {
 /// every rank hashed them, `options.mpi.check_inputs`) their hash. One MPI_Iallgather of four
 /// words per rank; every rank reaches the same verdict.
 /// @throws std::invalid_argument on every rank naming the first rank that differs from rank 0;
-/// join_timeout when a rank does not join within `job.join_timeout_s`.
+/// join_error when a rank left without joining, join_timeout past `job.join_timeout_s`.
 inline void check_same_inputs(MPI_Comm comm, const distributed_map_job& job, int ranks) {
     const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0], job.input_hash[1]};
     std::vector<std::uint64_t> all(4 * static_cast<std::size_t>(ranks));
     MPI_Request request;
+    const std::uint64_t call = enter_collective();
     check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request), "MPI_Iallgather");
-    wait_all(&request, 1, "the start of parkit::parallel_map (backend::mpi)", job.join_timeout_s);
+    wait_collective(comm, request, call, "parkit::parallel_map (backend::mpi)", job.join_timeout_s);
     auto word = [&](int r, int k) { return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)]; };
     const std::string advice =
         "; every rank must make the same call with the same inputs (build them on rank 0 and share them "

@@ -3,7 +3,8 @@
 /// Waiting on MPI without burning a core: poll the request, spinning briefly and then sleeping
 /// a little longer each round (up to 200 us), so a rank that waits leaves the CPU to ranks and
 /// threads that compute (OpenMPI's blocking calls busy-poll). And the last resort when a rank
-/// cannot follow the protocol any more: abort the whole job with a message, never hang. And
+/// cannot follow the protocol any more: abort the whole job with a message, never hang; at the
+/// start of a collective call, an error instead of a hang when a rank never joins it. And
 /// `parkit::mpi::barrier()`, the polite barrier.
 
 #include <mpi.h>
@@ -11,25 +12,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "environment.hpp"
-
-namespace parkit::mpi {
-
-/// Thrown by a collective call of parkit (a `backend::mpi` map, `broadcast`, `scatter`) when
-/// some rank did not join it within `join_timeout_s`, instead of hanging: a rank skipped the
-/// call or is stuck elsewhere. The call stays pending, so the job should end (letting the
-/// exception leave `main` aborts every rank).
-class join_timeout : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-}  // namespace parkit::mpi
 
 namespace parkit::mpi::detail {
 
@@ -54,24 +43,49 @@ private:
 };
 
 /// Waits until every request of `requests[0..count)` completes (MPI_Testall with backoff).
-/// With `timeout_s` > 0 (a collective that every rank must join), gives up after that long.
-/// @throws std::runtime_error naming `what` when MPI reports an error;
-/// parkit::mpi::join_timeout when `timeout_s` passes first (the requests stay pending: the
-/// job cannot go on and should end).
-inline void wait_all(MPI_Request* requests, int count, const char* what, double timeout_s = 0.0) {
+/// @throws std::runtime_error naming `what` when MPI reports an error.
+inline void wait_all(MPI_Request* requests, int count, const char* what) {
     backoff pace;
     int done = 0;
-    const auto start = std::chrono::steady_clock::now();
     for (;;) {
         check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
         if (done != 0) return;
+        pace.pause();
+    }
+}
+
+/// Counts a collective call of parkit's (every rank counts the same calls) and returns its
+/// number, 1 for the first: what `wait_collective` compares the departures with.
+inline std::uint64_t enter_collective() noexcept { return ++departures().entered; }
+
+/// Waits for `request`, the first operation of parkit's collective call number `call`
+/// (`enter_collective`) named `what`, on parkit's communicator `comm`; instead of hanging
+/// forever, throws when a rank that never joined the call has left the job (see
+/// `announce_departure`) or, with `timeout_s` > 0, when that many seconds pass.
+/// @throws parkit::mpi::join_error / join_timeout (the request stays pending: the job cannot
+/// go on and should end); std::runtime_error when MPI reports an error.
+inline void wait_collective(MPI_Comm comm, MPI_Request& request, std::uint64_t call, const char* what,
+                            double timeout_s) {
+    backoff pace;
+    const auto start = std::chrono::steady_clock::now();
+    const auto here = [] { return " (on rank " + std::to_string(rank()) + ")"; };
+    for (;;) {
+        int done = 0;
+        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+        if (done != 0) return;
+        collect_departures(comm);
+        for (const auto& [who, calls] : departures().left) {
+            if (calls < call) {
+                throw join_error(std::string("parkit::mpi: rank ") + std::to_string(who) +
+                                 " left the job (its parkit::mpi::environment ended) without joining " + what +
+                                 here() + ": every rank must make the same parkit calls in the same order");
+            }
+        }
         if (timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
-            int rank = -1;
-            MPI_Comm_rank(MPI_COMM_WORLD, &rank);
             char seconds[32];
             std::snprintf(seconds, sizeof seconds, "%g", timeout_s);
-            throw join_timeout(std::string("parkit::mpi: rank ") + std::to_string(rank) + " waited " + seconds +
-                               " s (options.mpi.join_timeout_s) in " + what +
+            throw join_timeout(std::string("parkit::mpi: waited ") + seconds + " s (options.mpi.join_timeout_s) in " +
+                               what + here() +
                                " for ranks that never joined: every rank must make the same parkit calls in the "
                                "same order; the job cannot go on");
         }
