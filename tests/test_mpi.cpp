@@ -331,7 +331,9 @@ namespace {
 
 // The rank whose inputs a mismatch test changes (it and every later rank): 1 on two ranks, 2
 // on more; none on one rank.
-int first_changed_rank() { return parkit::mpi::size() > 2 ? 2 : 1; }
+int first_changed_rank() {
+    return parkit::mpi::size() > 2 ? 2 : 1;
+}
 
 // Whether `error` is an invalid_argument naming the call, the argument and rank `rank`.
 bool names_differing_rank(const std::exception_ptr& error, int rank) {
@@ -339,7 +341,8 @@ bool names_differing_rank(const std::exception_ptr& error, int rank) {
         std::rethrow_exception(error);
     } catch (const std::invalid_argument& e) {
         const std::string what = e.what();
-        return what.find("parkit::parallel_map") != std::string::npos && what.find("inputs") != std::string::npos &&
+        return what.find("parkit::parallel_map") != std::string::npos &&
+               what.find("inputs") != std::string::npos &&
                what.find("rank " + std::to_string(rank) + " ") != std::string::npos;
     } catch (...) {
     }
@@ -348,7 +351,8 @@ bool names_differing_rank(const std::exception_ptr& error, int rank) {
 
 }  // namespace
 
-TEST_CASE("mpi input check: differing values name the first differing rank on every rank", "[mpi]") {
+TEST_CASE("mpi input check: differing values name the first differing rank on every rank",
+          "[mpi]") {
     const int changed = first_changed_rank();
     const bool mine_changed = parkit::mpi::rank() >= changed;
     std::vector<double> numbers(1000, 0.5);
@@ -360,18 +364,21 @@ TEST_CASE("mpi input check: differing values name the first differing rank on ev
     auto counts = iota_vector(10);
     if (mine_changed) counts.push_back(10);
 
-    const auto in_place = thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, on_mpi); });
+    const auto in_place =
+        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, on_mpi); });
     const auto element_wise = thrown_by([&] {
         parkit::parallel_map([](const std::string& s) { return s.size(); }, words, collect_on_mpi);
     });
-    const auto user_type = thrown_by([&] {
-        parkit::parallel_map([](const sample& s) { return s.index; }, samples, on_mpi);
-    });
-    const auto count = thrown_by([&] { parkit::parallel_map([](int x) { return x; }, counts, on_mpi); });
+    const auto user_type = thrown_by(
+        [&] { parkit::parallel_map([](const sample& s) { return s.index; }, samples, on_mpi); });
+    const auto count =
+        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, counts, on_mpi); });
     parkit::options unchecked = on_mpi;
     unchecked.mpi.check_inputs = false;
-    const auto off = thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, unchecked); });
-    const auto same = thrown_by([&] { parkit::parallel_map([](int x) { return x; }, iota_vector(100), on_mpi); });
+    const auto off =
+        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, unchecked); });
+    const auto same =
+        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, iota_vector(100), on_mpi); });
 
     if (parkit::mpi::size() > 1) {
         CHECK(names_differing_rank(in_place, changed));
@@ -395,7 +402,8 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     const std::string text = parkit::mpi::broadcast(std::string(is_root() ? "from root" : ""));
     const int last = parkit::mpi::size() - 1;
     const int from_last = parkit::mpi::broadcast(parkit::mpi::rank() * 10, {.root = last});
-    const auto bad_root = thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
+    const auto bad_root =
+        thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
 
     std::vector<int> all;
     if (is_root()) all = iota_vector(11);
@@ -415,29 +423,38 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     CHECK(sum_over_ranks(static_cast<long long>(mine.size())) == 11);
 }
 
-TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any ranks and threads", "[mpi]") {
+TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any ranks and threads",
+          "[mpi]") {
     auto term = [](std::int64_t i) { return 1.0 / (1.0 + static_cast<double>(i) * 0.37); };
     const std::int64_t n = 200000;
-    const double threaded = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 2});
-    const double distributed = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, on_mpi);
+    const double threaded =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 2});
+    const double distributed =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, on_mpi);
     parkit::options hybrid = on_mpi;
     hybrid.mpi.threads_per_rank = 2;
-    const double hybrid_sum = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, hybrid);
+    const double hybrid_sum =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, hybrid);
     parkit::options blocks = on_mpi;
     blocks.chunk_size = 777;
-    const double fixed_blocks = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, blocks);
+    const double fixed_blocks =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, blocks);
     const double fixed_threads =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 3, .chunk_size = 777});
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{},
+                                {.n_jobs = 3, .chunk_size = 777});
     const auto failure = thrown_by([] {
-        parkit::parallel_reduce(0, 1000, 0, [](int i) { return i == 500 ? throw std::runtime_error("bad") : i; },
-                                std::plus<>{}, on_mpi);
+        parkit::parallel_reduce(
+            0, 1000, 0, [](int i) { return i == 500 ? throw std::runtime_error("bad") : i; },
+            std::plus<>{}, on_mpi);
     });
-    const int empty = parkit::parallel_reduce(5, 5, 42, [](int i) { return i; }, std::plus<>{}, on_mpi);
+    const int empty = parkit::parallel_reduce(
+        5, 5, 42, [](int i) { return i; }, std::plus<>{}, on_mpi);
 
     // Bit for bit, on every rank (the thread backend's sum does not depend on the rank count).
     CHECK(std::bit_cast<std::uint64_t>(distributed) == std::bit_cast<std::uint64_t>(threaded));
     CHECK(std::bit_cast<std::uint64_t>(hybrid_sum) == std::bit_cast<std::uint64_t>(threaded));
-    CHECK(std::bit_cast<std::uint64_t>(fixed_blocks) == std::bit_cast<std::uint64_t>(fixed_threads));
+    CHECK(std::bit_cast<std::uint64_t>(fixed_blocks) ==
+          std::bit_cast<std::uint64_t>(fixed_threads));
     REQUIRE(failure);
     CHECK_THROWS_AS(std::rethrow_exception(failure), parkit::task_error);
     CHECK(empty == 42);
@@ -445,19 +462,24 @@ TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any rank
 
 TEST_CASE("mpi parallel_for runs every index exactly once on some rank", "[mpi]") {
     std::vector<long long> visits(5000, 0);
-    parkit::parallel_for(0, 5000, [&](int i) { ++visits[static_cast<std::size_t>(i)]; }, on_mpi);
+    parkit::parallel_for(
+        0, 5000, [&](int i) { ++visits[static_cast<std::size_t>(i)]; }, on_mpi);
     parkit::options hybrid = on_mpi;
     hybrid.mpi.threads_per_rank = 2;
     std::vector<std::atomic<int>> hybrid_visits(300);
-    parkit::parallel_for(std::size_t{0}, std::size_t{300}, [&](std::size_t i) { ++hybrid_visits[i]; }, hybrid);
+    parkit::parallel_for(
+        std::size_t{0}, std::size_t{300}, [&](std::size_t i) { ++hybrid_visits[i]; }, hybrid);
     const auto failure = thrown_by([] {
-        parkit::parallel_for(0, 100, [](int i) {
-            if (i == 60) throw std::invalid_argument("index 60");
-        }, on_mpi);
+        parkit::parallel_for(
+            0, 100,
+            [](int i) {
+                if (i == 60) throw std::invalid_argument("index 60");
+            },
+            on_mpi);
     });
 
-    MPI_Allreduce(MPI_IN_PLACE, visits.data(), static_cast<int>(visits.size()), MPI_LONG_LONG, MPI_SUM,
-                  MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, visits.data(), static_cast<int>(visits.size()), MPI_LONG_LONG,
+                  MPI_SUM, MPI_COMM_WORLD);
     CHECK(std::all_of(visits.begin(), visits.end(), [](long long v) { return v == 1; }));
     long long hybrid_total = 0;
     for (const auto& v : hybrid_visits) hybrid_total += v.load();

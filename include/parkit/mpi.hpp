@@ -23,6 +23,8 @@
 ///   (parkit/core/serialization.hpp) come back. `parkit::mpi::broadcast` / `scatter` share
 ///   inputs that rank 0 built.
 /// - `parallel_for` / `parallel_reduce` take `backend::mpi` too (parallel_for.hpp).
+/// - A rank that leaves the job without joining a collective call gives the waiting ranks a
+///   `parkit::mpi::join_error` instead of a hang; `.mpi.join_timeout_s` bounds the wait.
 /// - Rank 0 gets the results in input order; the other ranks get an empty vector (an empty
 ///   `collected` with `on_error::collect`) unless `.mpi = {.broadcast = true}`.
 /// - A task that throws on any rank becomes a `parkit::remote_error` (index, rank, type, what())

@@ -91,7 +91,8 @@ inline constexpr int departure_tag = 7003;
 /// What this rank knows about departures (see `announce_departure`).
 struct departure_log {
     std::uint64_t entered = 0;  ///< parkit collective calls this rank entered
-    std::vector<std::pair<int, std::uint64_t>> left;  ///< (rank, calls it had entered) of ranks gone
+    std::vector<std::pair<int, std::uint64_t>>
+        left;  ///< (rank, calls it had entered) of ranks gone
 };
 
 /// This process's departure log.
@@ -108,7 +109,8 @@ inline void collect_departures(MPI_Comm comm) {
         check(MPI_Iprobe(MPI_ANY_SOURCE, departure_tag, comm, &arrived, &status), "MPI_Iprobe");
         if (arrived == 0) return;
         std::uint64_t calls = 0;
-        check(MPI_Recv(&calls, 1, MPI_UINT64_T, status.MPI_SOURCE, departure_tag, comm, MPI_STATUS_IGNORE),
+        check(MPI_Recv(&calls, 1, MPI_UINT64_T, status.MPI_SOURCE, departure_tag, comm,
+                       MPI_STATUS_IGNORE),
               "MPI_Recv");
         departures().left.emplace_back(status.MPI_SOURCE, calls);
     }
@@ -121,13 +123,17 @@ inline void collect_departures(MPI_Comm comm) {
 /// would wait for them anyway. Errors are ignored (the job is ending).
 inline void announce_departure(MPI_Comm comm) noexcept {
     int me = 0, ranks = 1;
-    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || MPI_Comm_size(comm, &ranks) != MPI_SUCCESS || ranks == 1) return;
+    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || MPI_Comm_size(comm, &ranks) != MPI_SUCCESS ||
+        ranks == 1)
+        return;
     const std::uint64_t calls = departures().entered;
     std::vector<MPI_Request> sends;
     for (int r = 0; r < ranks; ++r) {
         if (r == me || (me != 0 && r != 0)) continue;
         sends.emplace_back();
-        if (MPI_Isend(&calls, 1, MPI_UINT64_T, r, departure_tag, comm, &sends.back()) != MPI_SUCCESS) sends.pop_back();
+        if (MPI_Isend(&calls, 1, MPI_UINT64_T, r, departure_tag, comm, &sends.back()) !=
+            MPI_SUCCESS)
+            sends.pop_back();
     }
     const std::size_t owed = me == 0 ? static_cast<std::size_t>(ranks - 1) : 1;
     try {

@@ -78,33 +78,44 @@ struct map_summary {
 /// @throws std::invalid_argument on every rank naming the first rank that differs from rank 0;
 /// join_error when a rank left without joining, join_timeout past `job.join_timeout_s`.
 inline void check_same_inputs(MPI_Comm comm, const distributed_map_job& job, int ranks) {
-    const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0], job.input_hash[1]};
+    const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0],
+                                   job.input_hash[1]};
     std::vector<std::uint64_t> all(4 * static_cast<std::size_t>(ranks));
     MPI_Request request;
     const std::uint64_t call = enter_collective();
-    check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request), "MPI_Iallgather");
+    check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request),
+          "MPI_Iallgather");
     wait_collective(comm, request, call, "parkit::parallel_map (backend::mpi)", job.join_timeout_s);
-    auto word = [&](int r, int k) { return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)]; };
+    auto word = [&](int r, int k) {
+        return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)];
+    };
     const std::string advice =
-        "; every rank must make the same call with the same inputs (build them on rank 0 and share them "
-        "with parkit::mpi::broadcast)";
+        "; every rank must make the same call with the same inputs (build them on rank 0 and "
+        "share them with parkit::mpi::broadcast)";
     for (int r = 1; r < ranks; ++r) {
         if (word(r, 0) != word(0, 0)) {
-            throw std::invalid_argument("parkit::parallel_map (backend::mpi): argument inputs: the ranks passed "
-                                        "different numbers of inputs: rank 0 has " +
-                                        std::to_string(word(0, 0)) + ", rank " + std::to_string(r) + " (the first "
-                                        "differing rank) has " + std::to_string(word(r, 0)) + advice);
+            throw std::invalid_argument(
+                "parkit::parallel_map (backend::mpi): argument inputs: the ranks passed "
+                "different numbers of inputs: rank 0 has " +
+                std::to_string(word(0, 0)) + ", rank " + std::to_string(r) +
+                " (the first "
+                "differing rank) has " +
+                std::to_string(word(r, 0)) + advice);
         }
     }
     for (int r = 0; r < ranks; ++r) {
-        if (word(r, 1) == 0) return;  // some rank did not hash (check off, or unserializable inputs)
+        if (word(r, 1) == 0)
+            return;  // some rank did not hash (check off, or unserializable inputs)
     }
     for (int r = 1; r < ranks; ++r) {
         if (word(r, 2) != word(0, 2) || word(r, 3) != word(0, 3)) {
-            throw std::invalid_argument("parkit::parallel_map (backend::mpi): argument inputs differs across ranks: "
-                                        "rank " + std::to_string(r) + " is the first rank whose inputs differ from "
-                                        "rank 0's (same count, different hash of the values)" + advice +
-                                        ", or turn the check off with options.mpi.check_inputs = false");
+            throw std::invalid_argument(
+                "parkit::parallel_map (backend::mpi): argument inputs differs across ranks: "
+                "rank " +
+                std::to_string(r) +
+                " is the first rank whose inputs differ from "
+                "rank 0's (same count, different hash of the values)" +
+                advice + ", or turn the check off with options.mpi.check_inputs = false");
         }
     }
 }
