@@ -402,6 +402,9 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     const std::string text = parkit::mpi::broadcast(std::string(is_root() ? "from root" : ""));
     const int last = parkit::mpi::size() - 1;
     const int from_last = parkit::mpi::broadcast(parkit::mpi::rank() * 10, {.root = last});
+    const int from_last_too = parkit::mpi::broadcast(parkit::mpi::rank() * 10, last);
+    const std::vector<int> block_of_last =
+        parkit::mpi::scatter(std::vector<int>(3 * parkit::mpi::size(), last), last);
     const auto bad_root =
         thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
 
@@ -413,6 +416,8 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     CHECK(shared[1] == sample{2, "two", {2.0, 2.5}});
     CHECK(text == "from root");
     CHECK(from_last == 10 * last);
+    CHECK(from_last_too == 10 * last);
+    CHECK(block_of_last == std::vector<int>(3, last));
     CHECK(bad_root);
     // Rank r gets [r*11/size, (r+1)*11/size) in the block split (blocks differ by at most one).
     const auto n = std::size_t{11}, ranks = static_cast<std::size_t>(parkit::mpi::size());

@@ -115,6 +115,12 @@ T broadcast(const T& value, const collective_options& opts = {}) {
     return from_bytes<T>(bytes);
 }
 
+/// `broadcast(value, {.root = root})`, as mpi4py's `comm.bcast(value, root)`.
+template <class T>
+T broadcast(const T& value, int root) {
+    return broadcast(value, collective_options{.root = root});
+}
+
 /// Cuts `values` as `opts.root` (rank 0) passed it into one contiguous block per rank, in rank
 /// order (sizes differ by at most one: rank r gets elements [r*n/size, (r+1)*n/size)), and
 /// returns this rank's block; the other ranks' `values` are ignored. Each rank then holds only
@@ -168,6 +174,12 @@ std::vector<T> scatter(const std::vector<T>& values, const collective_options& o
                   "MPI_Iscatterv");
     detail::wait_all(&request, 1, "MPI_Iscatterv");
     return from_bytes<std::vector<T>>(block);
+}
+
+/// `scatter(values, {.root = root})`, as mpi4py's `comm.scatter(values, root)`.
+template <class T>
+std::vector<T> scatter(const std::vector<T>& values, int root) {
+    return scatter(values, collective_options{.root = root});
 }
 
 }  // namespace parkit::mpi
