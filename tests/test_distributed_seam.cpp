@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,7 +25,13 @@ int fake_size = 1;
 
 parkit::detail::distributed_topology fake_topology() { return {fake_rank, fake_size}; }
 
+// What the last job told the engine about its inputs' hash.
+bool last_hashed = false;
+parkit::detail::hash128 last_hash{};
+
 parkit::detail::distributed_map_outcome fake_run(const parkit::detail::distributed_map_job& job) {
+    last_hashed = job.inputs_hashed;
+    last_hash = {job.input_hash[0], job.input_hash[1]};
     parkit::detail::distributed_map_outcome outcome;
     for (std::size_t begin = 0; begin < job.total; begin += 3) {
         parkit::detail::distributed_chunk chunk;
@@ -137,4 +146,50 @@ TEST_CASE("run_distributed_map on a non-root rank: empty results, same task_erro
     parkit::options everywhere = on_mpi;
     everywhere.mpi.broadcast = true;
     CHECK(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2}, everywhere) == std::vector<int>{2, 3});
+}
+
+TEST_CASE("run_distributed_map hashes the inputs for the cross-rank check", "[mpi][parallel_map]") {
+    const fake_engine_scope scope(0, 2);
+    auto hash_of = [](const auto& inputs, parkit::options o = on_mpi) {
+        parkit::parallel_map([](const auto& x) { return sizeof(x); }, inputs, o);
+        return last_hashed ? std::optional<parkit::detail::hash128>(last_hash) : std::nullopt;
+    };
+    struct padded {  // 7 padding bytes: equal values must hash alike whatever those hold
+        char c = 0;
+        double x = 0;
+    };
+    std::vector<padded> a(4), b;
+    for (int i = 0; i < 4; ++i) {
+        padded p;
+        std::memset(static_cast<void*>(&p), i + 1, sizeof p);  // different padding bytes
+        p.c = 'a';
+        p.x = 0.5;
+        b.push_back(p);
+        a[static_cast<std::size_t>(i)].c = 'a';
+        a[static_cast<std::size_t>(i)].x = 0.5;
+    }
+    const std::vector<double> xs{1, 2, 3}, ys{1, 2, 4};
+    const std::vector<std::string> words{"a", "bc"}, other_words{"ab", "c"};
+    const auto hx = hash_of(xs);
+    REQUIRE(hx);
+    CHECK(hash_of(xs) == hx);
+    CHECK(hash_of(ys) != hx);
+    CHECK(hash_of(words) != hash_of(other_words));  // element boundaries count
+    CHECK(hash_of(a) == hash_of(b));
+    parkit::options unchecked = on_mpi;
+    unchecked.mpi.check_inputs = false;
+    CHECK_FALSE(hash_of(xs, unchecked));
+    std::vector<std::function<int()>> functions(2, [] {
+        return 1;
+    });  // not serializable: counted only
+    CHECK_FALSE(hash_of(functions));
+    const parkit::detail::iota_range first_five{0, 5}, shifted{1, 6};  // index ranges: their bounds
+    CHECK(parkit::detail::hash_inputs(first_five, first_five) !=
+          parkit::detail::hash_inputs(shifted, shifted));
+}
+
+TEST_CASE("run_distributed_map on one rank hashes nothing", "[mpi][parallel_map]") {
+    const fake_engine_scope scope(0, 1);
+    parkit::parallel_map([](double x) { return x; }, std::vector<double>{1, 2}, on_mpi);
+    CHECK_FALSE(last_hashed);
 }

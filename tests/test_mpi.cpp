@@ -5,11 +5,15 @@
 // calls), and only then checks with CHECK; a failed check on one rank never leaves the others
 // waiting in a collective. The main (mpi_catch_main.cpp) initialises MPI.
 #include <parkit/mpi.hpp>
+#include <parkit/parallel_for.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -321,4 +325,174 @@ TEST_CASE("mpi backend: a dying rank ends the job", "[.rank_death]") {
             return i;
         },
         iota_vector(200), on_mpi);
+}
+
+namespace {
+
+// The rank whose inputs a mismatch test changes (it and every later rank): 1 on two ranks, 2
+// on more; none on one rank.
+int first_changed_rank() {
+    return parkit::mpi::size() > 2 ? 2 : 1;
+}
+
+// Whether `error` is an invalid_argument naming the call, the argument and rank `rank`.
+bool names_differing_rank(const std::exception_ptr& error, int rank) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        return what.find("parkit::parallel_map") != std::string::npos &&
+               what.find("inputs") != std::string::npos &&
+               what.find("rank " + std::to_string(rank) + " ") != std::string::npos;
+    } catch (...) {
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("mpi input check: differing values name the first differing rank on every rank",
+          "[mpi]") {
+    const int changed = first_changed_rank();
+    const bool mine_changed = parkit::mpi::rank() >= changed;
+    std::vector<double> numbers(1000, 0.5);
+    if (mine_changed) numbers[700] = 0.25;
+    std::vector<std::string> words(50, "same");
+    if (mine_changed) words[3] = "other";
+    std::vector<sample> samples(20);
+    if (mine_changed) samples[19].values.push_back(1.0);
+    auto counts = iota_vector(10);
+    if (mine_changed) counts.push_back(10);
+
+    const auto in_place =
+        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, on_mpi); });
+    const auto element_wise = thrown_by([&] {
+        parkit::parallel_map([](const std::string& s) { return s.size(); }, words, collect_on_mpi);
+    });
+    const auto user_type = thrown_by(
+        [&] { parkit::parallel_map([](const sample& s) { return s.index; }, samples, on_mpi); });
+    const auto count =
+        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, counts, on_mpi); });
+    parkit::options unchecked = on_mpi;
+    unchecked.mpi.check_inputs = false;
+    const auto off =
+        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, unchecked); });
+    const auto same =
+        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, iota_vector(100), on_mpi); });
+
+    if (parkit::mpi::size() > 1) {
+        CHECK(names_differing_rank(in_place, changed));
+        CHECK(names_differing_rank(element_wise, changed));
+        CHECK(names_differing_rank(user_type, changed));
+        CHECK(names_differing_rank(count, changed));
+    } else {
+        CHECK_FALSE(in_place);
+        CHECK_FALSE(element_wise);
+        CHECK_FALSE(user_type);
+        CHECK_FALSE(count);
+    }
+    CHECK_FALSE(off);
+    CHECK_FALSE(same);
+}
+
+TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi]") {
+    std::vector<sample> built;
+    if (is_root()) built = {{1, "one", {1.0}}, {2, "two", {2.0, 2.5}}};
+    const std::vector<sample> shared = parkit::mpi::broadcast(built);
+    const std::string text = parkit::mpi::broadcast(std::string(is_root() ? "from root" : ""));
+    const int last = parkit::mpi::size() - 1;
+    const int from_last = parkit::mpi::broadcast(parkit::mpi::rank() * 10, {.root = last});
+    const int from_last_too = parkit::mpi::broadcast(parkit::mpi::rank() * 10, last);
+    const std::vector<int> block_of_last =
+        parkit::mpi::scatter(std::vector<int>(3 * parkit::mpi::size(), last), last);
+    const auto bad_root =
+        thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
+
+    std::vector<int> all;
+    if (is_root()) all = iota_vector(11);
+    const std::vector<int> mine = parkit::mpi::scatter(all);
+
+    REQUIRE(shared.size() == 2);
+    CHECK(shared[1] == sample{2, "two", {2.0, 2.5}});
+    CHECK(text == "from root");
+    CHECK(from_last == 10 * last);
+    CHECK(from_last_too == 10 * last);
+    CHECK(block_of_last == std::vector<int>(3, last));
+    CHECK(bad_root);
+    // Rank r gets [r*11/size, (r+1)*11/size) in the block split (blocks differ by at most one).
+    const auto n = std::size_t{11}, ranks = static_cast<std::size_t>(parkit::mpi::size());
+    const auto r = static_cast<std::size_t>(parkit::mpi::rank());
+    const std::size_t begin = r * (n / ranks) + std::min(r, n % ranks);
+    REQUIRE(mine.size() == n / ranks + (r < n % ranks ? 1 : 0));
+    for (std::size_t k = 0; k < mine.size(); ++k) CHECK(mine[k] == static_cast<int>(begin + k));
+    CHECK(sum_over_ranks(static_cast<long long>(mine.size())) == 11);
+}
+
+TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any ranks and threads",
+          "[mpi]") {
+    auto term = [](std::int64_t i) { return 1.0 / (1.0 + static_cast<double>(i) * 0.37); };
+    const std::int64_t n = 200000;
+    const double threaded =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 2});
+    const double distributed =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, on_mpi);
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 2;
+    const double hybrid_sum =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, hybrid);
+    parkit::options blocks = on_mpi;
+    blocks.chunk_size = 777;
+    const double fixed_blocks =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, blocks);
+    const double fixed_threads =
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{},
+                                {.n_jobs = 3, .chunk_size = 777});
+    const auto failure = thrown_by([] {
+        parkit::parallel_reduce(
+            0, 1000, 0, [](int i) { return i == 500 ? throw std::runtime_error("bad") : i; },
+            std::plus<>{}, on_mpi);
+    });
+    const int empty = parkit::parallel_reduce(
+        5, 5, 42, [](int i) { return i; }, std::plus<>{}, on_mpi);
+
+    // Bit for bit, on every rank (the thread backend's sum does not depend on the rank count).
+    CHECK(std::bit_cast<std::uint64_t>(distributed) == std::bit_cast<std::uint64_t>(threaded));
+    CHECK(std::bit_cast<std::uint64_t>(hybrid_sum) == std::bit_cast<std::uint64_t>(threaded));
+    CHECK(std::bit_cast<std::uint64_t>(fixed_blocks) ==
+          std::bit_cast<std::uint64_t>(fixed_threads));
+    REQUIRE(failure);
+    CHECK_THROWS_AS(std::rethrow_exception(failure), parkit::task_error);
+    CHECK(empty == 42);
+}
+
+TEST_CASE("mpi parallel_for runs every index exactly once on some rank", "[mpi]") {
+    std::vector<long long> visits(5000, 0);
+    parkit::parallel_for(
+        0, 5000, [&](int i) { ++visits[static_cast<std::size_t>(i)]; }, on_mpi);
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 2;
+    std::vector<std::atomic<int>> hybrid_visits(300);
+    parkit::parallel_for(
+        std::size_t{0}, std::size_t{300}, [&](std::size_t i) { ++hybrid_visits[i]; }, hybrid);
+    const auto failure = thrown_by([] {
+        parkit::parallel_for(
+            0, 100,
+            [](int i) {
+                if (i == 60) throw std::invalid_argument("index 60");
+            },
+            on_mpi);
+    });
+
+    MPI_Allreduce(MPI_IN_PLACE, visits.data(), static_cast<int>(visits.size()), MPI_LONG_LONG,
+                  MPI_SUM, MPI_COMM_WORLD);
+    CHECK(std::all_of(visits.begin(), visits.end(), [](long long v) { return v == 1; }));
+    long long hybrid_total = 0;
+    for (const auto& v : hybrid_visits) hybrid_total += v.load();
+    CHECK(sum_over_ranks(hybrid_total) == 300);
+    REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const parkit::task_error& e) {
+        CHECK(e.index() == 60);
+    }
 }

@@ -16,9 +16,15 @@
 /// @endcode
 ///
 /// Semantics of `backend::mpi`:
-/// - Every rank makes the same call with the same inputs (checked: a different input count
-///   throws std::invalid_argument on every rank). The function and the inputs never travel;
-///   chunks of indices go out, serialized results (parkit/core/serialization.hpp) come back.
+/// - Every rank makes the same call with the same inputs (checked: a different input count or,
+///   with `.mpi.check_inputs` (the default), a different hash of the input values throws
+///   std::invalid_argument on every rank, naming the first differing rank). The function and
+///   the inputs never travel; chunks of indices go out, serialized results
+///   (parkit/core/serialization.hpp) come back. `parkit::mpi::broadcast` / `scatter` share
+///   inputs that rank 0 built.
+/// - `parallel_for` / `parallel_reduce` take `backend::mpi` too (parallel_for.hpp).
+/// - A rank that leaves the job without joining a collective call gives the waiting ranks a
+///   `parkit::mpi::join_error` instead of a hang; `.mpi.join_timeout_s` bounds the wait.
 /// - Rank 0 gets the results in input order; the other ranks get an empty vector (an empty
 ///   `collected` with `on_error::collect`) unless `.mpi = {.broadcast = true}`.
 /// - A task that throws on any rank becomes a `parkit::remote_error` (index, rank, type, what())
@@ -30,6 +36,7 @@
 /// - Call it from the thread that created the environment; tasks must not call MPI.
 
 #include "mpi/chunk_dealer.hpp"
+#include "mpi/collectives.hpp"
 #include "mpi/environment.hpp"
 #include "mpi/map_engine.hpp"
 #include "mpi/wait.hpp"

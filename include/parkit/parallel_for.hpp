@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// `parkit::parallel_for` and `parkit::parallel_reduce`: loops over an integer index range on
-/// the thread backend — numba's `prange`, OpenMP's `parallel for` / `reduction(+:...)`.
+/// the thread backend or across the ranks of an MPI job — numba's `prange`, OpenMP's
+/// `parallel for` / `reduction(+:...)`.
 ///
 /// Both run on the `parallel_map` engine (same `parkit::options`: `n_jobs`, `chunk_size`,
 /// `progress`, `on_progress`, errors as `parkit::task_error`), so nothing about scheduling,
@@ -11,7 +12,9 @@
 /// depend only on the range length and `chunk_size` — never on `n_jobs`, the scheduling or the
 /// timing — reduces each block left to right, then folds the block results left to right
 /// into `init`. A floating-point sum is therefore bit-identical for any `n_jobs` (and for
-/// `backend::sequential`), run after run.
+/// `backend::sequential`), run after run, and with `backend::mpi` for any number of ranks and
+/// any `options.mpi.threads_per_rank` (the blocks are dealt to the ranks like map tasks; every
+/// rank gets every block result and folds them in block order).
 
 #include <algorithm>
 #include <concepts>
@@ -33,13 +36,14 @@ namespace parkit {
 
 namespace detail {
 
-/// Refuses backends a loop cannot use: the body's side effects (or the block results) must
-/// land in this process.
-inline void require_thread_backend(backend b, const char* function) {
-    if (b != backend::threads && b != backend::sequential) {
+/// Refuses the backend a loop cannot use: forked worker processes would lose the body's side
+/// effects with the process. (`backend::mpi` is allowed: every rank is the user's own process,
+/// see `parallel_for`.)
+inline void require_loop_backend(backend b, const char* function) {
+    if (b == backend::processes) {
         throw std::invalid_argument(std::string("parkit::") + function +
-                                    ": options.backend must be threads or sequential (a loop "
-                                    "body's effects would be lost in another process)");
+                                    ": options.backend must be threads, sequential or mpi (a loop "
+                                    "body's effects would be lost in a forked worker process)");
     }
 }
 
@@ -79,19 +83,25 @@ inline std::size_t reduce_block_size(std::size_t n, std::size_t chunk_size) noex
 /// `first` and `last`, so `parallel_for(0, v.size(), f)` works) (an empty range when
 /// `last <= first`, like a `for` loop), on the process-wide thread pool.
 ///
-/// Options as in `parallel_map` (only `backend::threads` and `backend::sequential`):
+/// Options as in `parallel_map` (`backend::threads`, `sequential` or `mpi`; not `processes`):
 /// `chunk_size` = indices per chunk (0 = automatic, adapts to the measured body time), progress
 /// counts indices. A throwing body stops the loop and is rethrown as `parkit::task_error` whose
 /// `index()` is the position in the range, i.e. `i - first`.
 ///
 /// `f` runs concurrently on several threads: writes to distinct elements (`out[i] = ...`) are
 /// fine; shared accumulators need atomics — or use `parallel_reduce`.
-/// @throws std::invalid_argument for an invalid `n_jobs` or a process backend.
+///
+/// With `backend::mpi` (collective: every rank makes the same call) the ranks share the range:
+/// each index runs exactly once, on one rank, and its side effects happen in that rank's
+/// process only — write per-index output (a file per index, a slot of a shared file system
+/// array) or use `parallel_reduce` / `parallel_map` to bring values back. A throwing body makes
+/// every rank throw the same `task_error` (nesting a `remote_error` naming the rank).
+/// @throws std::invalid_argument for an invalid `n_jobs` or `backend::processes`.
 template <detail::loop_index First, detail::loop_index Last, class F,
           class I = std::common_type_t<First, Last>>
     requires std::invocable<F&, I>
 void parallel_for(First first_index, Last last_index, F&& f, const options& opts = {}) {
-    detail::require_thread_backend(opts.backend, "parallel_for");
+    detail::require_loop_backend(opts.backend, "parallel_for");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     auto body = [&f, first](std::size_t offset) { std::invoke(f, detail::index_at(first, offset)); };
@@ -114,7 +124,11 @@ void parallel_for(First first_index, Last last_index, F&& f, const options& opts
 /// Blocks are scheduled like `parallel_map` tasks (automatic batching of cheap blocks, progress
 /// counts blocks). Errors: the first failing block is rethrown as `parkit::task_error` whose
 /// `index()` is the block number.
-/// @throws std::invalid_argument for an invalid `n_jobs` or a process backend.
+///
+/// With `backend::mpi` (collective) the blocks are shared among the ranks (`T` must be
+/// serializable: the block results travel) and every rank returns the same result, with the
+/// same bits as the thread backend and any rank count.
+/// @throws std::invalid_argument for an invalid `n_jobs` or `backend::processes`.
 template <detail::loop_index First, detail::loop_index Last, class T, class Map, class Reduce,
           class I = std::common_type_t<First, Last>>
     requires std::invocable<Map&, I> && std::convertible_to<std::invoke_result_t<Map&, I>, T> &&
@@ -122,7 +136,7 @@ template <detail::loop_index First, detail::loop_index Last, class T, class Map,
              std::convertible_to<std::invoke_result_t<Reduce&, T, T>, T>
 T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&& reduce,
                   const options& opts = {}) {
-    detail::require_thread_backend(opts.backend, "parallel_reduce");
+    detail::require_loop_backend(opts.backend, "parallel_reduce");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     if (n == 0) return init;
@@ -142,6 +156,7 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
     };
     options block_opts = opts;
     block_opts.chunk_size = 0;  // the blocks are fixed above; how they are batched does not matter
+    block_opts.mpi.broadcast = true;  // backend::mpi: every rank folds every block result
     std::vector<T> partials =
         detail::dispatch_map(reduce_block, detail::iota_range{0, blocks}, block_opts);
 

@@ -23,6 +23,24 @@ struct mpi_options {
     /// Threads each rank runs its chunks on (hybrid MPI + threads): 1 = the rank's own thread
     /// only; k > 1 = k threads; -1 = all cores of the node, -2 = all but one (joblib rule).
     int threads_per_rank = 1;
+    /// Check, at the start of the call, that every rank passed the same inputs: each rank
+    /// hashes its inputs' serialized bytes (MurmurHash3; measured ~1 GB/s for a vector of
+    /// doubles hashed in place, ~5 million elements/s for strings or user types serialized
+    /// one by one) and one 16-byte hash per rank is gathered; a difference throws
+    /// std::invalid_argument on every rank naming the first rank whose inputs differ from
+    /// rank 0's. Inputs of a type that cannot be serialized are only counted. Single-rank
+    /// runs hash nothing. Turn off (`false`) to skip the hashing when the inputs are huge and
+    /// known to agree (their count is always checked).
+    bool check_inputs = true;
+    /// Seconds a rank waits for the others to join a collective call of parkit (the start of
+    /// a map, `parkit::mpi::broadcast`, `scatter`) before it throws `parkit::mpi::join_timeout`
+    /// instead of hanging; 0 = wait forever (the default: ranks legitimately arrive minutes
+    /// apart when rank 0 alone reads or builds the inputs, and a wrong guess would kill a
+    /// healthy job). Set it to a bound on that skew to turn a rank that skipped the call into
+    /// an error. A rank that leaves the job (its `parkit::mpi::environment` ends) without
+    /// joining is reported at once (`parkit::mpi::join_error`) whatever this setting, on rank 0
+    /// (and, when rank 0 is the one that left, on every rank).
+    double join_timeout_s = 0.0;
 };
 
 /// What a `parallel_map` call does when a task throws.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@
 #include "../core/process_errors.hpp"
 #include "../core/serialization.hpp"
 #include "chunking.hpp"
+#include "input_hash.hpp"
 #include "iota_range.hpp"
 #include "map_engine.hpp"
 #include "progress_reporter.hpp"
@@ -62,6 +64,9 @@ struct distributed_map_job {
     int threads_per_rank = 1;    ///< threads a rank runs one chunk on (>= 1)
     bool broadcast = false;      ///< every rank gets every chunk back
     bool stop_at_failure = true;  ///< raise mode: deal no more chunks after a failure
+    bool inputs_hashed = false;   ///< `input_hash` holds this rank's inputs' hash (input_hash.hpp)
+    std::uint64_t input_hash[2] = {0, 0};  ///< compared across ranks when every rank hashed
+    double join_timeout_s = 0.0;  ///< seconds to wait for every rank at the start; 0 = forever
     /// Runs tasks [range.begin, range.end) on this rank; sets `chunk.count`, `chunk.failed`,
     /// `chunk.outcomes`. Task exceptions are encoded, never thrown.
     std::function<void(index_range range, distributed_chunk& chunk)> run_chunk;
@@ -186,6 +191,10 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
             "target and a parkit::mpi::environment in main");
     }
     const int threads = resolve_threads_per_rank(opts.mpi.threads_per_rank);
+    if (!(opts.mpi.join_timeout_s >= 0)) {
+        throw std::invalid_argument(
+            "parkit::parallel_map: options.mpi.join_timeout_s must be >= 0 (0 = wait forever)");
+    }
     const distributed_topology where = engine->topology();
     const bool root = where.rank == 0;
     const indexed_input<range_t> input(inputs);
@@ -198,6 +207,14 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
     job.threads_per_rank = threads;
     job.broadcast = opts.mpi.broadcast;
     job.stop_at_failure = !collect;
+    job.join_timeout_s = opts.mpi.join_timeout_s;
+    if (opts.mpi.check_inputs && where.size > 1) {
+        if (const std::optional<hash128> hash = hash_inputs(inputs, input)) {
+            job.inputs_hashed = true;
+            job.input_hash[0] = (*hash)[0];
+            job.input_hash[1] = (*hash)[1];
+        }
+    }
     job.run_chunk = [&](index_range range, distributed_chunk& chunk) {
         run_local_chunk<R>(f, input, range, threads, !collect, chunk);
     };

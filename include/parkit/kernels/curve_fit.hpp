@@ -996,6 +996,13 @@ struct curve_fit_dataset {
     /// Covariance matrix of y's errors (scipy's 2-D sigma; empty = the options'); give this
     /// or `sigma`, not both.
     Eigen::MatrixXd sigma_matrix = {};
+
+    /// Lets datasets travel (`parkit::mpi::broadcast` / `scatter`) and be hashed by
+    /// backend::mpi's check that every rank passed the same ones.
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(x, y, sigma, sigma_matrix);
+    }
 };
 
 /// The outcome of one dataset of a batch, like the chapter's result dicts: a fit, or

@@ -93,6 +93,13 @@ struct fin_study_result {
     double nominal_tip_temperature = 0;    ///< T_tip(h_nominal)
     std::vector<double> h_samples;         ///< the h draws (only with keep_samples)
     std::vector<double> tip_temperatures;  ///< T_tip of each draw (only with keep_samples)
+
+    /// Lets a result travel between processes and ranks (a study run as a task of
+    /// `parallel_map`, or shared with `parkit::mpi::broadcast`).
+    template <class Archive>
+    void serialize(Archive& ar) {
+        ar(tip_temperature, nominal_tip_temperature, h_samples, tip_temperatures);
+    }
 };
 
 namespace detail {

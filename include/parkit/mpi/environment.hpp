@@ -11,11 +11,32 @@
 #endif
 #include <mpi.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace parkit::mpi {
+
+/// Thrown by a collective call of parkit (a `backend::mpi` map, `broadcast`, `scatter`) that
+/// some rank will never join — it left the job without making the call — instead of hanging.
+/// The call stays pending, so the job should end (letting the exception leave `main` ends
+/// every rank).
+class join_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A `join_error` for a rank that did not join within `join_timeout_s` (it skipped the call,
+/// or is stuck or still busy elsewhere).
+class join_timeout : public join_error {
+public:
+    using join_error::join_error;
+};
 
 /// How many threads of a rank may call MPI (MPI's thread support levels).
 enum class thread_level : int {
@@ -63,6 +84,68 @@ inline MPI_Comm communicator() {
     return comm;
 }
 
+/// Tag of "this rank leaves the job; it had entered N collective calls of parkit" (a rank's
+/// `environment` ending: ranks 1..n-1 tell rank 0, rank 0 tells every rank).
+inline constexpr int departure_tag = 7003;
+
+/// What this rank knows about departures (see `announce_departure`).
+struct departure_log {
+    std::uint64_t entered = 0;  ///< parkit collective calls this rank entered
+    std::vector<std::pair<int, std::uint64_t>>
+        left;  ///< (rank, calls it had entered) of ranks gone
+};
+
+/// This process's departure log.
+inline departure_log& departures() noexcept {
+    static departure_log log;
+    return log;
+}
+
+/// Receives the departure notices that arrived on `comm` into `departures().left`.
+inline void collect_departures(MPI_Comm comm) {
+    for (;;) {
+        int arrived = 0;
+        MPI_Status status;
+        check(MPI_Iprobe(MPI_ANY_SOURCE, departure_tag, comm, &arrived, &status), "MPI_Iprobe");
+        if (arrived == 0) return;
+        std::uint64_t calls = 0;
+        check(MPI_Recv(&calls, 1, MPI_UINT64_T, status.MPI_SOURCE, departure_tag, comm,
+                       MPI_STATUS_IGNORE),
+              "MPI_Recv");
+        departures().left.emplace_back(status.MPI_SOURCE, calls);
+    }
+}
+
+/// Tells the job that this rank leaves, so that a rank waiting in a parkit collective call this
+/// one never joined fails with a message instead of hanging (wait.hpp, `wait_collective`):
+/// ranks 1..n-1 tell rank 0, rank 0 tells all (O(ranks) messages of 8 bytes); then waits for
+/// the notices it is owed (rank 0: from every rank; others: from rank 0), as MPI_Finalize
+/// would wait for them anyway. Errors are ignored (the job is ending).
+inline void announce_departure(MPI_Comm comm) noexcept {
+    int me = 0, ranks = 1;
+    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || MPI_Comm_size(comm, &ranks) != MPI_SUCCESS ||
+        ranks == 1)
+        return;
+    const std::uint64_t calls = departures().entered;
+    std::vector<MPI_Request> sends;
+    for (int r = 0; r < ranks; ++r) {
+        if (r == me || (me != 0 && r != 0)) continue;
+        sends.emplace_back();
+        if (MPI_Isend(&calls, 1, MPI_UINT64_T, r, departure_tag, comm, &sends.back()) !=
+            MPI_SUCCESS)
+            sends.pop_back();
+    }
+    const std::size_t owed = me == 0 ? static_cast<std::size_t>(ranks - 1) : 1;
+    try {
+        while (departures().left.size() < owed) {
+            collect_departures(comm);
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    } catch (...) {
+    }
+    MPI_Waitall(static_cast<int>(sends.size()), sends.data(), MPI_STATUSES_IGNORE);
+}
+
 /// Frees parkit's communicator, if it was created (before MPI_Finalize).
 inline void free_communicator() noexcept {
     MPI_Comm& comm = communicator_slot();
@@ -101,6 +184,8 @@ public:
     /// If this guard initialised MPI: frees parkit's communicator and finalises MPI.
     ~environment() {
         if (!owns_) return;
+        if (detail::communicator_slot() != MPI_COMM_NULL && detail::mpi_active())
+            detail::announce_departure(detail::communicator_slot());
         detail::free_communicator();
         if (detail::mpi_active()) MPI_Finalize();
     }
@@ -129,6 +214,7 @@ private:
             detail::check(MPI_Query_thread(&provided), "MPI_Query_thread");
         }
         provided_ = static_cast<thread_level>(provided);
+        detail::communicator();  // collective: made here, where every rank surely comes
     }
 
     bool owns_ = false;

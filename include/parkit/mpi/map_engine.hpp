@@ -31,6 +31,7 @@
 #include "../detail/distributed_map.hpp"
 #include "../detail/task_codec.hpp"
 #include "chunk_dealer.hpp"
+#include "collectives.hpp"
 #include "environment.hpp"
 #include "wait.hpp"
 
@@ -45,9 +46,6 @@ using parkit::detail::distributed_topology;
 inline constexpr int work_request_tag = 7001;
 /// Tag of "your next chunk is [begin, end)", begin == end meaning "no more" (rank 0 -> rank r).
 inline constexpr int work_assign_tag = 7002;
-/// Largest broadcast piece (MPI counts are ints).
-inline constexpr std::size_t broadcast_piece_bytes = std::size_t{1} << 30;
-
 /// The stats of the last map on rank 0.
 inline map_stats& last_stats_slot() {
     static map_stats stats;
@@ -74,32 +72,51 @@ struct map_summary {
     }
 };
 
-/// Checks, collectively, that every rank passed the same number of inputs.
-/// @throws std::invalid_argument on every rank when they differ.
-inline void check_same_total(MPI_Comm comm, std::size_t total) {
-    std::int64_t bounds[2] = {static_cast<std::int64_t>(total), -static_cast<std::int64_t>(total)};
+/// Checks, collectively, that every rank passed the same inputs: their number, and (where
+/// every rank hashed them, `options.mpi.check_inputs`) their hash. One MPI_Iallgather of four
+/// words per rank; every rank reaches the same verdict.
+/// @throws std::invalid_argument on every rank naming the first rank that differs from rank 0;
+/// join_error when a rank left without joining, join_timeout past `job.join_timeout_s`.
+inline void check_same_inputs(MPI_Comm comm, const distributed_map_job& job, int ranks) {
+    const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0],
+                                   job.input_hash[1]};
+    std::vector<std::uint64_t> all(4 * static_cast<std::size_t>(ranks));
     MPI_Request request;
-    check(MPI_Iallreduce(MPI_IN_PLACE, bounds, 2, MPI_INT64_T, MPI_MAX, comm, &request), "MPI_Iallreduce");
-    wait_all(&request, 1, "MPI_Iallreduce");
-    if (bounds[0] != -bounds[1]) {
-        throw std::invalid_argument(
-            "parkit::parallel_map (backend::mpi): the ranks passed different numbers of inputs (from " +
-            std::to_string(-bounds[1]) + " to " + std::to_string(bounds[0]) +
-            "); every rank must make the same call with the same inputs");
+    const std::uint64_t call = enter_collective();
+    check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request),
+          "MPI_Iallgather");
+    wait_collective(comm, request, call, "parkit::parallel_map (backend::mpi)", job.join_timeout_s);
+    auto word = [&](int r, int k) {
+        return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)];
+    };
+    const std::string advice =
+        "; every rank must make the same call with the same inputs (build them on rank 0 and "
+        "share them with parkit::mpi::broadcast)";
+    for (int r = 1; r < ranks; ++r) {
+        if (word(r, 0) != word(0, 0)) {
+            throw std::invalid_argument(
+                "parkit::parallel_map (backend::mpi): argument inputs: the ranks passed "
+                "different numbers of inputs: rank 0 has " +
+                std::to_string(word(0, 0)) + ", rank " + std::to_string(r) +
+                " (the first "
+                "differing rank) has " +
+                std::to_string(word(r, 0)) + advice);
+        }
     }
-}
-
-/// Broadcasts `bytes` from rank 0 (in pieces of at most 1 GiB); other ranks receive into it.
-inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes) {
-    std::uint64_t size = bytes.size();
-    MPI_Request request;
-    check(MPI_Ibcast(&size, 1, MPI_UINT64_T, 0, comm, &request), "MPI_Ibcast");
-    wait_all(&request, 1, "MPI_Ibcast");
-    bytes.resize(static_cast<std::size_t>(size));
-    for (std::size_t offset = 0; offset < bytes.size(); offset += broadcast_piece_bytes) {
-        const int piece = static_cast<int>(std::min(broadcast_piece_bytes, bytes.size() - offset));
-        check(MPI_Ibcast(bytes.data() + offset, piece, MPI_BYTE, 0, comm, &request), "MPI_Ibcast");
-        wait_all(&request, 1, "MPI_Ibcast");
+    for (int r = 0; r < ranks; ++r) {
+        if (word(r, 1) == 0)
+            return;  // some rank did not hash (check off, or unserializable inputs)
+    }
+    for (int r = 1; r < ranks; ++r) {
+        if (word(r, 2) != word(0, 2) || word(r, 3) != word(0, 3)) {
+            throw std::invalid_argument(
+                "parkit::parallel_map (backend::mpi): argument inputs differs across ranks: "
+                "rank " +
+                std::to_string(r) +
+                " is the first rank whose inputs differ from "
+                "rank 0's (same count, different hash of the values)" +
+                advice + ", or turn the check off with options.mpi.check_inputs = false");
+        }
     }
 }
 
@@ -295,7 +312,7 @@ inline distributed_map_outcome engine_run(const distributed_map_job& job) {
     const distributed_topology where = engine_topology();
     if (where.size == 1) return run_root(job, MPI_COMM_NULL, 1);
     const MPI_Comm comm = communicator();
-    check_same_total(comm, job.total);
+    check_same_inputs(comm, job, where.size);
     if (job.total == 0) return distributed_map_outcome{where.rank == 0 || job.broadcast, {}};
     return where.rank == 0 ? run_root(job, comm, where.size) : run_other_rank(job, comm, where.rank);
 }

@@ -3,15 +3,19 @@
 /// Waiting on MPI without burning a core: poll the request, spinning briefly and then sleeping
 /// a little longer each round (up to 200 us), so a rank that waits leaves the CPU to ranks and
 /// threads that compute (OpenMPI's blocking calls busy-poll). And the last resort when a rank
-/// cannot follow the protocol any more: abort the whole job with a message, never hang. And
+/// cannot follow the protocol any more: abort the whole job with a message, never hang; at the
+/// start of a collective call, an error instead of a hang when a rank never joins it. And
 /// `parkit::mpi::barrier()`, the polite barrier.
 
 #include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "environment.hpp"
@@ -46,6 +50,51 @@ inline void wait_all(MPI_Request* requests, int count, const char* what) {
     for (;;) {
         check(MPI_Testall(count, requests, &done, MPI_STATUSES_IGNORE), what);
         if (done != 0) return;
+        pace.pause();
+    }
+}
+
+/// Counts a collective call of parkit's (every rank counts the same calls) and returns its
+/// number, 1 for the first: what `wait_collective` compares the departures with.
+inline std::uint64_t enter_collective() noexcept {
+    return ++departures().entered;
+}
+
+/// Waits for `request`, the first operation of parkit's collective call number `call`
+/// (`enter_collective`) named `what`, on parkit's communicator `comm`; instead of hanging
+/// forever, throws when a rank that never joined the call has left the job (see
+/// `announce_departure`) or, with `timeout_s` > 0, when that many seconds pass.
+/// @throws parkit::mpi::join_error / join_timeout (the request stays pending: the job cannot
+/// go on and should end); std::runtime_error when MPI reports an error.
+inline void wait_collective(MPI_Comm comm, MPI_Request& request, std::uint64_t call,
+                            const char* what, double timeout_s) {
+    backoff pace;
+    const auto start = std::chrono::steady_clock::now();
+    const auto here = [] { return " (on rank " + std::to_string(rank()) + ")"; };
+    for (;;) {
+        int done = 0;
+        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
+        if (done != 0) return;
+        collect_departures(comm);
+        for (const auto& [who, calls] : departures().left) {
+            if (calls < call) {
+                throw join_error(
+                    std::string("parkit::mpi: rank ") + std::to_string(who) +
+                    " left the job (its parkit::mpi::environment ended) without joining " + what +
+                    here() + ": every rank must make the same parkit calls in the same order");
+            }
+        }
+        if (timeout_s > 0 &&
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+                timeout_s) {
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%g", timeout_s);
+            throw join_timeout(
+                std::string("parkit::mpi: waited ") + seconds +
+                " s (options.mpi.join_timeout_s) in " + what + here() +
+                " for ranks that never joined: every rank must make the same parkit calls in the "
+                "same order; the job cannot go on");
+        }
         pace.pause();
     }
 }
