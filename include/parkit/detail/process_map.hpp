@@ -86,8 +86,6 @@ public:
         for (std::size_t i = 0; i < workers_; ++i) spawn(i);
         std::vector<pollfd> fds;
         std::vector<std::size_t> owners;
-        message_header header{};
-        std::vector<std::byte> payload;
         while (!finished()) {
             for (std::size_t i = 0; i < workers_; ++i) {
                 if (!slots_[i].busy && slots_[i].process.fd >= 0) hand_out(i);
@@ -118,17 +116,10 @@ public:
                 throw std::system_error(errno, std::generic_category(), "parkit: poll");
             for (std::size_t k = 0; k < fds.size(); ++k) {
                 const std::size_t i = owners[k];
-                if (!fds[k].revents || !slots_[i].busy || fds[k].fd != slots_[i].process.fd) {
-                    const bool ended = fds[k].revents && slots_[i].busy && fds[k].fd == slots_[i].process.watch;
-                    if (!ended) continue;
-                    // It ended: its last reply, if any, is in the socket already.
-                    pollfd data{slots_[i].process.fd, POLLIN, 0};
-                    if (::poll(&data, 1, 0) <= 0) {
-                        lost_worker(i, nullptr);
-                        continue;
-                    }
-                }
-                receive_reply(i, header, payload);
+                if (!fds[k].revents || !slots_[i].busy) continue;
+                // Data, or the pidfd says it ended (its last reply, if any, is in the socket
+                // already): take what is there without blocking.
+                receive_replies(i, fds[k].fd == slots_[i].process.watch);
             }
             if (unwatched) check_unwatched_workers();
             if (timeout_s_ > 0) check_deadlines();
@@ -145,6 +136,7 @@ public:
 private:
     struct slot {
         worker_process process;
+        message_reader inbox;  // the worker's replies, buffered until whole
         index_range chunk{};
         bool busy = false;
     };
@@ -189,27 +181,35 @@ private:
         }
     }
 
-    // Takes worker i's reply (poll saw data): the chunk's outcomes, or the worker ends because
-    // it is gone or sent something that is no reply (a bad header: see valid_header), or a
-    // reply that could not be taken in.
-    void receive_reply(std::size_t i, message_header& header, std::vector<std::byte>& payload) {
-        bool received = false, refused = false;
+    // Takes what worker i has sent (poll saw data, or `ended`: its pidfd says it is gone)
+    // without ever blocking: a reply is taken once it is buffered whole, so a worker that
+    // stops in the middle of one — killed while writing, or whose task wrote a partial header
+    // into the socket and then hangs — cannot stall the map or its time limits. The worker is
+    // lost when the stream ends, when it sends something that is no reply to its chunk (a bad
+    // header: see valid_header), or when it ended with its chunk unanswered.
+    void receive_replies(std::size_t i, bool ended) {
+        slot& s = slots_[i];
+        bool open = true;
         std::string problem;
         try {
-            received = receive_message(slots_[i].process.fd, header, payload, &refused);
+            open = s.inbox.fill(s.process.fd, true);
         } catch (const std::exception& e) {
             problem = std::string("a reply that could not be received (") + e.what() + ")";
         }
-        if (received && header.kind == message_kind::chunk_done && header.id == slots_[i].chunk.begin) {
-            take_chunk(i, payload);
-            return;
+        message_header header{};
+        std::span<const std::byte> payload;
+        while (problem.empty() && s.busy && s.inbox.next(header, payload)) {
+            if (header.kind == message_kind::chunk_done && header.id == s.chunk.begin) {
+                take_chunk(i, payload);
+            } else {
+                problem = "a reply to a chunk it was not running";
+            }
         }
-        if (received) problem = "a reply to a chunk it was not running";
-        else if (refused) problem = describe_bad_header(header);
-        if (problem.empty()) {
-            lost_worker(i, nullptr);
-        } else {
+        if (problem.empty() && s.inbox.bad()) problem = s.inbox.problem();
+        if (!problem.empty()) {
             lost_worker(i, nullptr, "sent " + problem + ", so it was killed (protocol error)");
+        } else if (s.busy && (!open || ended)) {
+            lost_worker(i, nullptr);
         }
     }
 
@@ -226,6 +226,7 @@ private:
     }
 
     void spawn(std::size_t i) {
+        slots_[i].inbox = message_reader{};
         slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, i, activity_[i]); });
     }
 
