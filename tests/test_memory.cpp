@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <parkit/memory.hpp>
+#include <parkit/imap.hpp>
+#include <parkit/parallel_for.hpp>
 #include <parkit/parallel_map.hpp>
 
 #include "reliability_support.hpp"
@@ -539,4 +541,80 @@ TEST_CASE("memory: opening a cache removes temporary files of dead writers, neve
     REQUIRE(::waitpid(zombie, nullptr, 0) == zombie);
     ::close(hold[0]);
     REQUIRE(only_entry(dir.path, "tmp_v1") == entry);  // entries are never touched
+}
+
+namespace {
+// The task of the checkpoint tests: a value that depends on x, and a kill of the whole process
+// at input `die_at` (the crash of a job in the middle of a map).
+double checkpointed_task(int x, int die_at) {
+    if (x == die_at) ::raise(SIGKILL);
+    return 0.5 * x * x + 1.0;
+}
+int square_of(int x) { return x * x; }
+}  // namespace
+
+TEST_CASE("parallel_map with a checkpoint resumes after a crash, computing only what was lost", "[memory][checkpoint]") {
+    scratch_dir dir;
+    std::vector<int> xs(200);
+    for (int i = 0; i < 200; ++i) xs[static_cast<std::size_t>(i)] = i;
+    // The first run is killed by SIGKILL at input 150: inputs 0..149 ran (sequentially) first.
+    const pid_t child = ::fork();
+    if (child == 0) {
+        parkit::memory mem{dir.path};
+        (void)parkit::parallel_map([](int x) { return checkpointed_task(x, 150); }, xs,
+                                   {.backend = parkit::backend::sequential, .checkpoint = {mem, "task_v1"}});
+        ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);
+    // The rerun (which no longer dies; same name: same values) takes the 150 finished results
+    // from disk and computes the 50 that were lost.
+    auto rerun = [](int x) { return checkpointed_task(x, -1); };
+    {
+        parkit::memory mem{dir.path};
+        const auto out = parkit::parallel_map(rerun, xs, {.n_jobs = 2, .checkpoint = {mem, "task_v1"}});
+        CHECK(mem.stats().hits == 150);
+        CHECK(mem.stats().misses == 50);
+        REQUIRE(out.size() == 200);
+        for (int i = 0; i < 200; ++i) CHECK(out[static_cast<std::size_t>(i)] == 0.5 * i * i + 1.0);
+    }
+    // Every backend reads the same entries (on processes the workers look them up).
+    for (auto b : {parkit::backend::processes, parkit::backend::sequential}) {
+        CAPTURE(static_cast<int>(b));
+        parkit::memory mem{dir.path};
+        const auto out = parkit::parallel_map(rerun, xs, {.n_jobs = 2, .backend = b, .checkpoint = {mem, "task_v1"}});
+        REQUIRE(out.size() == 200);
+        CHECK(out[123] == 0.5 * 123 * 123 + 1.0);
+        if (b == parkit::backend::sequential) CHECK(mem.stats().misses == 0);
+    }
+    // Without a name a lambda is named after its type: a second run is all hits.
+    parkit::memory mem{dir.path};
+    auto cube = [](int x) { return x * x * x; };
+    (void)parkit::parallel_map(cube, xs, {.checkpoint = mem});
+    const auto again = parkit::parallel_map(cube, xs, {.checkpoint = mem});
+    CHECK(mem.stats().misses == 200);
+    CHECK(mem.stats().hits == 200);
+    CHECK(again[199] == 199 * 199 * 199);
+}
+
+TEST_CASE("a checkpoint that a call cannot honour is refused, never ignored", "[memory][checkpoint][errors]") {
+    scratch_dir dir;
+    parkit::memory mem{dir.path};
+    const std::vector<int> xs{1, 2, 3};
+    CHECK_THROWS_WITH(parkit::parallel_map(square_of, xs, {.checkpoint = mem}),
+                      Catch::Contains("options.checkpoint needs a name for a plain function"));
+    CHECK(parkit::parallel_map(square_of, xs, {.checkpoint = {mem, "square_v1"}}) == std::vector<int>{1, 4, 9});
+    parkit::thread_pool pool(1);
+    CHECK_THROWS_WITH(pool.map(square_of, xs, {.checkpoint = mem}),
+                      Catch::Contains("parkit::thread_pool::map") && Catch::Contains("options.checkpoint"));
+    CHECK_THROWS_WITH(parkit::parallel_for(0, 3, [](int) {}, {.checkpoint = mem}),
+                      Catch::Contains("parkit::parallel_for") && Catch::Contains("options.checkpoint"));
+    CHECK_THROWS_WITH(parkit::imap(square_of, xs, {.checkpoint = mem}), Catch::Contains("options.checkpoint"));
+    struct unsendable {  // neither trivially copyable nor with a serialize member
+        std::string label;
+    };
+    CHECK_THROWS_WITH(parkit::parallel_map([](int x) { return unsendable{std::to_string(x)}; }, xs, {.checkpoint = mem}),
+                      Catch::Contains("options.checkpoint needs a function returning a value of a serializable"));
 }

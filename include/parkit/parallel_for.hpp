@@ -102,10 +102,11 @@ template <detail::loop_index First, detail::loop_index Last, class F,
     requires std::invocable<F&, I>
 void parallel_for(First first_index, Last last_index, F&& f, const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_for");
+    detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::parallel_for");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     auto body = [&f, first](std::size_t offset) { std::invoke(f, detail::index_at(first, offset)); };
-    detail::dispatch_map(body, detail::iota_range{0, n}, opts);
+    detail::dispatch_backend(body, detail::iota_range{0, n}, opts);
 }
 
 /// Reduces `map(i)` for every integer `i` in [first, last) with `reduce`, starting from `init`,
@@ -137,6 +138,7 @@ template <detail::loop_index First, detail::loop_index Last, class T, class Map,
 T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&& reduce,
                   const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_reduce");
+    detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::parallel_reduce");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     if (n == 0) return init;
@@ -158,7 +160,7 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
     block_opts.chunk_size = 0;  // the blocks are fixed above; how they are batched does not matter
     block_opts.mpi.broadcast = true;  // backend::mpi: every rank folds every block result
     std::vector<T> partials =
-        detail::dispatch_map(reduce_block, detail::iota_range{0, blocks}, block_opts);
+        detail::dispatch_backend(reduce_block, detail::iota_range{0, blocks}, block_opts);
 
     T result = std::move(init);
     for (T& partial : partials) {

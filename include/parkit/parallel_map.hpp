@@ -14,6 +14,7 @@
 
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
+#include "detail/checkpointed_map.hpp"
 #include "detail/distributed_map.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
@@ -45,8 +46,9 @@ auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnErr
 /// Picks where a `parallel_map` call runs and runs it: the calling thread alone
 /// (`backend::sequential`), threads (`run_thread_map`), worker processes forked for the call
 /// (`backend::processes`), or the engine registered by `parkit/mpi.hpp` (`backend::mpi`).
+/// `options.checkpoint` must be empty (see `dispatch_map`).
 template <class F, class Range, class OnError>
-auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
+auto dispatch_backend(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     require_callable(f, "parkit::parallel_map", "f");
     require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
     const int workers = workers_for_work(resolve_n_jobs(opts.n_jobs),
@@ -98,6 +100,25 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     return run_thread_map(workers, f, std::forward<Range>(inputs), opts);
 }
 
+/// Runs a `parallel_map` call: through the checkpoint's cache when `options.checkpoint` is set
+/// (the cached function then runs on the chosen backend), else straight on the backend.
+template <class F, class Range, class OnError>
+auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
+    if (opts.checkpoint) {
+        using R = map_result_t<F, std::remove_reference_t<Range>>;
+        using input_t = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
+        require_callable(f, "parkit::parallel_map", "f");
+        if constexpr (checkpointable_v<R, input_t>) {
+            return run_checkpointed(f, opts, "parkit::parallel_map", [&](auto& through_cache, const auto& inner) {
+                return dispatch_backend(through_cache, std::forward<Range>(inputs), inner);
+            });
+        } else {
+            throw not_checkpointable("parkit::parallel_map");
+        }
+    }
+    return dispatch_backend(f, std::forward<Range>(inputs), opts);
+}
+
 }  // namespace detail
 
 /// Applies `f` to every element of `inputs` (any sized range: vector, span, `std::views::iota`,
@@ -116,6 +137,9 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 ///   `parkit::timeout_error` naming the pending tasks, and since a thread cannot be stopped the
 ///   running tasks finish in the background with their results dropped (concurrent.futures'
 ///   semantics; the call keeps its own copies of `f` and the inputs for them).
+/// - `checkpoint`: a `parkit::memory` disk cache that keeps each finished result, so that
+///   running the call again (after a crash, a killed job, a lost MPI rank) recomputes only the
+///   tasks that had not finished; see `parkit::checkpoint_store`.
 /// - Errors: the first failing task (lowest index seen) stops the call and is thrown as
 ///   `parkit::task_error` (index + the task's exception nested); with
 ///   `.on_error = parkit::on_error::collect` every task runs and a `parkit::collected<R>` with

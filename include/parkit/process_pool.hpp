@@ -525,6 +525,7 @@ private:
             throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
                                         "limit is the pool's (process_pool(n_jobs, task_timeout_s))");
         detail::require_callable(f, "parkit::process_pool::map", "f");
+        detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::process_pool::map");
         check_usable("map");
         const detail::indexed_input<const Range> input(inputs);
         const std::size_t n = input.size();

@@ -363,6 +363,7 @@ private:
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
+        detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::thread_pool::map");
         if (opts.task_timeout_s != 0.0)
             throw std::invalid_argument(
                 "parkit::thread_pool::map: options.task_timeout_s is not honoured by a pool's map (its "

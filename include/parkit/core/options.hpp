@@ -2,10 +2,49 @@
 /// @file
 /// The options of `parallel_map` and `map`: workers, backend, chunking, progress, error policy.
 
+#include <concepts>
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 namespace parkit {
+
+class memory;  // parkit/memory.hpp
+
+/// Where a map keeps its finished results so that a rerun after a crash recomputes only what
+/// was lost: `parallel_map(f, xs, {.checkpoint = parkit::memory{"ckpt"}})`, or with a name
+/// for the function, `{.checkpoint = {parkit::memory{"ckpt"}, "solve_v1"}}`. Each result is
+/// stored in that disk cache as soon as its task finishes (by the thread, worker process or
+/// MPI rank that computed it), keyed by the function's name and the input's value, and each
+/// task first looks for its entry (a hit costs a few microseconds). Without a name, a lambda
+/// or function object is named after its type; a plain function needs a name (all functions
+/// of one signature share a type). Change the name when the function's code changes, as with
+/// `memory::cache`.
+class checkpoint_store {
+public:
+    /// No checkpoint (the default).
+    checkpoint_store() = default;
+
+    /// Checkpoints into `cache`, naming the function `name` (empty: after the callable's type).
+    template <class Memory>
+        requires std::same_as<std::remove_cvref_t<Memory>, memory>
+    checkpoint_store(Memory&& cache, std::string name = {})  // NOLINT(google-explicit-constructor): `.checkpoint = memory{dir}`
+        : cache_(std::make_shared<const memory>(std::forward<Memory>(cache))), name_(std::move(name)) {}
+
+    /// True when a cache was given.
+    explicit operator bool() const noexcept { return cache_ != nullptr; }
+    /// The cache (null without one).
+    [[nodiscard]] const memory* cache() const noexcept { return cache_.get(); }
+    /// The function's name in the cache (empty: derived from the callable's type).
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+private:
+    std::shared_ptr<const memory> cache_;
+    std::string name_;
+};
 
 /// Where `parallel_map` runs its tasks.
 enum class backend {
@@ -121,6 +160,9 @@ struct basic_options {
     /// chunks per worker, at most `detail::max_auto_in_flight` inputs), like joblib's
     /// `pre_dispatch='2*n_jobs'`. Memory stays bounded by this window however long the input.
     std::size_t max_in_flight = 0;
+    /// `parallel_map` only: keep each finished result in a disk cache and take it from there
+    /// when the call is run again (resuming after a crash), see `checkpoint_store`.
+    checkpoint_store checkpoint{};
 };
 
 /// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
@@ -135,6 +177,7 @@ struct basic_options<on_error::raise_t> {
     double task_timeout_s = 0.0;                          ///< per-task limit, 0 = none
     mpi_options mpi{};                                    ///< mpi only: broadcast, threads per rank
     std::size_t max_in_flight = 0;                        ///< imap only: inputs taken ahead, 0 = auto
+    checkpoint_store checkpoint{};                        ///< parallel_map only: resume from a disk cache
 };
 
 /// Options with the default error policy (`on_error::raise`).

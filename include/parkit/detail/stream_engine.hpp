@@ -269,6 +269,7 @@ public:
           user_window_(opts.max_in_flight) {
         require_callable(state_->f, call, "f");
         require_valid_timeout(opts.task_timeout_s, (std::string(call) + ": options.task_timeout_s").c_str());
+        require_no_checkpoint(static_cast<bool>(opts.checkpoint), call);
         const int workers = resolve_n_jobs(opts.n_jobs);
         switch (opts.backend) {
             case backend::sequential:
