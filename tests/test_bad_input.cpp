@@ -26,6 +26,7 @@ using Catch::Contains;
 namespace {
 
 int square(int x) { return x * x; }
+int doubled(int x) { return 2 * x; }
 using int_function = int (*)(int);
 constexpr int_function null_function = nullptr;
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
@@ -164,4 +165,36 @@ TEST_CASE("bad input: a malformed task outcome gives serialization_error", "[bad
     parkit::input_archive archive(reply);
     CHECK_THROWS_AS(parkit::detail::decode_outcome<int>(archive, 0, [](int) {}, [](std::exception_ptr) {}),
                     parkit::serialization_error);
+}
+
+TEST_CASE("bad input: options a call does not honour are refused naming the field, never ignored", "[bad_input][options]") {
+    const std::vector<int> xs{1, 2, 3};
+    auto twice = [](int x) { return 2 * x; };
+    parkit::thread_pool pool(2);
+    // A thread_pool's map runs on its threads: another backend is an error, not threads in disguise.
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::processes}),
+                      Catch::Contains("parkit::thread_pool::map") && Catch::Contains("options.backend"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::sequential}), Catch::Contains("options.backend"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.max_in_flight = 4}), Catch::Contains("options.max_in_flight"));
+    parkit::options mpi_set;
+    mpi_set.mpi.threads_per_rank = 4;
+    CHECK_THROWS_WITH(pool.map(twice, xs, mpi_set), Catch::Contains("options.mpi"));
+    CHECK(pool.map(twice, xs, {.backend = parkit::backend::threads}) == std::vector<int>{2, 4, 6});
+    // parallel_map: a stream window, or MPI settings without backend::mpi.
+    CHECK_THROWS_WITH(parkit::parallel_map(twice, xs, {.max_in_flight = 8}),
+                      Catch::Contains("parkit::parallel_map") && Catch::Contains("options.max_in_flight"));
+    CHECK_THROWS_WITH(parkit::parallel_map(twice, xs, mpi_set),
+                      Catch::Contains("parkit::parallel_map") && Catch::Contains("options.mpi"));
+    // Loops and streams.
+    CHECK_THROWS_WITH(parkit::parallel_for(0, 3, [](int) {}, {.max_in_flight = 2}), Catch::Contains("options.max_in_flight"));
+    CHECK_THROWS_WITH(parkit::parallel_reduce(0, 3, 0, [](int i) { return i; }, std::plus<>{}, mpi_set),
+                      Catch::Contains("parkit::parallel_reduce") && Catch::Contains("options.mpi"));
+    CHECK(parkit::parallel_reduce(0, 4, 0, [](int i) { return i; }, std::plus<>{}) == 6);
+    CHECK_THROWS_WITH(parkit::imap(twice, xs, mpi_set), Catch::Contains("options.mpi"));
+    // A process_pool's map takes backend::processes (its own kind), not threads-only fields.
+    parkit::process_pool procs(1);
+    CHECK(procs.map(doubled, xs, {.backend = parkit::backend::processes}) == std::vector<int>{2, 4, 6});
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.backend = parkit::backend::mpi}),
+                      Catch::Contains("parkit::process_pool::map") && Catch::Contains("options.backend"));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.max_in_flight = 3}), Catch::Contains("options.max_in_flight"));
 }

@@ -102,7 +102,9 @@ template <detail::loop_index First, detail::loop_index Last, class F,
     requires std::invocable<F&, I>
 void parallel_for(First first_index, Last last_index, F&& f, const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_for");
-    detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::parallel_for");
+    detail::require_no_checkpoint(opts.checkpoint, "parkit::parallel_for");
+    detail::require_no_in_flight_window(opts.max_in_flight, "parkit::parallel_for");
+    detail::require_no_mpi_settings(opts.mpi, opts.backend, "parkit::parallel_for");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     auto body = [&f, first](std::size_t offset) { std::invoke(f, detail::index_at(first, offset)); };
@@ -138,7 +140,9 @@ template <detail::loop_index First, detail::loop_index Last, class T, class Map,
 T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&& reduce,
                   const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_reduce");
-    detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::parallel_reduce");
+    detail::require_no_checkpoint(opts.checkpoint, "parkit::parallel_reduce");
+    detail::require_no_in_flight_window(opts.max_in_flight, "parkit::parallel_reduce");
+    detail::require_no_mpi_settings(opts.mpi, opts.backend, "parkit::parallel_reduce");
     const I first = static_cast<I>(first_index);
     const std::size_t n = detail::index_count(first, static_cast<I>(last_index));
     if (n == 0) return init;
@@ -158,7 +162,7 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
     };
     options block_opts = opts;
     block_opts.chunk_size = 0;  // the blocks are fixed above; how they are batched does not matter
-    block_opts.mpi.broadcast = true;  // backend::mpi: every rank folds every block result
+    if (opts.backend == backend::mpi) block_opts.mpi.broadcast = true;  // every rank folds every block result
     std::vector<T> partials =
         detail::dispatch_backend(reduce_block, detail::iota_range{0, blocks}, block_opts);
 

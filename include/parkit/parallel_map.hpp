@@ -15,6 +15,7 @@
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
 #include "detail/checkpointed_map.hpp"
+#include "detail/option_checks.hpp"
 #include "detail/distributed_map.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/process_map.hpp"
@@ -51,6 +52,8 @@ template <class F, class Range, class OnError>
 auto dispatch_backend(F& f, Range&& inputs, const basic_options<OnError>& opts) {
     require_callable(f, "parkit::parallel_map", "f");
     require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
+    require_no_in_flight_window(opts.max_in_flight, "parkit::parallel_map");
+    require_no_mpi_settings(opts.mpi, opts.backend, "parkit::parallel_map");
     const int workers = workers_for_work(resolve_n_jobs(opts.n_jobs),
                                          static_cast<std::size_t>(std::ranges::size(inputs)), opts.chunk_size);
     switch (opts.backend) {

@@ -31,6 +31,7 @@
 #include "core/process_errors.hpp"
 #include "core/serialization.hpp"
 #include "detail/argument_checks.hpp"
+#include "detail/option_checks.hpp"
 #include "detail/fork_generation.hpp"
 #include "detail/fork_server.hpp"
 #include "detail/process_io.hpp"
@@ -525,7 +526,7 @@ private:
             throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
                                         "limit is the pool's (process_pool(n_jobs, task_timeout_s))");
         detail::require_callable(f, "parkit::process_pool::map", "f");
-        detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::process_pool::map");
+        detail::require_executor_map_options(opts, "parkit::process_pool::map", parkit::backend::processes);
         check_usable("map");
         const detail::indexed_input<const Range> input(inputs);
         const std::size_t n = input.size();

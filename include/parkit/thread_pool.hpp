@@ -27,6 +27,7 @@
 #include "detail/cpu_placement.hpp"
 #include "detail/detached_task.hpp"
 #include "detail/fork_generation.hpp"
+#include "detail/option_checks.hpp"
 #include "detail/map_engine.hpp"
 #include "detail/shared_state.hpp"
 #include "detail/work_deque.hpp"
@@ -363,7 +364,7 @@ private:
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
-        detail::require_no_checkpoint(static_cast<bool>(opts.checkpoint), "parkit::thread_pool::map");
+        detail::require_executor_map_options(opts, "parkit::thread_pool::map");
         if (opts.task_timeout_s != 0.0)
             throw std::invalid_argument(
                 "parkit::thread_pool::map: options.task_timeout_s is not honoured by a pool's map (its "

@@ -32,17 +32,6 @@ void require_callable(const F& f, const char* call, const char* argument) {
     }
 }
 
-/// Refuses `options.checkpoint` in a call that does not honour it (never ignored silently);
-/// `checkpoint_set` is `bool(opts.checkpoint)`.
-/// @throws std::invalid_argument naming `options.checkpoint` and `call`.
-inline void require_no_checkpoint(bool checkpoint_set, const char* call) {
-    if (checkpoint_set) {
-        throw std::invalid_argument(std::string(call) +
-                                    ": options.checkpoint is honoured by parkit::parallel_map only (use it there, "
-                                    "or parkit::memory::cache for single calls)");
-    }
-}
-
 /// Checks a per-task time limit: finite, >= 0 (0 = no limit) and at most max_task_timeout_s.
 /// @throws std::invalid_argument naming `name` (e.g. "parkit::parallel_map: options.task_timeout_s").
 inline void require_valid_timeout(double seconds, const char* name) {

@@ -34,6 +34,7 @@
 #include "../process_pool.hpp"
 #include "../thread_pool.hpp"
 #include "argument_checks.hpp"
+#include "option_checks.hpp"
 #include "progress_reporter.hpp"
 #include "task_codec.hpp"
 
@@ -269,7 +270,8 @@ public:
           user_window_(opts.max_in_flight) {
         require_callable(state_->f, call, "f");
         require_valid_timeout(opts.task_timeout_s, (std::string(call) + ": options.task_timeout_s").c_str());
-        require_no_checkpoint(static_cast<bool>(opts.checkpoint), call);
+        require_no_checkpoint(opts.checkpoint, call);
+        require_no_mpi_settings(opts.mpi, opts.backend, call);
         const int workers = resolve_n_jobs(opts.n_jobs);
         switch (opts.backend) {
             case backend::sequential:
