@@ -103,6 +103,30 @@ auto dispatch_backend(F& f, Range&& inputs, const basic_options<OnError>& opts) 
     return run_thread_map(workers, f, std::forward<Range>(inputs), opts);
 }
 
+/// Whether `parallel_map(f, inputs)` can run; when not, a static_assert says why in one line
+/// (instead of the compiler listing every overload with its constraints) and the call
+/// compiles no further.
+template <class F, class Range>
+constexpr bool map_arguments_fit() {
+    if constexpr (!std::ranges::range<Range>) {
+        static_assert(std::ranges::range<Range> && false,
+                      "parkit::parallel_map: inputs must be a range (a vector, an array, parkit::indices(n), ...)");
+        return false;
+    } else if constexpr (!std::ranges::sized_range<Range>) {
+        static_assert(std::ranges::sized_range<Range> && false,
+                      "parkit::parallel_map: inputs must be a sized range (a filter view is not): collect it into "
+                      "a std::vector first, or stream it with parkit::imap");
+        return false;
+    } else if constexpr (!std::invocable<F&, std::ranges::range_reference_t<Range>>) {
+        static_assert(std::is_invocable_v<F&, std::ranges::range_reference_t<Range>> && false,
+                      "parkit::parallel_map: f cannot be called with an element of inputs (check the type of "
+                      "f's parameter against the element type)");
+        return false;
+    } else {
+        return true;
+    }
+}
+
 /// Runs a `parallel_map` call: through the checkpoint's cache when `options.checkpoint` is set
 /// (the cached function then runs on the chosen backend), else straight on the backend.
 template <class F, class Range, class OnError>
@@ -152,19 +176,15 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// Calling `parallel_map` from inside a task (nesting) is fine: the caller takes part in the work.
 /// @throws std::invalid_argument for an invalid `n_jobs`.
 template <class F, class Range>
-    requires std::ranges::sized_range<Range> &&
-             std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map(F&& f, Range&& inputs, const options& opts = {}) {
-    return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
+    if constexpr (detail::map_arguments_fit<F, Range>()) return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
 }
 
 /// `parallel_map` with `on_error::collect`: returns `parkit::collected<R>` (every result as an
 /// optional, every failure with its index), like the chapter's "Successful: 9 / Failed: 1".
 template <class F, class Range>
-    requires std::ranges::sized_range<Range> &&
-             std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map(F&& f, Range&& inputs, const collect_options& opts) {
-    return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
+    if constexpr (detail::map_arguments_fit<F, Range>()) return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
 }
 
 /// `parallel_map` over a braced list: `parallel_map(f, {1, 2, 3})`.
