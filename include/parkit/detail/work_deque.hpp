@@ -11,9 +11,10 @@
 /// and the deque is ~60 lines. The ring has a fixed capacity; a push that finds it full returns
 /// false and the caller queues the task elsewhere (the worker's FIFO `work_queue`).
 ///
-/// Every slot is an atomic, and a push publishes with a release store of `bottom_` that a
-/// thief reads with acquire, so the task's contents are ordered before its theft without
-/// relying on stand-alone fences (which ThreadSanitizer does not model); the sequentially
+/// Every slot is an atomic, and every store of `bottom_` (the owner's pushes and pops) is a
+/// release that a thief reads with acquire, so whatever the owner did before — building the
+/// tasks it pushed — is ordered before a theft without relying on stand-alone fences (which
+/// ThreadSanitizer does not model; on x86 a release store is a plain store); the sequentially
 /// consistent fences only settle the race for the last task between the owner and a thief.
 
 #include <atomic>
@@ -49,18 +50,18 @@ public:
     /// Owner: takes the newest task; null when empty (or a thief took the last one).
     state_base* pop() noexcept {
         const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
-        bottom_.store(b, std::memory_order_relaxed);
+        bottom_.store(b, std::memory_order_release);
         std::atomic_thread_fence(std::memory_order_seq_cst);
         std::int64_t t = top_.load(std::memory_order_relaxed);
         if (t > b) {  // empty
-            bottom_.store(b + 1, std::memory_order_relaxed);
+            bottom_.store(b + 1, std::memory_order_release);
             return nullptr;
         }
         state_base* task = slots_[b & mask].load(std::memory_order_relaxed);
         if (t == b) {  // the last task: a thief may be taking it too
             if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
                 task = nullptr;
-            bottom_.store(b + 1, std::memory_order_relaxed);
+            bottom_.store(b + 1, std::memory_order_release);
         }
         return task;
     }
