@@ -12,7 +12,8 @@
 
 namespace parkit {
 
-class memory;  // parkit/memory.hpp
+/// The disk cache of parkit/memory.hpp, declared here so that `checkpoint_store` can hold one.
+class memory;
 
 /// Where a map keeps its finished results so that a rerun after a crash recomputes only what
 /// was lost: `parallel_map(f, xs, {.checkpoint = parkit::memory{"ckpt"}})`, or with a name
