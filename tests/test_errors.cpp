@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include "iota.hpp"
 
 #include <parkit/parkit.hpp>
 
@@ -22,7 +23,7 @@ int risky_computation(int x) {
 TEST_CASE("a failing task raises task_error with its index and the original exception", "[errors][parallel_map]") {
     for (auto b : {parkit::backend::sequential, parkit::backend::threads}) {
         try {
-            parkit::parallel_map(risky_computation, std::views::iota(0, 10), {.backend = b});
+            parkit::parallel_map(risky_computation, parkit_test::iota(0, 10), {.backend = b});
             FAIL("no exception");
         } catch (const parkit::task_error& e) {
             CHECK(e.index() == 5);
@@ -41,7 +42,7 @@ TEST_CASE("the lowest failing index is reported", "[errors][parallel_map]") {
         return x;
     };
     try {
-        parkit::parallel_map(fails_from_100, std::views::iota(0, 1000), {.backend = parkit::backend::sequential});
+        parkit::parallel_map(fails_from_100, parkit_test::iota(0, 1000), {.backend = parkit::backend::sequential});
         FAIL("no exception");
     } catch (const parkit::task_error& e) {
         CHECK(e.index() == 100);
@@ -56,7 +57,7 @@ TEST_CASE("after a failure the remaining work is cancelled", "[errors][parallel_
         std::this_thread::sleep_for(200us);
         return x;
     };
-    CHECK_THROWS_AS(parkit::parallel_map(f, std::views::iota(0, 2000), {.n_jobs = 2}), parkit::task_error);
+    CHECK_THROWS_AS(parkit::parallel_map(f, parkit_test::iota(0, 2000), {.n_jobs = 2}), parkit::task_error);
     CHECK(ran.load() < 2000);
     CHECK(ran.load() >= 1);
 }
@@ -64,7 +65,7 @@ TEST_CASE("after a failure the remaining work is cancelled", "[errors][parallel_
 TEST_CASE("on_error::collect returns every result and every error", "[errors][collect]") {
     // The chapter's error-handling experiment: 10 tasks, x == 5 fails.
     for (auto b : {parkit::backend::sequential, parkit::backend::threads}) {
-        parkit::collected<int> out = parkit::parallel_map(risky_computation, std::views::iota(0, 10),
+        parkit::collected<int> out = parkit::parallel_map(risky_computation, parkit_test::iota(0, 10),
                                                           {.backend = b, .on_error = parkit::on_error::collect});
         CHECK(out.succeeded() == 9);
         CHECK(out.failed() == 1);
@@ -93,7 +94,7 @@ TEST_CASE("collect mode keeps going through many failures", "[errors][collect]")
             if (x % 7 == 0) throw std::domain_error("multiple of 7");
             return x;
         },
-        std::views::iota(0, 7000), {.chunk_size = 50, .on_error = parkit::on_error::collect});
+        parkit_test::iota(0, 7000), {.chunk_size = 50, .on_error = parkit::on_error::collect});
     CHECK(out.failed() == 1000);
     CHECK(out.succeeded() == 6000);
     for (std::size_t k = 1; k < out.errors.size(); ++k) CHECK(out.errors[k - 1].index < out.errors[k].index);
@@ -103,7 +104,7 @@ TEST_CASE("collect mode keeps going through many failures", "[errors][collect]")
         [](int x) {
             if (x == 3) throw std::runtime_error("three");
         },
-        std::views::iota(0, 10), {.on_error = parkit::on_error::collect});
+        parkit_test::iota(0, 10), {.on_error = parkit::on_error::collect});
     CHECK(void_out.total == 10);
     CHECK(void_out.succeeded() == 9);
     CHECK(void_out.errors.at(0).index == 3);
@@ -115,7 +116,7 @@ TEST_CASE("non-standard exceptions are carried too", "[errors]") {
             if (x == 1) throw 42;
             return x;
         },
-        std::views::iota(0, 3), {.on_error = parkit::on_error::collect});
+        parkit_test::iota(0, 3), {.on_error = parkit::on_error::collect});
     REQUIRE(out.failed() == 1);
     CHECK(out.errors[0].type_name() == "int");
     try {
@@ -137,7 +138,7 @@ TEST_CASE("an exception from the progress callback stops the map and propagates 
                 std::this_thread::sleep_for(1ms);
                 return x;
             },
-            std::views::iota(0, 5000), {.on_progress = [](const parkit::progress_info&) { throw stop_now(); }});
+            parkit_test::iota(0, 5000), {.on_progress = [](const parkit::progress_info&) { throw stop_now(); }});
     };
     CHECK_THROWS_AS(call(), stop_now);
     CHECK(ran.load() < 5000);

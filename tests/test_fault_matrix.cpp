@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "reliability_support.hpp"
+#include "iota.hpp"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -213,7 +214,7 @@ TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash"
     int kills = 0;
     {
         random_killer killer(20);
-        out = parkit::parallel_map(task, std::views::iota(0, 10'000),
+        out = parkit::parallel_map(task, parkit_test::iota(0, 10'000),
                                    {.n_jobs = 2,
                                     .backend = parkit::backend::processes,
                                     .on_error = parkit::on_error::collect,
@@ -224,7 +225,7 @@ TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash"
     check_map(out, kills);
     require_no_children_left();
     // The next call works as if nothing happened.
-    const auto again = parkit::parallel_map(expected_value, std::views::iota(0, 100),
+    const auto again = parkit::parallel_map(expected_value, parkit_test::iota(0, 100),
                                             {.n_jobs = 2, .backend = parkit::backend::processes});
     CHECK(again[99] == expected_value(99));
     require_no_children_left();
@@ -260,7 +261,7 @@ TEST_CASE("fault matrix: the thread backend reports every exception and loses no
         if (fault_of(i) != fault::none) throw std::out_of_range("task " + std::to_string(i) + " is out of range");
         return expected_value(i);
     };
-    const auto out = parkit::parallel_map(throwing, std::views::iota(0, 10'000),
+    const auto out = parkit::parallel_map(throwing, parkit_test::iota(0, 10'000),
                                           {.n_jobs = 2, .on_error = parkit::on_error::collect});
     std::size_t injected = 0;
     for (int i = 0; i < 10'000; ++i) {

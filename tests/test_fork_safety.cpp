@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "reliability_support.hpp"
+#include "iota.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,7 +43,7 @@ int in_child(Body body, bool use_exit) {
 }
 
 int sum_in_parallel() {
-    const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::views::iota(0, 10'000));
+    const auto squares = parkit::parallel_map([](int x) { return x * x; }, parkit_test::iota(0, 10'000));
     long long total = std::accumulate(squares.begin(), squares.end(), 0LL);
     return total == 333'283'335'000LL ? 0 : 3;
 }

@@ -8,6 +8,7 @@
 #include <parkit/parallel_for.hpp>
 
 #include <catch2/catch.hpp>
+#include "iota.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -90,7 +91,7 @@ TEST_CASE("mpi backend: results in input order on rank 0, empty elsewhere", "[mp
     const auto none = parkit::parallel_map([](int x) { return x; }, std::vector<int>{}, on_mpi);
     const auto records = parkit::parallel_map(
         [](int x) { return sample{x, std::to_string(x), std::vector<double>(static_cast<std::size_t>(x % 5), x * 0.5)}; },
-        std::views::iota(0, 100), on_mpi);
+        parkit_test::iota(0, 100), on_mpi);
 
     CHECK(none.empty());
     if (is_root()) {

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include "iota.hpp"
 
 #include <parkit/parkit.hpp>
 
@@ -40,7 +41,7 @@ TEST_CASE("parallel_map keeps input order on every backend and chunking", "[para
 
 TEST_CASE("parallel_map accepts any sized range", "[parallel_map]") {
     auto sq = [](int x) { return x * x; };
-    CHECK(parkit::parallel_map(sq, std::views::iota(0, 5)) == std::vector<int>{0, 1, 4, 9, 16});
+    CHECK(parkit::parallel_map(sq, parkit_test::iota(0, 5)) == std::vector<int>{0, 1, 4, 9, 16});
     std::list<int> list{3, 1, 2};
     CHECK(parkit::parallel_map(sq, list) == std::vector<int>{9, 1, 4});
     const std::vector<int> data{1, 2, 3, 4};
@@ -74,7 +75,7 @@ TEST_CASE("parallel_map with void functions runs each element once", "[parallel_
 }
 
 TEST_CASE("parallel_map supports move-only and non-default-constructible results", "[parallel_map]") {
-    auto boxes = parkit::parallel_map([](int x) { return std::make_unique<int>(x + 1); }, std::views::iota(0, 300));
+    auto boxes = parkit::parallel_map([](int x) { return std::make_unique<int>(x + 1); }, parkit_test::iota(0, 300));
     REQUIRE(boxes.size() == 300);
     for (int i = 0; i < 300; ++i) CHECK(*boxes[static_cast<std::size_t>(i)] == i + 1);
 
@@ -82,10 +83,10 @@ TEST_CASE("parallel_map supports move-only and non-default-constructible results
         explicit no_default(int v) : value(v) {}
         int value;
     };
-    auto values = parkit::parallel_map([](int x) { return no_default(x * 2); }, std::views::iota(0, 100));
+    auto values = parkit::parallel_map([](int x) { return no_default(x * 2); }, parkit_test::iota(0, 100));
     CHECK(values[99].value == 198);
 
-    auto flags = parkit::parallel_map([](int x) { return x % 3 == 0; }, std::views::iota(0, 30'000));
+    auto flags = parkit::parallel_map([](int x) { return x % 3 == 0; }, parkit_test::iota(0, 30'000));
     static_assert(std::is_same_v<decltype(flags), std::vector<bool>>);
     CHECK(std::count(flags.begin(), flags.end(), true) == 10'000);
 }
@@ -100,7 +101,7 @@ TEST_CASE("parallel_map spreads long tasks over all workers", "[parallel_map][ch
             std::lock_guard lock(mutex);
             threads.insert(std::this_thread::get_id());
         },
-        std::views::iota(0, 40), {.n_jobs = 2});
+        parkit_test::iota(0, 40), {.n_jobs = 2});
     CHECK(threads.size() == 2);
 }
 
@@ -114,7 +115,7 @@ TEST_CASE("a fixed chunk_size still spreads the work over the workers", "[parall
                 std::lock_guard lock(mutex);
                 threads.insert(std::this_thread::get_id());
             },
-            std::views::iota(0, 200), {.n_jobs = 2, .chunk_size = chunk});
+            parkit_test::iota(0, 200), {.n_jobs = 2, .chunk_size = chunk});
         CHECK(threads.size() == 2);
     }
 }
@@ -129,8 +130,8 @@ TEST_CASE("parallel_map with more jobs than cores runs waiting tasks concurrentl
             while (started.load() < 16 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
             return started.load() >= 16 ? x : -1;
         },
-        std::views::iota(0, 16), {.n_jobs = 16});
-    CHECK(out == parkit::parallel_map([](int x) { return x; }, std::views::iota(0, 16)));
+        parkit_test::iota(0, 16), {.n_jobs = 16});
+    CHECK(out == parkit::parallel_map([](int x) { return x; }, parkit_test::iota(0, 16)));
 }
 
 TEST_CASE("parallel_map on an explicit pool uses that pool's threads", "[parallel_map][thread_pool]") {
@@ -145,7 +146,7 @@ TEST_CASE("parallel_map on an explicit pool uses that pool's threads", "[paralle
             threads.insert(std::this_thread::get_id());
             return x;
         },
-        std::views::iota(0, 60));
+        parkit_test::iota(0, 60));
     CHECK(out.size() == 60);
     CHECK(threads.size() >= 2);
     CHECK(threads.size() <= 3);  // 2 pool workers as runners + the calling thread
@@ -161,12 +162,12 @@ TEST_CASE("map on a pool counts n_jobs from the pool's size", "[parallel_map][th
         threads.insert(std::this_thread::get_id());
         return x;
     };
-    CHECK(pool.map(record, std::views::iota(0, 100), {.n_jobs = -3}).size() == 100);  // 4 - 2 = 2
+    CHECK(pool.map(record, parkit_test::iota(0, 100), {.n_jobs = -3}).size() == 100);  // 4 - 2 = 2
     CHECK(threads.size() <= 2);
-    CHECK_THROWS_AS(pool.map(record, std::views::iota(0, 10), {.n_jobs = -5}), std::invalid_argument);
-    auto collected = pool.map(record, std::views::iota(0, 10), {.n_jobs = 2, .on_error = parkit::on_error::collect});
+    CHECK_THROWS_AS(pool.map(record, parkit_test::iota(0, 10), {.n_jobs = -5}), std::invalid_argument);
+    auto collected = pool.map(record, parkit_test::iota(0, 10), {.n_jobs = 2, .on_error = parkit::on_error::collect});
     CHECK(collected.succeeded() == 10);
-    auto via_free_function = parkit::parallel_map(pool, record, std::views::iota(0, 10), {.on_error = parkit::on_error::collect});
+    auto via_free_function = parkit::parallel_map(pool, record, parkit_test::iota(0, 10), {.on_error = parkit::on_error::collect});
     CHECK(via_free_function.ok());
     auto braced = parkit::parallel_map(record, {1, 2, 3}, {.on_error = parkit::on_error::collect});
     CHECK(braced.values() == std::vector<int>{1, 2, 3});
@@ -174,7 +175,7 @@ TEST_CASE("map on a pool counts n_jobs from the pool's size", "[parallel_map][th
 
 TEST_CASE("sequential backend runs on the calling thread", "[parallel_map]") {
     std::set<std::thread::id> threads;
-    parkit::parallel_map([&](int) { threads.insert(std::this_thread::get_id()); }, std::views::iota(0, 1000),
+    parkit::parallel_map([&](int) { threads.insert(std::this_thread::get_id()); }, parkit_test::iota(0, 1000),
                          {.backend = parkit::backend::sequential});
     CHECK(threads == std::set<std::thread::id>{std::this_thread::get_id()});
 }
@@ -205,7 +206,7 @@ int threads_now() {
 }  // namespace
 
 TEST_CASE("n_jobs far above the inputs starts at most one thread per input", "[parallel_map][bad_input]") {
-    (void)parkit::parallel_map([](int x) { return x; }, std::views::iota(0, 64));  // the process-wide pool exists
+    (void)parkit::parallel_map([](int x) { return x; }, parkit_test::iota(0, 64));  // the process-wide pool exists
     const int before = threads_now();
     for (const int n_jobs : {100000, std::numeric_limits<int>::max()}) {
         std::atomic<int> most{0};
@@ -221,7 +222,7 @@ TEST_CASE("n_jobs far above the inputs starts at most one thread per input", "[p
                 std::this_thread::sleep_for(2ms);
                 return 2 * x;
             },
-            std::views::iota(0, 10), {.n_jobs = n_jobs});
+            parkit_test::iota(0, 10), {.n_jobs = n_jobs});
         REQUIRE(out == std::vector<int>{0, 2, 4, 6, 8, 10, 12, 14, 16, 18});
         if (before > 0) CHECK(most.load() <= before + 9);  // the caller runs one of the 10 itself
         // Fixed chunks: one thread per chunk at most.

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "reliability_support.hpp"
+#include "iota.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -27,19 +28,19 @@ TEST_CASE("processes backend: any callable, results in order, inputs shared", "[
     const double offset = 10;
     const auto out = parkit::parallel_map(
         [&](int i) { return std::to_string(i) + ":" + std::to_string(big[static_cast<std::size_t>(i)] + offset); },
-        std::views::iota(0, 1000), processes);
+        parkit_test::iota(0, 1000), processes);
     REQUIRE(out.size() == 1000);
     CHECK(out[0] == "0:10.500000");
     CHECK(out[999] == "999:10.500000");
     const auto pids = parkit::parallel_map([](int) { return static_cast<int>(::getpid()); },
-                                           std::views::iota(0, 64), processes);
+                                           parkit_test::iota(0, 64), processes);
     CHECK(std::find(pids.begin(), pids.end(), static_cast<int>(::getpid())) == pids.end());
 }
 
 TEST_CASE("processes backend handles 100,000 tiny tasks and void functions", "[processes][parallel_map]") {
-    const auto squares = parkit::parallel_map([](long x) { return x * x; }, std::views::iota(0L, 100'000L), processes);
+    const auto squares = parkit::parallel_map([](long x) { return x * x; }, parkit_test::iota(0L, 100'000L), processes);
     CHECK(std::accumulate(squares.begin(), squares.end(), 0LL) == 333'328'333'350'000LL);
-    parkit::parallel_map([](int) {}, std::views::iota(0, 100), processes);
+    parkit::parallel_map([](int) {}, parkit_test::iota(0, 100), processes);
     CHECK(parkit::parallel_map([](int x) { return x; }, std::vector<int>{}, processes).empty());
 }
 
@@ -49,7 +50,7 @@ TEST_CASE("processes backend: exceptions come back as remote_error with the inde
         return x;
     };
     try {
-        parkit::parallel_map(f, std::views::iota(0, 100), processes);
+        parkit::parallel_map(f, parkit_test::iota(0, 100), processes);
         FAIL("no exception");
     } catch (const parkit::task_error& e) {
         CHECK(e.index() == 37);
@@ -71,7 +72,7 @@ TEST_CASE("processes backend: crashes fail only their task, every other result a
         if (x == 5000) throw std::runtime_error("plain failure");
         return x * 2;
     };
-    const auto out = parkit::parallel_map(f, std::views::iota(0, 10'000),
+    const auto out = parkit::parallel_map(f, parkit_test::iota(0, 10'000),
                                           {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
     REQUIRE(out.errors.size() == 5);
     CHECK(out.errors[0].index == 100);
@@ -97,7 +98,7 @@ TEST_CASE("processes backend: a task over task_timeout_s is killed", "[processes
         if (x == 3) std::this_thread::sleep_for(std::chrono::seconds(30));
         return x;
     };
-    const auto out = parkit::parallel_map(f, std::views::iota(0, 8),
+    const auto out = parkit::parallel_map(f, parkit_test::iota(0, 8),
                                           {.n_jobs = 2, .backend = parkit::backend::processes,
                                            .on_error = parkit::on_error::collect, .task_timeout_s = 0.3});
     REQUIRE(out.errors.size() == 1);
@@ -145,7 +146,7 @@ TEST_CASE("processes backend: forged headers in a worker's socket fail only thei
         }
         return x + 1;
     };
-    const auto out = parkit::parallel_map(f, std::views::iota(0, 40),
+    const auto out = parkit::parallel_map(f, parkit_test::iota(0, 40),
                                           {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
     std::set<std::size_t> failed;
     for (const auto& e : out.errors) {
@@ -157,7 +158,7 @@ TEST_CASE("processes backend: forged headers in a worker's socket fail only thei
     for (std::size_t i = 0; i < 40; ++i)
         if (failed.count(i) == 0) CHECK(out.results[i] == static_cast<int>(i) + 1);
     // Raise mode: the first failure, not std::bad_alloc for the whole map.
-    CHECK_THROWS_AS(parkit::parallel_map(f, std::views::iota(0, 40), processes), parkit::task_error);
+    CHECK_THROWS_AS(parkit::parallel_map(f, parkit_test::iota(0, 40), processes), parkit::task_error);
 }
 
 TEST_CASE("processes backend: a task that forks a helper and then crashes is reported at once", "[processes][crash]") {
@@ -167,7 +168,7 @@ TEST_CASE("processes backend: a task that forks a helper and then crashes is rep
         if (x == 3) parkit_test::fork_helper_then_crash();  // the helper holds the socket 120 s
         return x;
     };
-    const auto out = parkit::parallel_map(f, std::views::iota(0, 8),
+    const auto out = parkit::parallel_map(f, parkit_test::iota(0, 8),
                                           {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
     parkit_test::release_helpers();
     REQUIRE(out.errors.size() == 1);

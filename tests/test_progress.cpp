@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include "iota.hpp"
 
 #include <parkit/parkit.hpp>
 
@@ -55,7 +56,7 @@ private:
 
 TEST_CASE("progress prints joblib-style lines on stderr", "[progress]") {
     stderr_capture capture;
-    auto out = parkit::parallel_map([](int x) { return x + 1; }, std::views::iota(0, 100),
+    auto out = parkit::parallel_map([](int x) { return x + 1; }, parkit_test::iota(0, 100),
                                     {.n_jobs = 2, .progress = true});
     const std::string text = capture.text();
     CHECK(out.size() == 100);
@@ -66,7 +67,7 @@ TEST_CASE("progress prints joblib-style lines on stderr", "[progress]") {
 
 TEST_CASE("long runs print intermediate lines, rate-limited", "[progress]") {
     stderr_capture capture;
-    parkit::parallel_map([](int) { std::this_thread::sleep_for(10ms); }, std::views::iota(0, 250),
+    parkit::parallel_map([](int) { std::this_thread::sleep_for(10ms); }, parkit_test::iota(0, 250),
                          {.n_jobs = 2, .progress = true});
     const std::string text = capture.text();
     std::istringstream lines(text);
@@ -80,7 +81,7 @@ TEST_CASE("long runs print intermediate lines, rate-limited", "[progress]") {
 
 TEST_CASE("progress is silent when off", "[progress]") {
     stderr_capture capture;
-    parkit::parallel_map([](int x) { return x; }, std::views::iota(0, 1000));
+    parkit::parallel_map([](int x) { return x; }, parkit_test::iota(0, 1000));
     CHECK(capture.text().empty());
 }
 
@@ -89,7 +90,7 @@ TEST_CASE("the progress callback sees monotonic counts ending at the total", "[p
     std::vector<parkit::progress_info> seen;
     std::atomic<int> concurrent{0};
     std::atomic<int> max_concurrent{0};
-    parkit::parallel_map([](int) { std::this_thread::sleep_for(1ms); }, std::views::iota(0, 400),
+    parkit::parallel_map([](int) { std::this_thread::sleep_for(1ms); }, parkit_test::iota(0, 400),
                          {.n_jobs = 2, .on_progress = [&](const parkit::progress_info& p) {
                               const int now = ++concurrent;
                               max_concurrent = std::max(max_concurrent.load(), now);

@@ -1,6 +1,7 @@
 #include <parkit/parkit.hpp>
 
 #include <catch2/catch.hpp>
+#include "iota.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -69,7 +70,7 @@ TEST_CASE("per-task streams give identical results for any n_jobs and chunk size
         for (int k = 0; k < 100; ++k) s += g.uniform01();
         return s;
     };
-    const auto tasks = std::views::iota(0, 500);
+    const auto tasks = parkit_test::iota(0, 500);
     const auto reference = parkit::parallel_map(sample, tasks, {.backend = parkit::backend::sequential});
     for (int n_jobs : {1, 2, 3, -1}) {
         for (std::size_t chunk : {0u, 1u, 7u, 1000u}) {

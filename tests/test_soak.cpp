@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "reliability_support.hpp"
+#include "iota.hpp"
 
 using namespace std::chrono_literals;
 using parkit_test::scaled;
@@ -155,7 +156,7 @@ TEST_CASE("soak: 1,000,000 parallel_map inputs with random exceptions, collected
         if (kind_of(i) == task_kind::throws) throw std::runtime_error("input " + std::to_string(i));
         return spin_value(i);
     };
-    const auto inputs = std::views::iota(std::uint64_t{0}, total);
+    const auto inputs = parkit_test::iota(std::uint64_t{0}, total);
     const auto out = parkit::parallel_map(task, inputs, {.n_jobs = 3, .on_error = parkit::on_error::collect});
     REQUIRE(out.results.size() == total);
     std::size_t wrong = 0, expected_errors = 0;
