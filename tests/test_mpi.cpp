@@ -267,6 +267,51 @@ TEST_CASE("mpi backend: hybrid mode runs each rank's chunks on threads", "[mpi]"
     CHECK_THROWS_WITH(std::rethrow_exception(bad_threads), Catch::Contains("threads_per_rank"));
 }
 
+TEST_CASE("mpi backend: threads_per_rank = 4 with an uneven mix keeps results in input order", "[mpi]") {
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 4;
+    const auto out = parkit::parallel_map(
+        [](int i) {
+            // one task in 50 takes 30x longer: threads of a rank finish their chunks out of order
+            std::this_thread::sleep_for(std::chrono::microseconds(i % 50 == 0 ? 3000 : 100));
+            return sample{i, "x" + std::to_string(i), std::vector<double>(static_cast<std::size_t>(i % 7), i * 0.5)};
+        },
+        iota_vector(1000), hybrid);
+    if (is_root()) {
+        REQUIRE(out.size() == 1000);
+        for (int i = 0; i < 1000; ++i) {
+            CHECK(out[static_cast<std::size_t>(i)] ==
+                  sample{i, "x" + std::to_string(i), std::vector<double>(static_cast<std::size_t>(i % 7), i * 0.5)});
+        }
+    } else {
+        CHECK(out.empty());
+    }
+}
+
+TEST_CASE("mpi backend: under raise an early failure stops the dealing within a few chunks", "[mpi]") {
+    for (const int threads : {1, 4}) {
+        parkit::options opts = on_mpi;
+        opts.mpi.threads_per_rank = threads;
+        std::atomic<long long> ran{0};
+        const auto error = thrown_by([&] {
+            parkit::parallel_map(
+                [&](int i) {
+                    ++ran;
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                    if (i == 100) throw std::runtime_error("task 100 fails");
+                    return i;
+                },
+                iota_vector(4000), opts);
+        });
+        REQUIRE(error);
+        CHECK_THROWS_AS(std::rethrow_exception(error), parkit::task_error);
+        const long long total = sum_over_ranks(ran.load());
+        INFO("threads_per_rank " << threads << ": " << total << " of 4000 tasks ran");
+        CHECK(total > 100);
+        CHECK(total < 400);
+    }
+}
+
 TEST_CASE("mpi backend: misuse fails clearly on every rank", "[mpi]") {
     // Ranks passing different inputs (only detectable with more than one rank).
     const auto mismatch = thrown_by([] {

@@ -30,7 +30,7 @@
 /// - A task that throws on any rank becomes a `parkit::remote_error` (index, rank, type, what())
 ///   — nested in the `task_error` that every rank throws in raise mode, or listed in
 ///   `collected::errors` with `on_error::collect`.
-/// - `.mpi = {.threads_per_rank = k}`: each rank runs its chunks on k threads (hybrid).
+/// - `.mpi = {.threads_per_rank = k}`: each rank runs k threads, each taking its own chunks (hybrid).
 /// - `n_jobs` is not used (the ranks are the workers); `chunk_size` fixes the chunk length
 ///   (0 = guided chunks, at least ~2 ms of work each); `progress` reports on rank 0.
 /// - Call it from the thread that created the environment; tasks must not call MPI.

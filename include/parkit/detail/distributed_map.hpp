@@ -61,7 +61,7 @@ struct distributed_topology {
 struct distributed_map_job {
     std::size_t total = 0;       ///< tasks in the call (the engine checks all ranks agree)
     std::size_t chunk_size = 0;  ///< fixed tasks per chunk; 0 = automatic
-    int threads_per_rank = 1;    ///< threads a rank runs one chunk on (>= 1)
+    int threads_per_rank = 1;    ///< threads a rank runs chunks on, each its own chunk (>= 1)
     bool broadcast = false;      ///< every rank gets every chunk back
     bool stop_at_failure = true;  ///< raise mode: deal no more chunks after a failure
     bool inputs_hashed = false;   ///< `input_hash` holds this rank's inputs' hash (input_hash.hpp)
@@ -102,10 +102,6 @@ inline bool register_distributed_engine(const distributed_engine* engine) noexce
     return true;
 }
 
-// Defined in parallel_map.hpp; the hybrid mode runs a chunk's tasks on threads through it.
-template <class F, class Range, class OnError>
-auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts);
-
 /// `options.mpi.threads_per_rank` as a thread count (joblib rule).
 /// @throws std::invalid_argument naming the option.
 inline int resolve_threads_per_rank(int threads_per_rank) {
@@ -117,45 +113,22 @@ inline int resolve_threads_per_rank(int threads_per_rank) {
     }
 }
 
-/// Runs tasks [range.begin, range.end) of `input` on the calling thread (`threads` == 1) or on
-/// `threads` threads, encoding each outcome into `chunk`.
+/// Runs tasks [range.begin, range.end) of `input` on the calling thread, encoding each outcome
+/// into `chunk` (the engine runs chunks on `threads_per_rank` threads at once).
 template <class R, class F, class Input>
-void run_local_chunk(F& f, const Input& input, index_range range, int threads, bool stop_at_failure,
-                     distributed_chunk& chunk) {
+void run_local_chunk(F& f, const Input& input, index_range range, bool stop_at_failure, distributed_chunk& chunk) {
     chunk.outcomes.clear();
-    if (threads <= 1 || range.size() <= 1) {
-        std::size_t i = range.begin;
-        while (i < range.end) {
-            const bool ok = run_and_encode_task<R>(chunk.outcomes,
-                                                   [&]() -> decltype(auto) { return std::invoke(f, input[i]); });
-            ++i;
-            if (!ok) {
-                chunk.failed = true;
-                if (stop_at_failure) break;
-            }
-        }
-        chunk.count = i - range.begin;
-        return;
-    }
-    // Hybrid: the thread backend runs the chunk (collecting), then the outcomes are encoded
-    // in index order.
-    auto task = [&](std::size_t i) -> decltype(auto) { return std::invoke(f, input[i]); };
-    auto part = run_thread_map(threads, task, iota_range{range.begin, range.end},
-                               collect_options{.n_jobs = threads, .on_error = on_error::collect});
-    output_archive archive{chunk.outcomes};
-    auto failure = part.errors.begin();
-    for (std::size_t k = 0; k < range.size(); ++k) {
-        if (failure != part.errors.end() && failure->index == k) {
-            encode_task_failure(archive, failure->error);
-            ++failure;
-        } else if constexpr (std::is_void_v<R>) {
-            encode_task_success(archive);
-        } else {
-            encode_task_success(archive, *part.results[k]);
+    std::size_t i = range.begin;
+    while (i < range.end) {
+        const bool ok =
+            run_and_encode_task<R>(chunk.outcomes, [&]() -> decltype(auto) { return std::invoke(f, input[i]); });
+        ++i;
+        if (!ok) {
+            chunk.failed = true;
+            if (stop_at_failure) break;
         }
     }
-    chunk.failed = !part.errors.empty();
-    chunk.count = range.size();
+    chunk.count = i - range.begin;
 }
 
 /// Decodes the outcomes of `chunk`, calling `on_value(index, value...)` and
@@ -216,7 +189,7 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
         }
     }
     job.run_chunk = [&](index_range range, distributed_chunk& chunk) {
-        run_local_chunk<R>(f, input, range, threads, !collect, chunk);
+        run_local_chunk<R>(f, input, range, !collect, chunk);
     };
     job.advance = [&](std::size_t count) { progress.advance(count); };
     const distributed_map_outcome outcome = engine->run(job);

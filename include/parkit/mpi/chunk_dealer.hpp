@@ -1,8 +1,9 @@
 #pragma once
 /// @file
 /// Rank 0's side of dealing a `backend::mpi` map: which indices go out next (guided chunks:
-/// a quarter of the remaining work per rank, shrinking towards the end, but never shorter than
-/// ~2 ms of measured work so messages stay cheap), the chunks that came back, and what each
+/// a quarter of the remaining work per computing thread, shrinking towards the end, growing
+/// from one task at the start (slow start, so an early failure stops the map early), but never
+/// shorter than ~2 ms of measured work so messages stay cheap), the chunks that came back, and what each
 /// rank did (`parkit::mpi::last_map_stats()`). Used by rank 0's coordinator (its main thread)
 /// and rank 0's computing helper thread at once, so every member locks.
 
@@ -117,8 +118,13 @@ private:
     std::size_t chunk_length() const {
         const std::size_t left = job_.total - next_;
         if (job_.chunk_size > 0) return std::min(job_.chunk_size, left);
-        std::size_t length = left / (4 * ranks_);
-        std::size_t shortest = static_cast<std::size_t>(std::max(job_.threads_per_rank, 1));
+        // Every computing thread of every rank takes chunks on its own.
+        const std::size_t slots = ranks_ * static_cast<std::size_t>(std::max(job_.threads_per_rank, 1));
+        std::size_t length = left / (4 * slots);
+        // Slow start: no chunk longer than twice the tasks each slot finished so far, so an
+        // early failure (raise mode) stops the dealing after a few short chunks.
+        length = std::min(length, std::max<std::size_t>(1, 2 * measured_tasks_ / slots));
+        std::size_t shortest = 1;
         if (measured_tasks_ > 0 && measured_ns_ > 0) {
             const double ns_per_task = measured_ns_ / static_cast<double>(measured_tasks_);
             shortest = std::max(shortest, static_cast<std::size_t>(std::ceil(min_chunk_ns / ns_per_task)));

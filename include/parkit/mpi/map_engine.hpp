@@ -4,9 +4,13 @@
 ///
 /// SPMD: every rank runs the program, holds the same inputs and makes the same `parallel_map`
 /// call. Rank 0's main thread coordinates; a helper thread on rank 0 computes chunks like any
-/// other rank. Ranks 1..n-1 keep two requests open (so the next chunk arrives while they run
-/// one): each reply is a range [begin, end) of indices (empty: no more); each finished chunk's
-/// outcomes go back with the request that replaces the answered one. Only
+/// other rank (on `threads_per_rank` threads, each taking chunks from the dealer). Ranks 1..n-1
+/// run `threads_per_rank` computing threads that take chunks one by one from a local queue
+/// (no barrier across a rank's threads; each thread encodes what it ran), while their MPI
+/// thread keeps one request per computing thread plus one open (so the next chunk is there
+/// before the running ones drain): each reply is a range [begin, end) of indices (empty: no
+/// more); each finished chunk's outcomes go back, as soon as it finishes, with the request that
+/// replaces the answered one. Only
 /// indices go out and only serialized results come back; the function and the inputs never
 /// travel. At the end rank 0 broadcasts what the other ranks need: nothing but the first
 /// failure (raise mode), or every chunk (`options.mpi.broadcast`).
@@ -17,8 +21,10 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -147,7 +153,7 @@ inline void fail_oversized(distributed_chunk& chunk, std::size_t bytes) {
     chunk.failed = true;
 }
 
-/// Rank 0's computing share: chunks from the dealer, run here, recorded.
+/// Rank 0's computing share, on one thread: chunks from the dealer, run here, recorded.
 inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer) noexcept {
     try {
         index_range range;
@@ -157,16 +163,86 @@ inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer
     }
 }
 
-/// Requests each other rank keeps open: while it runs one chunk, the next is already on its way
-/// (so it never waits for rank 0 between chunks).
-inline constexpr int requests_in_flight = 2;
+/// Requests a rank keeps open beyond one per computing thread: while its threads run their
+/// chunks, the next chunk is already on its way (so no thread waits for rank 0 between chunks).
+inline constexpr int requests_prefetched = 1;
+
+/// Requests each other rank keeps open: one per computing thread, plus the prefetched ones.
+inline int requests_in_flight(const distributed_map_job& job) noexcept {
+    return std::max(job.threads_per_rank, 1) + requests_prefetched;
+}
+
+/// Runs `body(i)` for i in [0, threads) on `threads` threads (the last on the calling thread).
+template <class Body>
+void on_threads(int threads, Body&& body) {
+    std::vector<std::thread> helpers;
+    for (int i = 0; i + 1 < threads; ++i) helpers.emplace_back([&body, i] { body(i); });
+    body(threads - 1);
+    for (auto& helper : helpers) helper.join();
+}
+
+/// A rank's chunks between its MPI thread and its computing threads: chunks to run (each
+/// thread takes the next one as soon as it is free: no barrier across a rank's threads) and
+/// the serialized chunks they finished (each encoded by the thread that ran it).
+class local_chunks {
+public:
+    /// Queues a chunk to run.
+    void push(index_range range) {
+        {
+            std::lock_guard lock(mutex_);
+            todo_.push_back(range);
+        }
+        ready_.notify_one();
+    }
+    /// No more chunks will come: `pop` returns false once the queue is empty.
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        ready_.notify_all();
+    }
+    /// Waits for the next chunk into `out`; false when closed and empty.
+    bool pop(index_range& out) {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [&] { return !todo_.empty() || closed_; });
+        if (todo_.empty()) return false;
+        out = todo_.front();
+        todo_.pop_front();
+        return true;
+    }
+    /// A finished chunk's bytes, to go back to rank 0.
+    void finish(std::vector<std::byte> bytes) {
+        std::lock_guard lock(mutex_);
+        done_.push_back(std::move(bytes));
+    }
+    /// A failure outside tasks on a computing thread (the first is kept).
+    void fail(std::string why) {
+        std::lock_guard lock(mutex_);
+        if (error_.empty()) error_ = std::move(why);
+    }
+    /// The finished chunks so far (moved out), and the failure outside tasks ("" = none).
+    std::vector<std::vector<std::byte>> take_done(std::string& error) {
+        std::lock_guard lock(mutex_);
+        error = error_;
+        return std::exchange(done_, {});
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<index_range> todo_;
+    bool closed_ = false;
+    std::vector<std::vector<std::byte>> done_;
+    std::string error_;
+};
 
 /// Rank 0's coordinator: answers the other ranks' requests until each was told "no more" once
-/// per request it keeps open.
-inline void serve_ranks(MPI_Comm comm, int other_ranks, chunk_dealer& dealer) {
+/// per request it keeps open (`requests_in_flight`).
+inline void serve_ranks(MPI_Comm comm, int other_ranks, const distributed_map_job& job, chunk_dealer& dealer) {
     backoff pace;
     std::vector<std::byte> buffer;
-    int refusals_left = other_ranks * requests_in_flight;
+    int refusals_left = other_ranks * requests_in_flight(job);
     while (refusals_left > 0) {
         int arrived = 0;
         MPI_Message message;
@@ -194,12 +270,13 @@ inline void serve_ranks(MPI_Comm comm, int other_ranks, chunk_dealer& dealer) {
 inline distributed_map_outcome run_root(const distributed_map_job& job, MPI_Comm comm, int ranks) {
     const auto start = std::chrono::steady_clock::now();
     chunk_dealer dealer(job, ranks);
+    const int threads = std::max(job.threads_per_rank, 1);
     if (ranks == 1) {
-        compute_on_root(job, dealer);
+        on_threads(threads, [&](int) { compute_on_root(job, dealer); });
     } else {
-        std::thread helper([&] { compute_on_root(job, dealer); });
+        std::thread helper([&] { on_threads(threads, [&](int) { compute_on_root(job, dealer); }); });
         try {
-            serve_ranks(comm, ranks - 1, dealer);
+            serve_ranks(comm, ranks - 1, job, dealer);
         } catch (const std::exception& e) {
             dealer.fail(std::current_exception());
             helper.join();
@@ -238,33 +315,70 @@ inline void request_work(MPI_Comm comm, std::vector<std::byte>& bytes) {
     wait_all(&request, 1, "sending to rank 0");
 }
 
-/// The part of a map on ranks 1..n-1: keeps `requests_in_flight` requests open; each finished
-/// chunk goes back with the request that replaces the one it answered.
-inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MPI_Comm comm, int rank) {
-    std::vector<std::byte> message;
-    for (int i = 0; i < requests_in_flight; ++i) request_work(comm, message);
-    int refusals = 0;  // replies are answered in order; after the first "no more" only refusals follow
-    while (refusals < requests_in_flight) {
-        std::uint64_t assignment[2] = {0, 0};
-        MPI_Request request;
-        check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &request), "MPI_Irecv");
-        wait_all(&request, 1, "waiting for rank 0");
-        if (assignment[0] >= assignment[1]) {
-            ++refusals;
-            continue;
-        }
-        try {
-            distributed_chunk chunk = run_chunk(job, {assignment[0], assignment[1]}, rank);
-            message = parkit::to_bytes(chunk);
-            if (message.size() > static_cast<std::size_t>(INT_MAX)) {
-                fail_oversized(chunk, message.size());
-                message = parkit::to_bytes(chunk);
-            }
-        } catch (const std::exception& e) {
-            abort_job(e.what());  // outside any task (e.g. out of memory): rank 0 would wait forever
-        }
-        request_work(comm, message);
+/// Runs `range` on this rank and serializes it for rank 0 (a chunk too large for one message
+/// comes back as failures, `fail_oversized`).
+inline std::vector<std::byte> run_chunk_to_bytes(const distributed_map_job& job, index_range range, int rank) {
+    distributed_chunk chunk = run_chunk(job, range, rank);
+    std::vector<std::byte> bytes = parkit::to_bytes(chunk);
+    if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+        fail_oversized(chunk, bytes.size());
+        bytes = parkit::to_bytes(chunk);
     }
+    return bytes;
+}
+
+/// The part of a map on ranks 1..n-1: `threads_per_rank` computing threads take chunks one by
+/// one from a local queue; this (MPI) thread keeps `requests_in_flight` requests open, so a
+/// chunk is queued before the running ones drain, and sends each finished chunk back with the
+/// request that replaces the one it answered.
+inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MPI_Comm comm, int rank) {
+    const int in_flight = requests_in_flight(job);
+    std::vector<std::byte> message;
+    for (int i = 0; i < in_flight; ++i) request_work(comm, message);
+    local_chunks chunks;
+    std::thread computing([&] {
+        on_threads(std::max(job.threads_per_rank, 1), [&](int) {
+            index_range range;
+            while (chunks.pop(range)) {
+                try {
+                    chunks.finish(run_chunk_to_bytes(job, range, rank));
+                } catch (const std::exception& e) {
+                    chunks.fail(e.what());  // outside any task (e.g. out of memory)
+                } catch (...) {
+                    chunks.fail("unknown exception outside tasks");
+                }
+            }
+        });
+    });
+    // Replies come in order; after the first "no more" only refusals follow. When every open
+    // request was refused, every chunk this rank got has been run and sent back.
+    int refusals = 0;
+    std::uint64_t assignment[2] = {0, 0};
+    MPI_Request reply;
+    check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &reply), "MPI_Irecv");
+    backoff pace;
+    std::string error;
+    while (refusals < in_flight) {
+        int arrived = 0;
+        check(MPI_Test(&reply, &arrived, MPI_STATUS_IGNORE), "waiting for rank 0");
+        bool busy = arrived != 0;
+        if (arrived != 0) {
+            if (assignment[0] >= assignment[1]) ++refusals;
+            else chunks.push({assignment[0], assignment[1]});
+            if (refusals < in_flight) {
+                check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &reply), "MPI_Irecv");
+            }
+        }
+        for (auto& bytes : chunks.take_done(error)) {
+            request_work(comm, bytes);
+            busy = true;
+        }
+        if (!error.empty()) abort_job(error.c_str());  // rank 0 would wait forever
+        if (busy) pace.reset();
+        else pace.pause();
+    }
+    chunks.close();
+    computing.join();
     std::vector<std::byte> bytes;
     broadcast_bytes(comm, bytes);
     auto summary = parkit::from_bytes<map_summary>(bytes);
