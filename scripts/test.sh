@@ -64,17 +64,9 @@ if [[ "$sanitizers" == 1 ]]; then
     # parallel_map makes a fresh pool there); TSan refuses that by default.
     # report_thread_leaks=0: a forked worker that calls exit() would otherwise report the
     # parent's threads (which do not exist in the child) as leaked and exit with code 66.
-    # The ThreadSanitizer build uses clang++ where installed: the suite is then built by both
-    # compilers (g++ for the plain and ASan builds), and clang compiles it in half the time.
-    tsan_compiler=()
-    if echo 'int main() {}' | clang++ -x c++ -fsanitize=thread - -o /dev/null >/dev/null 2>&1; then
-        tsan_compiler=(-DCMAKE_CXX_COMPILER=clang++)
-    else
-        echo "parkit: warning: clang++ with ThreadSanitizer (libclang-rt-14-dev) not found, the TSan build uses the default compiler" >&2
-    fi
     configure_build_test build-tsan "${no_aslr[@]}" \
         env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 report_thread_leaks=0" -- \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo "${tsan_flags[@]}" "${tsan_compiler[@]}" -DPARKIT_SANITIZE=thread \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "${tsan_flags[@]}" -DPARKIT_SANITIZE=thread \
         -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF -DPARKIT_KERNEL_TESTS=OFF \
         || failed+=("build-tsan (ThreadSanitizer)")
     # handle_segv=0 etc.: tests crash worker processes on purpose and check that the parent
