@@ -32,22 +32,24 @@ parkit::detail::hash128 last_hash{};
 parkit::detail::distributed_map_outcome fake_run(const parkit::detail::distributed_map_job& job) {
     last_hashed = job.inputs_hashed;
     last_hash = {job.input_hash[0], job.input_hash[1]};
-    parkit::detail::distributed_map_outcome outcome;
+    const bool has_results = fake_rank == 0 || job.broadcast;
+    // Chunks arrive out of order, as from ranks of different speeds: the last one first.
+    std::vector<parkit::detail::distributed_chunk> chunks;
     for (std::size_t begin = 0; begin < job.total; begin += 3) {
         parkit::detail::distributed_chunk chunk;
         chunk.begin = begin;
         chunk.rank = static_cast<std::int32_t>(begin / 3 % 2);
         job.run_chunk({begin, std::min(begin + 3, job.total)}, chunk);
         if (job.advance) job.advance(chunk.count);
-        outcome.chunks.push_back(std::move(chunk));
-        if (outcome.chunks.back().failed && job.stop_at_failure) break;
+        chunks.push_back(std::move(chunk));
+        if (chunks.back().failed && job.stop_at_failure) break;
     }
-    outcome.has_results = fake_rank == 0 || job.broadcast;
-    if (!outcome.has_results) {  // a non-root rank only hears of the first failure (raise mode)
-        std::erase_if(outcome.chunks, [&](const auto& c) { return !c.failed || !job.stop_at_failure; });
-        if (outcome.chunks.size() > 1) outcome.chunks.resize(1);
+    std::reverse(chunks.begin(), chunks.end());
+    for (const auto& chunk : chunks) {
+        // A non-root rank only hears of the first failure (raise mode).
+        if (has_results || (chunk.failed && job.stop_at_failure)) job.take_chunk(chunk);
     }
-    return outcome;
+    return parkit::detail::distributed_map_outcome{has_results};
 }
 
 const parkit::detail::distributed_engine fake_engine{&fake_topology, &fake_run};

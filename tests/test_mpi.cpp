@@ -142,15 +142,83 @@ TEST_CASE("mpi backend: uneven tasks are dealt dynamically, stats say who ran wh
             ++ran[static_cast<std::size_t>(out[i].second)];
         }
         REQUIRE(stats.ranks.size() == ran.size());
+        std::size_t other_ranks_chunks = 0;
         for (std::size_t r = 0; r < ran.size(); ++r) {
             CHECK(stats.ranks[r].tasks == ran[r]);
             CHECK(stats.ranks[r].chunks <= ran[r]);
             CHECK(stats.ranks[r].busy_s >= 0.0);
+            if (r > 0) other_ranks_chunks += stats.ranks[r].chunks;
+            // Every rank's static first chunk: task r, run without asking rank 0.
+            CHECK(out[r].second == static_cast<int>(r));
         }
+        // Rank 0 answers one request per chunk another rank ran, plus each rank's prefetch.
+        CHECK(stats.requests == other_ranks_chunks + (ran.size() - 1));
         CHECK(stats.elapsed_s > 0.0);
     } else {
         CHECK(out.empty());
         CHECK(stats.ranks.empty());
+    }
+}
+
+TEST_CASE("mpi backend: progress on rank 0 is reported while the map runs", "[mpi]") {
+    std::vector<std::size_t> reported;  // rank 0's callbacks (done > 0 only)
+    parkit::options watched = on_mpi;
+    watched.mpi.threads_per_rank = 2;
+    watched.on_progress = [&](const parkit::progress_info& info) {
+        if (info.done > 0) reported.push_back(info.done);
+    };
+    // ~400 ms of work per slot, whatever the number of ranks: several 100 ms refreshes.
+    const int total = 100 * 2 * parkit::mpi::size();
+    const auto out = parkit::parallel_map(
+        [](int i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(4));
+            return i;
+        },
+        iota_vector(total), watched);
+    if (is_root()) {
+        REQUIRE(out.size() == static_cast<std::size_t>(total));
+        REQUIRE(reported.size() >= 2);
+        // Finished chunks are counted as they come back, not when the map ends.
+        CHECK(reported.front() < static_cast<std::size_t>(total));
+        CHECK(reported.back() == static_cast<std::size_t>(total));
+    } else {
+        CHECK(reported.empty());
+    }
+}
+
+TEST_CASE("mpi backend: with hundreds of slots half the work is shared out statically", "[mpi]") {
+    parkit::options many = on_mpi;
+    many.mpi.threads_per_rank = 256 / parkit::mpi::size() + 1;  // > 200 slots in all
+    const std::size_t slots = static_cast<std::size_t>(many.mpi.threads_per_rank * parkit::mpi::size());
+    const int total = 4000;
+    const auto out = parkit::parallel_map([](int x) { return std::pair<int, int>{x, parkit::mpi::rank()}; },
+                                          iota_vector(total), many);
+    const auto stats = parkit::mpi::last_map_stats();
+    if (is_root()) {
+        REQUIRE(out.size() == static_cast<std::size_t>(total));
+        const std::size_t share = static_cast<std::size_t>(total) / (2 * slots);  // per slot
+        const std::size_t threads = static_cast<std::size_t>(many.mpi.threads_per_rank);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            CHECK(out[i].first == static_cast<int>(i));
+            // The static chunks: slot s = rank * threads + thread runs [s * share, (s + 1) * share).
+            if (i < slots * share) CHECK(out[i].second == static_cast<int>(i / share / threads));
+        }
+        std::size_t tasks = 0;
+        for (const auto& r : stats.ranks) tasks += r.tasks;
+        CHECK(tasks == static_cast<std::size_t>(total));
+    }
+}
+
+TEST_CASE("mpi backend: fewer tasks than slots: the idle slots ask at once and are refused", "[mpi]") {
+    parkit::options hybrid = on_mpi;
+    hybrid.mpi.threads_per_rank = 3;
+    const auto out = parkit::parallel_map([](int x) { return x + 10; }, iota_vector(2), hybrid);
+    const auto stats = parkit::mpi::last_map_stats();
+    if (is_root()) {
+        CHECK(out == std::vector<int>{10, 11});
+        std::size_t tasks = 0;
+        for (const auto& r : stats.ranks) tasks += r.tasks;
+        CHECK(tasks == 2);
     }
 }
 

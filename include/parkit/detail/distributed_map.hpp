@@ -4,7 +4,7 @@
 /// handed, type-erased, to a distributed engine that `parkit/mpi.hpp` registers at start-up.
 /// The engine deals chunks of indices to the ranks and brings back each chunk's task outcomes
 /// as bytes (task_codec.hpp); this header runs the chunks of the calling rank and turns the
-/// bytes back into results and errors in input order.
+/// bytes back into results and errors as each chunk arrives (`distributed_map_job::take_chunk`).
 
 #include <algorithm>
 #include <atomic>
@@ -60,6 +60,7 @@ struct distributed_topology {
 /// One `parallel_map` call, as the engine sees it.
 struct distributed_map_job {
     std::size_t total = 0;       ///< tasks in the call (the engine checks all ranks agree)
+    int ranks = 1;               ///< ranks taking part (`distributed_topology::size`)
     std::size_t chunk_size = 0;  ///< fixed tasks per chunk; 0 = automatic
     int threads_per_rank = 1;    ///< threads a rank runs chunks on, each its own chunk (>= 1)
     bool broadcast = false;      ///< every rank gets every chunk back
@@ -72,15 +73,17 @@ struct distributed_map_job {
     std::function<void(index_range range, distributed_chunk& chunk)> run_chunk;
     /// Rank 0 only: `count` more tasks finished (progress reporting).
     std::function<void(std::size_t count)> advance;
+    /// Decodes a finished chunk into the call's results and errors. The engine calls it once per
+    /// chunk this rank must know of: on rank 0 (and every rank with `broadcast`) every chunk
+    /// that ran, as it arrives, from several threads at once (disjoint indices); on the other
+    /// ranks in raise mode the chunk holding the lowest failed task, if any.
+    std::function<void(const distributed_chunk& chunk)> take_chunk;
 };
 
 /// What the engine gives back to each rank.
 struct distributed_map_outcome {
     /// True where the results are: rank 0, and every rank with `broadcast`.
     bool has_results = false;
-    /// With `has_results`: every chunk, sorted by `begin`, covering the tasks that ran.
-    /// Without: in raise mode, the chunk holding the lowest failed task (if any); else nothing.
-    std::vector<distributed_chunk> chunks;
 };
 
 /// An engine that runs maps across processes (`parkit/mpi.hpp` registers the MPI one).
@@ -176,6 +179,7 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
 
     distributed_map_job job;
     job.total = input.size();
+    job.ranks = where.size;
     job.chunk_size = opts.chunk_size;
     job.threads_per_rank = threads;
     job.broadcast = opts.mpi.broadcast;
@@ -192,38 +196,37 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
         run_local_chunk<R>(f, input, range, !collect, chunk);
     };
     job.advance = [&](std::size_t count) { progress.advance(count); };
+
+    const bool keeps_results = root || job.broadcast;
+    store_t results = [&] {
+        if constexpr (std::is_void_v<R>) return 0;
+        else return keeps_results ? store_t(input.size()) : store_t(0);
+    }();
+    failure_log failures;
+    job.take_chunk = [&](const distributed_chunk& chunk) {
+        decode_chunk<R>(
+            chunk,
+            [&](std::size_t index, auto&&... value) {
+                if constexpr (!std::is_void_v<R>) {
+                    if (keeps_results) results.put(index, std::forward<decltype(value)>(value)...);
+                }
+            },
+            [&](std::size_t index, std::exception_ptr error) { failures.add(index, std::move(error)); });
+    };
     const distributed_map_outcome outcome = engine->run(job);
     progress.finish();
 
-    std::vector<task_failure> failures;
-    auto add_failure = [&](std::size_t index, std::exception_ptr error) {
-        failures.push_back(task_failure{index, std::move(error)});
-    };
     if (!outcome.has_results) {
-        for (const auto& chunk : outcome.chunks) {
-            decode_chunk<R>(chunk, [](std::size_t, auto&&...) {}, add_failure);
-        }
         if constexpr (collect) {
             return collected<R>{};
         } else {
-            if (!failures.empty()) throw make_task_error(failures.front().index, failures.front().error);
+            const std::vector<task_failure> sorted = failures.sorted();
+            if (!sorted.empty()) throw make_task_error(sorted.front().index, sorted.front().error);
             if constexpr (!std::is_void_v<R>) return std::vector<R>{};
             else return;
         }
     }
-    store_t results = [&] {
-        if constexpr (std::is_void_v<R>) return 0;
-        else return store_t(input.size());
-    }();
-    for (const auto& chunk : outcome.chunks) {
-        decode_chunk<R>(
-            chunk,
-            [&](std::size_t index, auto&&... value) {
-                if constexpr (!std::is_void_v<R>) results.put(index, std::forward<decltype(value)>(value)...);
-            },
-            add_failure);
-    }
-    return finish_map<R, collect>(input.size(), results, std::move(failures));
+    return finish_map<R, collect>(input.size(), results, failures.sorted());
 }
 
 }  // namespace parkit::detail

@@ -6,14 +6,16 @@
 /// call. Rank 0's main thread coordinates; a helper thread on rank 0 computes chunks like any
 /// other rank (on `threads_per_rank` threads, each taking chunks from the dealer). Ranks 1..n-1
 /// run `threads_per_rank` computing threads that take chunks one by one from a local queue
-/// (no barrier across a rank's threads; each thread encodes what it ran), while their MPI
-/// thread keeps one request per computing thread plus one open (so the next chunk is there
-/// before the running ones drain): each reply is a range [begin, end) of indices (empty: no
-/// more); each finished chunk's outcomes go back, as soon as it finishes, with the request that
-/// replaces the answered one. Only
-/// indices go out and only serialized results come back; the function and the inputs never
-/// travel. At the end rank 0 broadcasts what the other ranks need: nothing but the first
-/// failure (raise mode), or every chunk (`options.mpi.broadcast`).
+/// (no barrier across a rank's threads; each thread encodes what it ran). Every computing
+/// thread starts on its static first chunk (chunk_dealer.hpp: no rank waits for rank 0 before
+/// its first work), while the rank's MPI thread sends one request ahead; from then on it keeps
+/// one request per computing thread plus that one open (so the next chunk is there before the
+/// running ones drain): each reply is a range [begin, end) of indices (empty: no more); each
+/// finished chunk's outcomes go back, as soon as it finishes, with the request that replaces
+/// the answered one, and rank 0 decodes them into the results as they arrive (after it has
+/// answered). Only indices go out and only serialized results come back; the function and the
+/// inputs never travel. At the end rank 0 broadcasts what the other ranks need: nothing but the
+/// first failure (raise mode), or every chunk (`options.mpi.broadcast`).
 
 #include <mpi.h>
 
@@ -27,6 +29,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -69,7 +72,9 @@ inline std::atomic<bool> map_running{false};
 /// What rank 0 tells every rank when a map ends.
 struct map_summary {
     std::string internal_error;  ///< a failure outside tasks ("" = none): every rank throws it
-    std::vector<distributed_chunk> chunks;  ///< see distributed_map_outcome::chunks
+    /// With `options.mpi.broadcast` every chunk; else, in raise mode, the chunk holding the
+    /// lowest failed task (if any), so every rank throws the same task_error.
+    std::vector<distributed_chunk> chunks;
 
     /// Serialization (cereal protocol).
     template <class Archive>
@@ -153,10 +158,12 @@ inline void fail_oversized(distributed_chunk& chunk, std::size_t bytes) {
     chunk.failed = true;
 }
 
-/// Rank 0's computing share, on one thread: chunks from the dealer, run here, recorded.
-inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer) noexcept {
+/// Rank 0's computing share on its computing thread `thread`: the static first chunk, then
+/// chunks from the dealer, each run here and recorded.
+inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer, int thread) noexcept {
     try {
-        index_range range;
+        index_range range = first_chunk(job, 0, thread);
+        if (range.begin < range.end) dealer.record(run_chunk(job, range, 0));
         while (dealer.next(range)) dealer.record(run_chunk(job, range, 0));
     } catch (...) {
         dealer.fail(std::current_exception());
@@ -165,6 +172,8 @@ inline void compute_on_root(const distributed_map_job& job, chunk_dealer& dealer
 
 /// Requests a rank keeps open beyond one per computing thread: while its threads run their
 /// chunks, the next chunk is already on its way (so no thread waits for rank 0 between chunks).
+/// These are sent at the start; each computing thread's first request is the result of its
+/// static first chunk (or, when that is empty, an empty request sent at the start).
 inline constexpr int requests_prefetched = 1;
 
 /// Requests each other rank keeps open: one per computing thread, plus the prefetched ones.
@@ -257,24 +266,30 @@ inline void serve_ranks(MPI_Comm comm, int other_ranks, const distributed_map_jo
         check(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
         buffer.resize(static_cast<std::size_t>(bytes));
         check(MPI_Mrecv(buffer.data(), bytes, MPI_BYTE, &message, MPI_STATUS_IGNORE), "MPI_Mrecv");
-        if (bytes > 0) dealer.record(parkit::from_bytes<distributed_chunk>(buffer));
+        dealer.count_request();
+        std::optional<distributed_chunk> finished;
+        if (bytes > 0) {
+            finished = parkit::from_bytes<distributed_chunk>(buffer);
+            dealer.account(*finished);
+        }
         index_range next{};
         const bool more = dealer.next(next);
         const std::uint64_t assignment[2] = {next.begin, more ? next.end : next.begin};
         check(MPI_Send(assignment, 2, MPI_UINT64_T, status.MPI_SOURCE, work_assign_tag, comm), "MPI_Send");
         if (!more) --refusals_left;
+        if (finished) dealer.keep(std::move(*finished));  // decoded once the rank has its answer
     }
 }
 
 /// Rank 0's part of a map.
 inline distributed_map_outcome run_root(const distributed_map_job& job, MPI_Comm comm, int ranks) {
     const auto start = std::chrono::steady_clock::now();
-    chunk_dealer dealer(job, ranks);
+    chunk_dealer dealer(job);
     const int threads = std::max(job.threads_per_rank, 1);
     if (ranks == 1) {
-        on_threads(threads, [&](int) { compute_on_root(job, dealer); });
+        on_threads(threads, [&](int thread) { compute_on_root(job, dealer, thread); });
     } else {
-        std::thread helper([&] { on_threads(threads, [&](int) { compute_on_root(job, dealer); }); });
+        std::thread helper([&] { on_threads(threads, [&](int thread) { compute_on_root(job, dealer, thread); }); });
         try {
             serve_ranks(comm, ranks - 1, job, dealer);
         } catch (const std::exception& e) {
@@ -284,27 +299,22 @@ inline distributed_map_outcome run_root(const distributed_map_job& job, MPI_Comm
         }
         helper.join();
     }
-    distributed_map_outcome outcome{true, dealer.take_sorted_chunks()};
     {
+        map_stats stats = dealer.stats();
+        stats.elapsed_s = static_cast<double>(ns_since(start)) * 1e-9;
         std::lock_guard lock(last_stats_mutex());
-        last_stats_slot() = map_stats{dealer.work(), ns_since(start) * 1e-9};
+        last_stats_slot() = std::move(stats);
     }
     const std::exception_ptr internal = dealer.internal_error();
     if (ranks > 1) {
         map_summary summary;
         if (internal) summary.internal_error = parkit::detail::exception_message(internal);
-        if (job.broadcast) {
-            summary.chunks = outcome.chunks;
-        } else if (job.stop_at_failure) {
-            const auto failed = std::find_if(outcome.chunks.begin(), outcome.chunks.end(),
-                                             [](const distributed_chunk& c) { return c.failed; });
-            if (failed != outcome.chunks.end()) summary.chunks.push_back(*failed);
-        }
+        summary.chunks = dealer.take_kept_chunks();
         std::vector<std::byte> bytes = parkit::to_bytes(summary);
         broadcast_bytes(comm, bytes);
     }
     if (internal) std::rethrow_exception(internal);
-    return outcome;
+    return distributed_map_outcome{true};
 }
 
 /// Sends `bytes` to rank 0 as a work request (the finished chunk, or nothing).
@@ -328,16 +338,22 @@ inline std::vector<std::byte> run_chunk_to_bytes(const distributed_map_job& job,
 }
 
 /// The part of a map on ranks 1..n-1: `threads_per_rank` computing threads take chunks one by
-/// one from a local queue; this (MPI) thread keeps `requests_in_flight` requests open, so a
-/// chunk is queued before the running ones drain, and sends each finished chunk back with the
-/// request that replaces the one it answered.
+/// one from a local queue, starting with their static first chunks; this (MPI) thread keeps
+/// `requests_in_flight` requests open, so a chunk is queued before the running ones drain, and
+/// sends each finished chunk back with the request that replaces the one it answered.
 inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MPI_Comm comm, int rank) {
     const int in_flight = requests_in_flight(job);
-    std::vector<std::byte> message;
-    for (int i = 0; i < in_flight; ++i) request_work(comm, message);
+    const int threads = std::max(job.threads_per_rank, 1);
     local_chunks chunks;
+    std::vector<std::byte> message;
+    for (int thread = 0; thread < threads; ++thread) {
+        const index_range first = first_chunk(job, rank, thread);
+        if (first.begin < first.end) chunks.push(first);
+        else request_work(comm, message);  // no static work: ask at once
+    }
+    for (int i = 0; i < requests_prefetched; ++i) request_work(comm, message);
     std::thread computing([&] {
-        on_threads(std::max(job.threads_per_rank, 1), [&](int) {
+        on_threads(threads, [&](int) {
             index_range range;
             while (chunks.pop(range)) {
                 try {
@@ -385,7 +401,8 @@ inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MP
     if (!summary.internal_error.empty()) {
         throw std::runtime_error("parkit::parallel_map (backend::mpi): rank 0 failed: " + summary.internal_error);
     }
-    return distributed_map_outcome{job.broadcast, std::move(summary.chunks)};
+    for (const distributed_chunk& chunk : summary.chunks) job.take_chunk(chunk);
+    return distributed_map_outcome{job.broadcast};
 }
 
 /// The engine's `topology`: checks MPI can run a map from here.
@@ -427,7 +444,7 @@ inline distributed_map_outcome engine_run(const distributed_map_job& job) {
     if (where.size == 1) return run_root(job, MPI_COMM_NULL, 1);
     const MPI_Comm comm = communicator();
     check_same_inputs(comm, job, where.size);
-    if (job.total == 0) return distributed_map_outcome{where.rank == 0 || job.broadcast, {}};
+    if (job.total == 0) return distributed_map_outcome{where.rank == 0 || job.broadcast};
     return where.rank == 0 ? run_root(job, comm, where.size) : run_other_rank(job, comm, where.rank);
 }
 
