@@ -65,8 +65,8 @@ TEST_CASE("bad input: n_jobs of 0 or below -cores is refused by every executor",
 TEST_CASE("bad input: negative, NaN and infinite task time limits are refused", "[bad_input][timeout]") {
     for (const double limit : {-1.0, -1e-9, not_a_number, infinity, -infinity, 1e300}) {
         INFO("task_timeout_s = " << limit);
-        CHECK_THROWS_WITH(parkit::process_pool(1, limit), Contains("task_timeout_s"));
-        CHECK_THROWS_AS(parkit::process_pool(1, limit), std::invalid_argument);
+        CHECK_THROWS_WITH(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), Contains("task_timeout_s"));
+        CHECK_THROWS_AS(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), std::invalid_argument);
         for (const auto backend : {parkit::backend::sequential, parkit::backend::threads, parkit::backend::processes}) {
             CHECK_THROWS_WITH(
                 parkit::parallel_map(square, some_inputs, {.backend = backend, .task_timeout_s = limit}),
@@ -78,9 +78,9 @@ TEST_CASE("bad input: negative, NaN and infinite task time limits are refused", 
 }
 
 TEST_CASE("bad input: a zero time limit means none, and the largest allowed one works", "[bad_input][timeout]") {
-    parkit::process_pool unlimited(1, 0.0);
+    parkit::process_pool unlimited({.n_jobs = 1, .task_timeout_s = 0.0});
     CHECK(unlimited.submit(square, 7).get() == 49);
-    parkit::process_pool longest(1, parkit::detail::max_task_timeout_s);
+    parkit::process_pool longest({.n_jobs = 1, .task_timeout_s = parkit::detail::max_task_timeout_s});
     CHECK(longest.submit(square, 8).get() == 64);
     CHECK(longest.map(square, some_inputs, {.chunk_size = 4}) == std::vector<int>{1, 4, 9, 16});
     const auto out = parkit::parallel_map(square, some_inputs,
