@@ -429,10 +429,12 @@ public:
     /// task, so only the input that crashes again fails (`worker_crashed`). With
     /// `on_error::raise` (the default) the first failure by index is rethrown as `task_error`
     /// after the rest are cancelled; with `collect_options` every result and every failure come
-    /// back in a `collected<R>`. `opts.progress` / `on_progress` work as in `parallel_map`;
-    /// `n_jobs` and `backend` are ignored (the pool's workers run the tasks) and the time limit is
-    /// the pool's (`opts.task_timeout_s` must be 0).
-    /// @throws std::invalid_argument for a non-zero `opts.task_timeout_s`.
+    /// back in a `collected<R>`. `opts.progress` / `on_progress` work as in `parallel_map`. The
+    /// pool's workers run every map, so the fields that choose workers or limits elsewhere
+    /// are refused rather than ignored: `n_jobs` must stay -1 (the pool's size is set when it is
+    /// made), `backend` threads or processes, `task_timeout_s` 0 (the time limit is the
+    /// pool's), and `mpi`, `max_in_flight`, `checkpoint` at their defaults.
+    /// @throws std::invalid_argument naming the field, for any of those set otherwise.
     template <class F, class Range>
     auto map(F f, const Range& inputs, const options& opts = {}) {
         return map_batched(f, inputs, opts);
@@ -561,9 +563,15 @@ private:
         static_assert(std::is_void_v<R> || (is_serializable_v<R> && std::is_default_constructible_v<R>),
                       "parkit::process_pool::map: the result type must be serializable and "
                       "default-constructible (see parkit/core/serialization.hpp)");
-        if (opts.task_timeout_s != 0.0)
-            throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
-                                        "limit is the pool's (process_pool({.task_timeout_s = ...}))");
+        if (opts.n_jobs != -1)
+            throw std::invalid_argument("parkit::process_pool::map: options.n_jobs = " + std::to_string(opts.n_jobs) +
+                                        " cannot apply: every map runs on all the pool's worker processes; choose "
+                                        "their number when making the pool (parkit::process_pool pool(n)), or use "
+                                        "parkit::parallel_map(f, inputs, {.n_jobs = n, .backend = "
+                                        "parkit::backend::processes})");
+        detail::require_no_task_timeout(opts.task_timeout_s, "parkit::process_pool::map",
+                                        "the time limit is the pool's: parkit::process_pool "
+                                        "pool({.n_jobs = ..., .task_timeout_s = ...})");
         detail::require_callable(f, "parkit::process_pool::map", "f");
         detail::require_executor_map_options(opts, "parkit::process_pool::map", parkit::backend::processes);
         check_usable("map");

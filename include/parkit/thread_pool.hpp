@@ -367,11 +367,10 @@ private:
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
         detail::require_executor_map_options(opts, "parkit::thread_pool::map");
-        if (opts.task_timeout_s != 0.0)
-            throw std::invalid_argument(
-                "parkit::thread_pool::map: options.task_timeout_s is not honoured by a pool's map (its "
-                "workers cannot leave a task behind); use parkit::parallel_map(f, inputs, {.task_timeout_s = "
-                "...}) or as_completed(futures, timeout)");
+        detail::require_no_task_timeout(opts.task_timeout_s, "parkit::thread_pool::map",
+                                        "a pool's threads cannot leave a task behind; use "
+                                        "parkit::parallel_map(f, inputs, {.task_timeout_s = ...}) or "
+                                        "as_completed(futures, timeout)");
         require_usable("map");
         const int all = static_cast<int>(size_);
         const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);
