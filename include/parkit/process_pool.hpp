@@ -278,7 +278,7 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// The settings of a `process_pool`, named at the call as Python's
 /// `ProcessPoolExecutor(max_workers=..., initializer=...)`:
 /// @code
-/// parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60, .initializer = [] { load_model(); }});
+/// parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60, .initializer = load_model});
 /// @endcode
 /// A struct rather than positional parameters, so that a number reads as what it sets.
 struct process_pool_options {
@@ -336,7 +336,8 @@ public:
     /// task, as `ProcessPoolExecutor(initializer=...)` (see `process_pool_options::initializer`).
     /// @throws std::invalid_argument for a bad n_jobs.
     process_pool(int n_jobs, std::function<void()> initializer)
-        : process_pool(process_pool_options{.n_jobs = n_jobs, .initializer = std::move(initializer)}) {}
+        : process_pool(
+              process_pool_options{.n_jobs = n_jobs, .initializer = std::move(initializer)}) {}
 
     /// Forks the fork server and the workers with the settings named in `opts`:
     /// `parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60});`
