@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <list>
@@ -65,8 +66,8 @@ TEST_CASE("bad input: n_jobs of 0 or below -cores is refused by every executor",
 TEST_CASE("bad input: negative, NaN and infinite task time limits are refused", "[bad_input][timeout]") {
     for (const double limit : {-1.0, -1e-9, not_a_number, infinity, -infinity, 1e300}) {
         INFO("task_timeout_s = " << limit);
-        CHECK_THROWS_WITH(parkit::process_pool(1, limit), Contains("task_timeout_s"));
-        CHECK_THROWS_AS(parkit::process_pool(1, limit), std::invalid_argument);
+        CHECK_THROWS_WITH(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), Contains("task_timeout_s"));
+        CHECK_THROWS_AS(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), std::invalid_argument);
         for (const auto backend : {parkit::backend::sequential, parkit::backend::threads, parkit::backend::processes}) {
             CHECK_THROWS_WITH(
                 parkit::parallel_map(square, some_inputs, {.backend = backend, .task_timeout_s = limit}),
@@ -78,9 +79,9 @@ TEST_CASE("bad input: negative, NaN and infinite task time limits are refused", 
 }
 
 TEST_CASE("bad input: a zero time limit means none, and the largest allowed one works", "[bad_input][timeout]") {
-    parkit::process_pool unlimited(1, 0.0);
+    parkit::process_pool unlimited({.n_jobs = 1, .task_timeout_s = 0.0});
     CHECK(unlimited.submit(square, 7).get() == 49);
-    parkit::process_pool longest(1, parkit::detail::max_task_timeout_s);
+    parkit::process_pool longest({.n_jobs = 1, .task_timeout_s = parkit::detail::max_task_timeout_s});
     CHECK(longest.submit(square, 8).get() == 64);
     CHECK(longest.map(square, some_inputs, {.chunk_size = 4}) == std::vector<int>{1, 4, 9, 16});
     const auto out = parkit::parallel_map(square, some_inputs,
@@ -197,4 +198,59 @@ TEST_CASE("bad input: options a call does not honour are refused naming the fiel
     CHECK_THROWS_WITH(procs.map(doubled, xs, {.backend = parkit::backend::mpi}),
                       Catch::Contains("parkit::process_pool::map") && Catch::Contains("options.backend"));
     CHECK_THROWS_WITH(procs.map(doubled, xs, {.max_in_flight = 3}), Catch::Contains("options.max_in_flight"));
+}
+
+TEST_CASE("bad input: a pool's map refuses every option that cannot apply to it, naming the field",
+          "[bad_input][options]") {
+    const std::vector<int> xs{1, 2, 3};
+    auto twice = [](int x) { return 2 * x; };
+    const auto cache_dir = std::filesystem::temp_directory_path() / "parkit_test_bad_input_checkpoint";
+    const parkit::checkpoint_store checkpoint{parkit::memory{cache_dir}};
+    parkit::options mpi_set;
+    mpi_set.mpi.broadcast = true;
+
+    parkit::thread_pool pool(2);
+    // Another backend names the value and where it can be had instead.
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::processes}),
+                      Contains("parkit::thread_pool::map: options.backend = processes cannot apply") &&
+                          Contains("its threads") &&
+                          Contains("parallel_map(f, inputs, {.backend = parkit::backend::processes})"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::mpi}),
+                      Contains("options.backend = mpi cannot apply"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = static_cast<parkit::backend>(42)}),
+                      Contains("options.backend has an unknown value (42)"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.task_timeout_s = 1.0}),
+                      Contains("parkit::thread_pool::map") && Contains("options.task_timeout_s"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.checkpoint = checkpoint}),
+                      Contains("parkit::thread_pool::map") && Contains("options.checkpoint"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, mpi_set), Contains("parkit::thread_pool::map") && Contains("options.mpi"));
+    // The collecting overload makes the same checks.
+    CHECK_THROWS_WITH(pool.map(twice, xs,
+                               parkit::collect_options{.backend = parkit::backend::processes,
+                                                       .on_error = parkit::on_error::collect}),
+                      Contains("options.backend = processes"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, parkit::collect_options{.on_error = parkit::on_error::collect,
+                                                                  .task_timeout_s = 2.0}),
+                      Contains("options.task_timeout_s"));
+    CHECK_THROWS_WITH(parkit::parallel_map(pool, twice, xs, {.backend = parkit::backend::sequential}),
+                      Contains("options.backend = sequential"));
+    // What does apply still runs.
+    CHECK(pool.map(twice, xs, {.n_jobs = 1, .chunk_size = 1}) == std::vector<int>{2, 4, 6});
+
+    parkit::process_pool procs(1);
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.backend = parkit::backend::sequential}),
+                      Contains("parkit::process_pool::map: options.backend = sequential cannot apply") &&
+                          Contains("worker processes"));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.n_jobs = 2}),
+                      Contains("parkit::process_pool::map: options.n_jobs = 2 cannot apply"));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.task_timeout_s = 1.0}),
+                      Contains("parkit::process_pool::map") && Contains("options.task_timeout_s") &&
+                          Contains(".task_timeout_s = ..."));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.checkpoint = checkpoint}), Contains("options.checkpoint"));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, mpi_set), Contains("options.mpi"));
+    CHECK_THROWS_AS(procs.map(doubled, xs,
+                              parkit::collect_options{.n_jobs = 3, .on_error = parkit::on_error::collect}),
+                    std::invalid_argument);
+    CHECK(procs.map(doubled, xs, {.chunk_size = 2}) == std::vector<int>{2, 4, 6});
+    std::filesystem::remove_all(cache_dir);  // nothing was stored in it
 }

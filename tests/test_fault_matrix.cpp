@@ -235,7 +235,7 @@ TEST_CASE("fault matrix: process_pool map survives every kind of crash and stays
     REQUIRE(children().empty());
     parkit_test::shared_page();  // before the pool: the helpers' release flag
     {
-        parkit::process_pool pool(2, 0.5);
+        parkit::process_pool pool({.n_jobs = 2, .task_timeout_s = 0.5});
         std::vector<int> inputs(10'000);
         for (int i = 0; i < 10'000; ++i) inputs[static_cast<std::size_t>(i)] = i;
         parkit::collected<long> out;

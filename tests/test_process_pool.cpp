@@ -209,7 +209,7 @@ TEST_CASE("a pool made on a thread that has ended keeps its workers", "[process_
 }
 
 TEST_CASE("a task over the time limit fails with task_timeout", "[process_pool][timeout]") {
-    parkit::process_pool pool(1, 0.2);
+    parkit::process_pool pool({.n_jobs = 1, .task_timeout_s = 0.2});
     auto slow = pool.submit(sleep_ms, 5'000);
     auto after = pool.submit(square, 5);
     CHECK_THROWS_AS(slow.get(), parkit::task_timeout);
@@ -234,7 +234,7 @@ TEST_CASE("shutdown refuses new work and cancels queued tasks on request", "[pro
     auto running = pool.submit(sleep_ms, 100);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto queued = pool.submit(square, 3);
-    pool.shutdown(true, true);
+    pool.shutdown({.cancel_pending = true});
     CHECK(running.get() == 100);
     CHECK_THROWS_AS(queued.get(), parkit::task_cancelled);
     CHECK_THROWS_AS(pool.submit(square, 1), parkit::executor_closed);
@@ -266,8 +266,38 @@ TEST_CASE("no zombie or orphan processes are left behind", "[process_pool][zombi
 }
 
 TEST_CASE("bad process_pool arguments are rejected by name", "[process_pool][errors]") {
-    CHECK_THROWS_WITH(parkit::process_pool(0), Catch::Contains("n_jobs"));
-    CHECK_THROWS_WITH(parkit::process_pool(1, -1.0), Catch::Contains("task_timeout_s"));
+    CHECK_THROWS_WITH(parkit::process_pool(0),
+                      Catch::Contains("parkit::process_pool") && Catch::Contains("n_jobs = 0"));
+    CHECK_THROWS_AS(parkit::process_pool({.n_jobs = 0}), std::invalid_argument);
+    CHECK_THROWS_WITH(parkit::process_pool({.n_jobs = 1, .task_timeout_s = -1.0}),
+                      Catch::Contains("parkit::process_pool") && Catch::Contains("task_timeout_s"));
+    CHECK_THROWS_AS(parkit::process_pool({.n_jobs = 1, .task_timeout_s = -1.0}), std::invalid_argument);
+}
+
+// The settings are named: a bare number after n_jobs does not read as a time limit.
+static_assert(!std::is_constructible_v<parkit::process_pool, int, double>);
+static_assert(!std::is_constructible_v<parkit::process_pool, int, double, std::function<void()>>);
+static_assert(!std::is_convertible_v<int, parkit::process_pool>);
+static_assert(std::is_constructible_v<parkit::process_pool, int, std::function<void()>>);
+static_assert(std::is_default_constructible_v<parkit::process_pool>);
+
+TEST_CASE("process_pool takes its settings as named options", "[process_pool][options]") {
+    {
+        parkit::process_pool pool({.n_jobs = 2, .task_timeout_s = 0.5});
+        CHECK(pool.size() == 2);
+        CHECK(pool.submit(square, 4).get() == 16);
+        auto slow = pool.submit(sleep_ms, 2000);
+        CHECK_THROWS_AS(slow.get(), parkit::task_timeout);  // the limit is in force
+    }
+    {
+        parkit::process_pool pool{{.n_jobs = 1}};
+        CHECK(pool.size() == 1);
+        CHECK(pool.map(square, std::vector<int>{1, 2, 3}) == std::vector<int>{1, 4, 9});
+    }
+    parkit::process_pool two(2);
+    CHECK(two.size() == 2);
+    parkit::process_pool all;
+    CHECK(all.size() == static_cast<std::size_t>(parkit::available_cores()));
 }
 
 TEST_CASE("process_pool map batches inputs yet fails only the inputs at fault", "[process_pool][crash]") {
@@ -320,7 +350,7 @@ TEST_CASE("process_pool map batches inputs yet fails only the inputs at fault", 
 }
 
 TEST_CASE("process_pool map with a time limit fails only the overdue input", "[process_pool][timeout]") {
-    parkit::process_pool pool(2, 0.3);
+    parkit::process_pool pool({.n_jobs = 2, .task_timeout_s = 0.3});
     const auto out = pool.map(sleep_ms, std::vector<int>{1, 2, 5'000, 3, 4},
                               parkit::collect_options{.on_error = parkit::on_error::collect});
     REQUIRE(out.errors.size() == 1);
@@ -397,7 +427,7 @@ TEST_CASE("a crash in the middle of a pipeline fails only the crashing task", "[
 }
 
 TEST_CASE("time limits of pipelined tasks start when each task starts", "[process_pool][timeout][pipeline]") {
-    parkit::process_pool pool(1, 0.3);
+    parkit::process_pool pool({.n_jobs = 1, .task_timeout_s = 0.3});
     warm_up(pool);
     // Sent together; the second would be overdue if its clock started when it was sent.
     auto a = pool.submit(sleep_ms, 200);
@@ -691,4 +721,16 @@ TEST_CASE("this_worker::index() inside worker processes is the worker's slot") {
                                               {.n_jobs = 2, .backend = parkit::backend::processes, .chunk_size = 1});
     for (long index : indices) REQUIRE((index == 0 || index == 1));
     REQUIRE_FALSE(parkit::this_worker::index().has_value());
+}
+
+TEST_CASE("process_pool_options: an initializer named in the options runs in each worker",
+          "[process_pool][options]") {
+    shared_counters* counters = make_shared_counters();
+    {
+        parkit::process_pool pool(
+            {.n_jobs = 1, .initializer = [counters] { counters->initializer_calls.fetch_add(1); }});
+        CHECK(pool.submit(pid_after_short_wait, 5).get() > 0);
+        CHECK(wait_for_count(counters->initializer_calls, 1) == 1);
+    }
+    ::munmap(counters, sizeof(shared_counters));
 }

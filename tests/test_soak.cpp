@@ -185,7 +185,7 @@ TEST_CASE("stress: thread_pool created and destroyed 500 times with work in flig
             parkit::thread_pool pool(static_cast<int>(1 + round % 4));
             const std::size_t tasks = mix(round) % 200;
             for (std::size_t i = 0; i < tasks; ++i) futures.push_back(pool.submit(spin_value, i));
-            if (cancel) pool.shutdown(false, true);
+            if (cancel) pool.shutdown({.wait = false, .cancel_pending = true});
             // The destructor waits for every task that was not cancelled.
         }
         check_resolved(futures, cancel, spin_value);
@@ -208,7 +208,7 @@ TEST_CASE("stress: process_pool created and destroyed 40 times leaves no process
         {
             parkit::process_pool pool(static_cast<int>(1 + round % 3));
             for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(plus_one, i));
-            if (cancel) pool.shutdown(false, true);
+            if (cancel) pool.shutdown({.wait = false, .cancel_pending = true});
         }
         check_resolved(futures, cancel, [](std::size_t i) { return static_cast<int>(i) + 1; });
         REQUIRE(no_children_left());
@@ -247,7 +247,7 @@ void shutdown_while_producing(Executor& executor, bool cancel_pending, std::size
         });
     }
     while (submitted.load(std::memory_order_relaxed) < before_shutdown) std::this_thread::yield();
-    executor.shutdown(true, cancel_pending);
+    executor.shutdown({.cancel_pending = cancel_pending});
     for (auto& t : threads) t.join();
 
     std::size_t values = 0, cancelled = 0, wrong = 0, total = 0;

@@ -148,13 +148,22 @@ TEST_CASE("shutdown with cancel_pending cancels queued tasks only", "[thread_poo
     while (!started.load()) std::this_thread::sleep_for(1ms);
     std::vector<parkit::future<int>> queued;
     for (int i = 0; i < 10; ++i) queued.push_back(pool.submit([] { return 2; }));
-    pool.shutdown(true, true);
+    pool.shutdown({.cancel_pending = true});
     CHECK(running.get() == 1);
     for (auto& f : queued) {
         CHECK(f.cancelled());
         CHECK_THROWS_AS(f.get(), parkit::task_cancelled);
     }
 }
+
+// The flags are named at the call: two positional bools (or one) do not convert.
+template <class Pool>
+concept takes_positional_shutdown_flags =
+    requires(Pool& pool) { pool.shutdown(false); } || requires(Pool& pool) { pool.shutdown(true, true); };
+static_assert(!takes_positional_shutdown_flags<parkit::thread_pool>);
+static_assert(!takes_positional_shutdown_flags<parkit::process_pool>);
+static_assert(!std::is_convertible_v<bool, parkit::shutdown_options>);
+static_assert(parkit::shutdown_options{}.wait && !parkit::shutdown_options{}.cancel_pending);
 
 TEST_CASE("submit after shutdown is refused with a clear error", "[thread_pool][shutdown][errors]") {
     parkit::thread_pool pool(2);
@@ -173,7 +182,7 @@ TEST_CASE("shutdown without waiting returns at once and queued work still runs",
         return 7;
     });
     auto next = pool.submit([] { return 8; });
-    pool.shutdown(false);  // would never return if it waited for `slow`
+    pool.shutdown({.wait = false});  // would never return if it waited for `slow`
     release = true;
     CHECK(slow.get() == 7);
     CHECK(next.get() == 8);
@@ -189,14 +198,14 @@ TEST_CASE("a task may submit follow-up work while the pool drains", "[thread_poo
                 pool.submit([&follow_ups] { ++follow_ups; });
             });
         }
-        pool.shutdown(false);
+        pool.shutdown({.wait = false});
     }
     CHECK(follow_ups == 4);
 }
 
 TEST_CASE("waiting for shutdown from inside the pool is refused", "[thread_pool][shutdown][errors]") {
     parkit::thread_pool pool(2);
-    auto f = pool.submit([&pool] { pool.shutdown(true); });
+    auto f = pool.submit([&pool] { pool.shutdown({.wait = true}); });
     CHECK_THROWS_AS(f.get(), std::logic_error);
 }
 
@@ -572,9 +581,10 @@ TEST_CASE("detached tasks cancelled by shutdown never run", "[thread_pool][detac
         while (!release.load()) std::this_thread::sleep_for(1ms);
     });
     for (int i = 0; i < 50; ++i) pool.detach([&ran] { ran.fetch_add(1); });
-    pool.shutdown(false, true);  // cancels the 50 while the first still holds the only worker
+    // Cancels the 50 while the first still holds the only worker.
+    pool.shutdown({.wait = false, .cancel_pending = true});
     release.store(true);
-    pool.shutdown(true);
+    pool.shutdown({.wait = true});
     CHECK(ran.load() == 0);
 }
 

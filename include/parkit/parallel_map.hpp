@@ -11,6 +11,7 @@
 #include <string>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "core/options.hpp"
 #include "detail/argument_checks.hpp"
@@ -127,6 +128,28 @@ constexpr bool map_arguments_fit() {
     }
 }
 
+/// The `f` of a `parallel_map` call that names an overload set or a function template, such as
+/// `std::sqrt`: no callable type can be deduced from such a name, so no ordinary overload
+/// applies and the compiler would list every one of them with its reason. This parameter type
+/// takes the name instead (converting it to a pointer to the member that fits the element type
+/// `V`), so that the overload that has it is chosen and stops the build with one line saying
+/// what to write. Any other `f` needs no conversion and takes the ordinary overloads.
+template <class V>
+struct unresolved_function {
+    // NOLINTBEGIN(google-explicit-constructor): the conversion is the point
+    unresolved_function(V (*)(V)) noexcept {}
+    unresolved_function(V (*)(const V&)) noexcept {}
+    template <class R>
+    unresolved_function(R (*)(V)) noexcept {}
+    template <class R>
+    unresolved_function(R (*)(const V&)) noexcept {}
+    // NOLINTEND(google-explicit-constructor)
+};
+
+/// False, but only once `T` is known: a static_assert on it fires when its template is used.
+template <class T>
+inline constexpr bool always_false_v = false;
+
 /// Runs a `parallel_map` call: through the checkpoint's cache when `options.checkpoint` is set
 /// (the cached function then runs on the chosen backend), else straight on the backend.
 template <class F, class Range, class OnError>
@@ -185,6 +208,28 @@ auto parallel_map(F&& f, Range&& inputs, const options& opts = {}) {
 template <class F, class Range>
 auto parallel_map(F&& f, Range&& inputs, const collect_options& opts) {
     if constexpr (detail::map_arguments_fit<F, Range>()) return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
+}
+
+/// Chosen only when `f` names an overload set or a function template (`parallel_map(std::sqrt,
+/// xs)`), which no other overload can take: stops the build with one line saying to pass a
+/// lambda instead.
+template <class Range>
+    requires std::ranges::range<Range>
+auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const options& = {}) {
+    static_assert(detail::always_false_v<Range>, "parkit::parallel_map: f names an overload set (such as std::sqrt) "
+                                                 "or a function template: pass a lambda, e.g. [](double x) { "
+                                                 "return std::sqrt(x); }");
+    return std::vector<std::ranges::range_value_t<Range>>{};  // no follow-up errors at the call
+}
+
+/// The `on_error::collect` form of the overload above.
+template <class Range>
+    requires std::ranges::range<Range>
+auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const collect_options&) {
+    static_assert(detail::always_false_v<Range>, "parkit::parallel_map: f names an overload set (such as std::sqrt) "
+                                                 "or a function template: pass a lambda, e.g. [](double x) { "
+                                                 "return std::sqrt(x); }");
+    return std::vector<std::ranges::range_value_t<Range>>{};  // no follow-up errors at the call
 }
 
 /// `parallel_map` over a braced list: `parallel_map(f, {1, 2, 3})`.

@@ -30,6 +30,7 @@
 #include "core/n_jobs.hpp"
 #include "core/process_errors.hpp"
 #include "core/serialization.hpp"
+#include "core/shutdown_options.hpp"
 #include "detail/argument_checks.hpp"
 #include "detail/option_checks.hpp"
 #include "detail/fork_generation.hpp"
@@ -274,6 +275,28 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 
 }  // namespace detail
 
+/// The settings of a `process_pool`, named at the call as Python's
+/// `ProcessPoolExecutor(max_workers=..., initializer=...)`:
+/// @code
+/// parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60, .initializer = load_model});
+/// @endcode
+/// A struct rather than positional parameters, so that a number reads as what it sets.
+struct process_pool_options {
+    /// Worker processes, as in joblib: positive = that many, -1 = one per core, -2 = all but
+    /// one, ...
+    int n_jobs = -1;
+    /// Seconds a task may run: past it, its worker is killed (and replaced) and the task fails
+    /// with `task_timeout`; 0 = no limit.
+    double task_timeout_s = 0.0;
+    /// Run once in every worker process when it starts, before any task (a replacement after a
+    /// crash runs it too). It may capture anything: the workers are forks of the moment the
+    /// pool was made. In tasks, `this_worker::index()` is the worker's slot (0..size-1; a
+    /// replacement takes its slot). When it throws, that worker's tasks fail with a
+    /// `remote_error` of type `parkit::initializer_error` naming the worker and the exception
+    /// (they never hang, and never run without it). Empty (the default): none.
+    std::function<void()> initializer = {};
+};
+
 /// A pool of worker processes, like Python's `ProcessPoolExecutor`: the interface of
 /// `parkit::thread_pool` (submit -> future, ordered map, as_completed, shutdown), with every
 /// task isolated in its own address space. A task that crashes its worker (a signal, abort,
@@ -283,9 +306,10 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 ///
 /// Short tasks are pipelined: each worker is sent several at once and runs them in order, so a
 /// task costs about 2 µs instead of a round trip (see docs/processes.md, "How tasks travel"). A
-/// task sent ahead to a worker counts as started (`shutdown(…, true)` no longer cancels it);
-/// when its worker dies before running it, it is requeued, not failed, and when the task ahead
-/// of it runs long while another worker is idle, it is taken back and runs there.
+/// task sent ahead to a worker counts as started (`shutdown({.cancel_pending = true})` no
+/// longer cancels it); when its worker dies before running it, it is requeued, not failed, and
+/// when the task ahead of it runs long while another worker is idle, it is taken back and runs
+/// there.
 ///
 /// Workers are forked by a single-threaded fork server that the pool forks when it is made
 /// (Python's "forkserver"; see detail/fork_server.hpp), the first ones and every replacement,
@@ -302,27 +326,29 @@ inline std::size_t pipeline_depth(double task_us) noexcept {
 /// children); they all end with the pool, or with this process if it dies.
 class process_pool {
 public:
-    /// Forks the fork server and the workers. `n_jobs` as in joblib (-1 = one per core). `task_timeout_s` > 0 kills
-    /// the worker of a task running longer than that and fails the task with `task_timeout`.
-    /// @throws std::invalid_argument for a bad n_jobs or a negative timeout.
-    explicit process_pool(int n_jobs = -1, double task_timeout_s = 0.0)
-        : process_pool(n_jobs, task_timeout_s, std::function<void()>{}) {}
+    /// Forks the fork server and `n_jobs` workers (as in joblib: -1 = one per core, -2 = all
+    /// but one), without a time limit or an initializer; `process_pool(process_pool_options)`
+    /// sets those.
+    /// @throws std::invalid_argument for a bad n_jobs.
+    explicit process_pool(int n_jobs = -1) : process_pool(process_pool_options{.n_jobs = n_jobs}) {}
 
     /// A pool whose every worker process runs `initializer()` once when it starts, before any
-    /// task, as `ProcessPoolExecutor(initializer=...)`: each replacement after a crash runs it
-    /// too. It may capture anything (the workers are forks of this moment). In tasks,
-    /// `this_worker::index()` is the worker's slot (0..size-1; a replacement takes its slot). When it throws, that worker's tasks fail with a
-    /// `remote_error` of type `parkit::initializer_error` naming the worker and the exception
-    /// (they never hang, and never run without it).
+    /// task, as `ProcessPoolExecutor(initializer=...)` (see `process_pool_options::initializer`).
+    /// @throws std::invalid_argument for a bad n_jobs.
     process_pool(int n_jobs, std::function<void()> initializer)
-        : process_pool(n_jobs, 0.0, std::move(initializer)) {}
+        : process_pool(
+              process_pool_options{.n_jobs = n_jobs, .initializer = std::move(initializer)}) {}
 
-    /// A pool with a time limit and an initializer (see the two constructors above).
-    process_pool(int n_jobs, double task_timeout_s, std::function<void()> initializer)
-        : size_(static_cast<std::size_t>(resolve_n_jobs(n_jobs))),
-          timeout_s_((detail::require_valid_timeout(task_timeout_s, "parkit::process_pool: task_timeout_s"), task_timeout_s)),
+    /// Forks the fork server and the workers with the settings named in `opts`:
+    /// `parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60});`
+    /// @throws std::invalid_argument naming `parkit::process_pool` and the field for a bad
+    ///         `n_jobs` or a negative (or non-finite) `task_timeout_s`.
+    explicit process_pool(process_pool_options opts)
+        : size_(resolve_size(opts.n_jobs)),
+          timeout_s_((detail::require_valid_timeout(opts.task_timeout_s, "parkit::process_pool: task_timeout_s"),
+                      opts.task_timeout_s)),
           claims_(size_),
-          initializer_(std::move(initializer)),
+          initializer_(std::move(opts.initializer)),
           setup_{claims_.data(), &initializer_},
           server_(detail::process_worker_main, size_, &setup_) {
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -356,9 +382,9 @@ public:
         }
         if (std::uncaught_exceptions() > uncaught_at_start_) {
             abort_running_.store(true);
-            shutdown(true, true);
+            shutdown({.cancel_pending = true});
         } else {
-            shutdown(true, false);
+            shutdown();
         }
         close_wake();
     }
@@ -404,10 +430,12 @@ public:
     /// task, so only the input that crashes again fails (`worker_crashed`). With
     /// `on_error::raise` (the default) the first failure by index is rethrown as `task_error`
     /// after the rest are cancelled; with `collect_options` every result and every failure come
-    /// back in a `collected<R>`. `opts.progress` / `on_progress` work as in `parallel_map`;
-    /// `n_jobs` and `backend` are ignored (the pool's workers run the tasks) and the time limit is
-    /// the pool's (`opts.task_timeout_s` must be 0).
-    /// @throws std::invalid_argument for a non-zero `opts.task_timeout_s`.
+    /// back in a `collected<R>`. `opts.progress` / `on_progress` work as in `parallel_map`. The
+    /// pool's workers run every map, so the fields that choose workers or limits elsewhere
+    /// are refused rather than ignored: `n_jobs` must stay -1 (the pool's size is set when it is
+    /// made), `backend` threads or processes, `task_timeout_s` 0 (the time limit is the
+    /// pool's), and `mpi`, `max_in_flight`, `checkpoint` at their defaults.
+    /// @throws std::invalid_argument naming the field, for any of those set otherwise.
     template <class F, class Range>
     auto map(F f, const Range& inputs, const options& opts = {}) {
         return map_batched(f, inputs, opts);
@@ -419,25 +447,39 @@ public:
         return map_batched(f, inputs, opts);
     }
 
-    /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
-    /// cancelled (those already sent ahead to a worker count as started and run). With `wait`, returns once every started task finished and the workers are
-    /// reaped; otherwise the pool finishes in the background (the destructor still waits).
-    void shutdown(bool wait = true, bool cancel_pending = false) {
+    /// Stops accepting tasks: `pool.shutdown({.wait = false, .cancel_pending = true})`. With
+    /// `how.cancel_pending`, queued tasks that have not started are cancelled (those already
+    /// sent ahead to a worker count as started and run). With `how.wait` (the default), returns
+    /// once every started task finished and the workers are reaped; otherwise the pool
+    /// finishes in the background (the destructor still waits).
+    void shutdown(const shutdown_options& how = {}) {
         std::deque<queued_task> cancelled;
         {
             std::lock_guard lock(mutex_);
             closed_ = true;
-            if (cancel_pending) cancelled.swap(queue_);
+            if (how.cancel_pending) cancelled.swap(queue_);
         }
         for (auto& t : cancelled) cancel_queued(t);
         wake();
-        if (wait) {
+        if (how.wait) {
             std::lock_guard lock(join_mutex_);
             if (manager_.joinable()) manager_.join();
         }
     }
 
 private:
+    // `resolve_n_jobs`, its refusal naming this class.
+    static std::size_t resolve_size(int n_jobs) {
+        try {
+            return static_cast<std::size_t>(resolve_n_jobs(n_jobs));
+        } catch (const std::invalid_argument& e) {
+            std::string why = e.what();
+            const std::string generic = "parkit: ";
+            if (why.starts_with(generic)) why.erase(0, generic.size());
+            throw std::invalid_argument("parkit::process_pool: " + why);
+        }
+    }
+
     friend struct detail::process_pool_access;  // imap's batches (detail/stream_engine.hpp)
     using complete_fn = void (*)(detail::state_base*, detail::message_kind, std::span<const std::byte>);
     /// A task waiting in the queue or in flight to a worker.
@@ -522,9 +564,15 @@ private:
         static_assert(std::is_void_v<R> || (is_serializable_v<R> && std::is_default_constructible_v<R>),
                       "parkit::process_pool::map: the result type must be serializable and "
                       "default-constructible (see parkit/core/serialization.hpp)");
-        if (opts.task_timeout_s != 0.0)
-            throw std::invalid_argument("parkit::process_pool::map: options.task_timeout_s must be 0; the time "
-                                        "limit is the pool's (process_pool(n_jobs, task_timeout_s))");
+        if (opts.n_jobs != -1)
+            throw std::invalid_argument("parkit::process_pool::map: options.n_jobs = " + std::to_string(opts.n_jobs) +
+                                        " cannot apply: every map runs on all the pool's worker processes; choose "
+                                        "their number when making the pool (parkit::process_pool pool(n)), or use "
+                                        "parkit::parallel_map(f, inputs, {.n_jobs = n, .backend = "
+                                        "parkit::backend::processes})");
+        detail::require_no_task_timeout(opts.task_timeout_s, "parkit::process_pool::map",
+                                        "the time limit is the pool's: parkit::process_pool "
+                                        "pool({.n_jobs = ..., .task_timeout_s = ...})");
         detail::require_callable(f, "parkit::process_pool::map", "f");
         detail::require_executor_map_options(opts, "parkit::process_pool::map", parkit::backend::processes);
         check_usable("map");

@@ -23,6 +23,7 @@
 #include "core/future.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
+#include "core/shutdown_options.hpp"
 #include "detail/argument_checks.hpp"
 #include "detail/cpu_placement.hpp"
 #include "detail/detached_task.hpp"
@@ -83,7 +84,7 @@ public:
             std::fputs("parkit: a thread_pool was destroyed by one of its own tasks\n", stderr);
             std::terminate();
         }
-        shutdown(true, false);
+        shutdown();
         cancel_queued();  // tasks withdrawn by a submit that raced with shutdown
         report_uncollected_detached_errors();
     }
@@ -208,25 +209,26 @@ public:
         return run_map_here(f, std::forward<Range>(inputs), opts);
     }
 
-    /// Stops accepting tasks. With `cancel_pending`, queued tasks that have not started are
-    /// cancelled (their futures throw `task_cancelled`); otherwise they still run. With `wait`,
-    /// blocks until the workers have finished everything and exited. Idempotent.
+    /// Stops accepting tasks: `pool.shutdown({.wait = false, .cancel_pending = true})`. With
+    /// `how.cancel_pending`, queued tasks that have not started are cancelled (their futures
+    /// throw `task_cancelled`); otherwise they still run. With `how.wait` (the default), blocks
+    /// until the workers have finished everything and exited. Idempotent.
     /// @throws std::logic_error when called with `wait` from one of this pool's own tasks.
-    void shutdown(bool wait = true, bool cancel_pending = false) {
-        if (wait && owns_current_thread()) {
+    void shutdown(const shutdown_options& how = {}) {
+        if (how.wait && owns_current_thread()) {
             throw std::logic_error(
                 "parkit::thread_pool::shutdown: cannot wait for the pool from one of its own "
-                "tasks (use shutdown(false))");
+                "tasks (use shutdown({.wait = false}))");
         }
         closed_.store(true, std::memory_order_seq_cst);
-        if (cancel_pending) cancel_queued();
+        if (how.cancel_pending) cancel_queued();
         {
             std::lock_guard lock(sleep_mutex_);
             stopping_ = true;
             paused_.store(false, std::memory_order_seq_cst);  // shutdown ends a pause
         }
         sleep_cv_.notify_all();
-        if (wait) {
+        if (how.wait) {
             std::lock_guard lock(join_mutex_);
             for (std::thread& t : threads_) {
                 if (t.joinable()) t.join();
@@ -253,7 +255,7 @@ private:
             }
         } catch (...) {
             abandon_initialization();
-            shutdown(true, true);
+            shutdown({.cancel_pending = true});
             throw;
         }
         if (!initializer_) return;
@@ -261,7 +263,7 @@ private:
         init_cv_.wait(lock, [&] { return init_pending_ == 0; });
         if (init_error_) {
             lock.unlock();
-            shutdown(true, true);
+            shutdown({.cancel_pending = true});
             throw initializer_error("parkit::thread_pool", init_error_worker_, init_error_);
         }
     }
@@ -365,11 +367,10 @@ private:
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
         detail::require_executor_map_options(opts, "parkit::thread_pool::map");
-        if (opts.task_timeout_s != 0.0)
-            throw std::invalid_argument(
-                "parkit::thread_pool::map: options.task_timeout_s is not honoured by a pool's map (its "
-                "workers cannot leave a task behind); use parkit::parallel_map(f, inputs, {.task_timeout_s = "
-                "...}) or as_completed(futures, timeout)");
+        detail::require_no_task_timeout(opts.task_timeout_s, "parkit::thread_pool::map",
+                                        "a pool's threads cannot leave a task behind; use "
+                                        "parkit::parallel_map(f, inputs, {.task_timeout_s = ...}) or "
+                                        "as_completed(futures, timeout)");
         require_usable("map");
         const int all = static_cast<int>(size_);
         const int workers = std::min(detail::resolve_workers(opts.n_jobs, all, "the pool's size"), all);

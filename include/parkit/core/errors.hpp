@@ -86,7 +86,7 @@ private:
 };
 
 /// `future::get()` of a task that was cancelled before it started (by `future::cancel()`, by
-/// `shutdown(..., cancel_pending = true)`, or because an earlier task of a map failed).
+/// `shutdown({.cancel_pending = true})`, or because an earlier task of a map failed).
 class task_cancelled : public std::runtime_error {
 public:
     /// Builds the error for the cancelled task with submission index `index`.

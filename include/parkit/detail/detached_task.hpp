@@ -46,7 +46,7 @@ public:
         : state_base(index), errors_(errors), fn_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
 
     void run() noexcept override {
-        if (!try_start()) return;  // cancelled by shutdown(true, true)
+        if (!try_start()) return;  // cancelled by shutdown({.cancel_pending = true})
         try {
             std::apply(std::move(fn_), std::move(args_));
         } catch (...) {

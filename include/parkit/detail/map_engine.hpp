@@ -22,6 +22,7 @@
 #include "../core/errors.hpp"
 #include "../core/options.hpp"
 #include "chunking.hpp"
+#include "option_checks.hpp"
 #include "progress_reporter.hpp"
 #include "tick_clock.hpp"
 
@@ -325,17 +326,6 @@ auto finish_map(std::size_t total, Store& results, std::vector<task_failure> fai
         if (!failures.empty()) throw make_task_error(failures.front().index, failures.front().error);
         if constexpr (!std::is_void_v<R>) return results.take_values();
     }
-}
-
-/// Human name of a backend, for progress lines.
-inline const char* backend_name(backend b) noexcept {
-    switch (b) {
-        case backend::sequential: return "sequential";
-        case backend::threads: return "threads";
-        case backend::processes: return "processes";
-        case backend::mpi: return "mpi";
-    }
-    return "unknown";
 }
 
 /// Runs a map over `inputs` with up to `workers` concurrent workers: the calling thread plus

@@ -47,15 +47,42 @@ inline void require_no_mpi_settings(const mpi_options& mpi, backend where, const
                                   "or leave .mpi at its defaults)");
 }
 
+/// The name of a backend as written after `parkit::backend::` ("unknown" for no enumerator), for
+/// progress lines and refusals.
+inline const char* backend_name(backend b) noexcept {
+    switch (b) {
+        case backend::sequential: return "sequential";
+        case backend::threads: return "threads";
+        case backend::processes: return "processes";
+        case backend::mpi: return "mpi";
+    }
+    return "unknown";
+}
+
+/// Refuses a per-task time limit where the call cannot enforce one; `instead` says where it is
+/// enforced.
+inline void require_no_task_timeout(double task_timeout_s, const char* call, const std::string& instead) {
+    if (task_timeout_s != 0.0) throw option_not_honoured(call, "options.task_timeout_s", instead);
+}
+
 /// The checks every call that runs on an executor's own workers makes: `backend` must be left at
 /// its default or name the executor's own kind (`own`: the executor decides where tasks run),
-/// and neither MPI settings, a stream window nor a checkpoint apply.
+/// and neither MPI settings, a stream window nor a checkpoint apply. (`task_timeout_s` is the
+/// caller's to check: each executor tells where a time limit is enforced instead.)
 template <class Options>
 void require_executor_map_options(const Options& opts, const char* call, backend own = backend::threads) {
-    if (opts.backend != backend::threads && opts.backend != own)
-        throw option_not_honoured(call, "options.backend",
-                                  "a pool's map runs on that pool's workers (use parkit::parallel_map(f, inputs, "
-                                  "{.backend = ...}) to choose where tasks run)");
+    if (opts.backend != backend::threads && opts.backend != own) {
+        const std::string name = backend_name(opts.backend);
+        const std::string where = own == backend::processes ? "worker processes" : "threads";
+        if (name == "unknown")
+            throw std::invalid_argument(std::string(call) + ": options.backend has an unknown value (" +
+                                        std::to_string(static_cast<int>(opts.backend)) +
+                                        "); leave it out: the pool runs tasks on its " + where);
+        throw std::invalid_argument(std::string(call) + ": options.backend = " + name +
+                                    " cannot apply: the pool runs tasks on its " + where +
+                                    "; use parkit::parallel_map(f, inputs, {.backend = parkit::backend::" + name +
+                                    "})");
+    }
     require_no_mpi_settings(opts.mpi, backend::threads, call);
     require_no_in_flight_window(opts.max_in_flight, call);
     require_no_checkpoint(opts.checkpoint, call);

@@ -298,7 +298,8 @@ public:
                     workers_ = workers;
                     max_loops_ = static_cast<std::size_t>(workers);
                     // Made after f is in place: the workers are forks of this moment.
-                    own_processes_ = std::make_unique<process_pool>(workers, opts.task_timeout_s);
+                    own_processes_ = std::make_unique<process_pool>(
+                        process_pool_options{.n_jobs = workers, .task_timeout_s = opts.task_timeout_s});
                     state_->remote = own_processes_.get();
                     state_->target_ns = stream_chunk_target_ns_processes;
                     own_threads_ = std::make_unique<thread_pool>(workers);
