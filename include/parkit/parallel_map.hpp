@@ -212,24 +212,17 @@ auto parallel_map(F&& f, Range&& inputs, const collect_options& opts) {
 
 /// Chosen only when `f` names an overload set or a function template (`parallel_map(std::sqrt,
 /// xs)`), which no other overload can take: stops the build with one line saying to pass a
-/// lambda instead.
-template <class Range>
-    requires std::ranges::range<Range>
-auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const options& = {}) {
+/// lambda instead (with `options` or `collect_options`).
+template <class Range, class Options = options>
+    requires std::ranges::range<Range> &&
+             (std::same_as<Options, options> || std::same_as<Options, collect_options>)
+auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const Options& = {}) {
     static_assert(detail::always_false_v<Range>, "parkit::parallel_map: f names an overload set (such as std::sqrt) "
                                                  "or a function template: pass a lambda, e.g. [](double x) { "
                                                  "return std::sqrt(x); }");
-    return std::vector<std::ranges::range_value_t<Range>>{};  // no follow-up errors at the call
-}
-
-/// The `on_error::collect` form of the overload above.
-template <class Range>
-    requires std::ranges::range<Range>
-auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const collect_options&) {
-    static_assert(detail::always_false_v<Range>, "parkit::parallel_map: f names an overload set (such as std::sqrt) "
-                                                 "or a function template: pass a lambda, e.g. [](double x) { "
-                                                 "return std::sqrt(x); }");
-    return std::vector<std::ranges::range_value_t<Range>>{};  // no follow-up errors at the call
+    // No follow-up errors at the call: the type a real call would return.
+    if constexpr (std::same_as<Options, collect_options>) return collected<std::ranges::range_value_t<Range>>{};
+    else return std::vector<std::ranges::range_value_t<Range>>{};
 }
 
 /// `parallel_map` over a braced list: `parallel_map(f, {1, 2, 3})`.
