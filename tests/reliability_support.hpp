@@ -73,7 +73,9 @@ inline bool process_exists(int pid) { return std::filesystem::exists("/proc/" + 
 
 /// Dereferences a null pointer, as a buggy task would: the process dies by SIGSEGV. Exempt from
 /// UBSan, which would otherwise report the load and exit instead of letting the signal happen.
-#if defined(__GNUC__)
+#if defined(__clang__)
+__attribute__((noinline, no_sanitize("undefined")))
+#elif defined(__GNUC__)
 __attribute__((noinline, no_sanitize_undefined))
 #endif
 inline int null_dereference() {
