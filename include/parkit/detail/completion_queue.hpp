@@ -45,12 +45,6 @@ public:
         ready_cv_.wait(lock, [&] { return ready_.size() >= count; });
     }
 
-    /// Number of slots taken so far.
-    [[nodiscard]] std::size_t taken() const {
-        std::lock_guard lock(mutex_);
-        return taken_;
-    }
-
 private:
     mutable std::mutex mutex_;
     std::condition_variable ready_cv_;

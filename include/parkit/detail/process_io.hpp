@@ -152,9 +152,6 @@ public:
         bytes_ += sizeof(message_header) + payload.size();
     }
 
-    /// Whether no message was added since the last `send`.
-    [[nodiscard]] bool empty() const noexcept { return headers_.empty(); }
-
     /// Bytes (headers and payloads) of every message added.
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
 

@@ -433,8 +433,6 @@ public:
     void reset() noexcept {
         if (state_) std::exchange(state_, nullptr)->release();
     }
-    /// Gives up ownership without dropping the reference.
-    S* detach() noexcept { return std::exchange(state_, nullptr); }
     S* get() const noexcept { return state_; }
     S* operator->() const noexcept { return state_; }
     explicit operator bool() const noexcept { return state_ != nullptr; }
