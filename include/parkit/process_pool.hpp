@@ -580,13 +580,8 @@ private:
         const std::size_t n = input.size();
         const std::size_t chunk = opts.chunk_size > 0 ? opts.chunk_size
                                   : timeout_s_ > 0    ? 1
-                                                      : std::clamp<std::size_t>(n / (4 * size_), 1, 4096);
-        using store_t = std::conditional_t<std::is_void_v<R>, int,
-                                           detail::result_store<std::conditional_t<std::is_void_v<R>, int, R>, collect>>;
-        store_t results = [n] {
-            if constexpr (std::is_void_v<R>) return 0;
-            else return store_t(n);
-        }();
+                                                      : detail::guided_chunk_length(n, size_, 1, 4096);
+        detail::result_store<R, collect> results(n);
         std::vector<task_failure> failures;
         detail::progress_reporter progress(opts.progress, opts.on_progress, n, static_cast<int>(size_), "processes");
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <limits>
 
 #include "../core/n_jobs.hpp"
 
@@ -114,6 +115,20 @@ private:
     std::atomic<bool> stopped_{false};
     std::atomic<bool> shared_{false};
 };
+
+/// The one guided rule of the engines that hand out chunks by message (worker processes,
+/// `process_pool::map`'s batches, MPI ranks), where each hand-out costs a round trip: a quarter
+/// of the `left` tasks per slot, so chunks shrink towards the end and every slot finishes at
+/// about the same time. What differs between the engines is what a hand-out costs, which they
+/// pass as `shortest` (and `longest`); the result stays within [shortest, max(longest,
+/// shortest)] and within `left`. (The threads' `chunk_dispenser`, whose hand-out is one atomic
+/// step, sizes chunks by measured time instead.)
+inline std::size_t guided_chunk_length(std::size_t left, std::size_t slots, std::size_t shortest = 1,
+                                       std::size_t longest = std::numeric_limits<std::size_t>::max()) noexcept {
+    const std::size_t lowest = std::max<std::size_t>(shortest, 1);
+    const std::size_t guided = left / (4 * std::max<std::size_t>(slots, 1));
+    return std::min(std::clamp(guided, lowest, std::max(longest, lowest)), std::max<std::size_t>(left, 1));
+}
 
 /// The workers worth starting for a map of `tasks` tasks cut into chunks of `chunk_size`
 /// (0 = automatic, chunks of one task or more): never more than there are chunks, nor more

@@ -157,8 +157,6 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
     constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
     using range_t = std::remove_reference_t<Range>;
     using R = map_result_t<F, range_t>;
-    using store_t = std::conditional_t<std::is_void_v<R>, int,
-                                       result_store<std::conditional_t<std::is_void_v<R>, int, R>, collect>>;
 
     const distributed_engine* engine = registered_distributed_engine.load(std::memory_order_acquire);
     if (engine == nullptr) {
@@ -198,10 +196,7 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
     job.advance = [&](std::size_t count) { progress.advance(count); };
 
     const bool keeps_results = root || job.broadcast;
-    store_t results = [&] {
-        if constexpr (std::is_void_v<R>) return 0;
-        else return keeps_results ? store_t(input.size()) : store_t(0);
-    }();
+    result_store<R, collect> results(keeps_results ? input.size() : 0);
     failure_log failures;
     job.take_chunk = [&](const distributed_chunk& chunk) {
         decode_chunk<R>(

@@ -125,6 +125,18 @@ private:
     std::vector<slot> slots_;
 };
 
+/// A map of a function returning void keeps no results: every engine declares
+/// `result_store<R, Collect>` and stores with `put` only when R is not void.
+template <bool Collect>
+class result_store<void, Collect> {
+public:
+    /// Nothing to store for `n` tasks.
+    explicit result_store(std::size_t /*n*/) noexcept {}
+    /// Nothing to store, no pages to touch.
+    template <class TouchPages>
+    result_store(std::size_t /*n*/, TouchPages&& /*touch_pages*/) noexcept {}
+};
+
 /// Writes one byte into every page of [data, data + bytes) — raw storage, as bytes — on up to
 /// `workers` threads: the calling one and tasks submitted to `executor`, so the kernel maps the
 /// pages of a fresh allocation from all of them at once.
@@ -296,14 +308,9 @@ private:
         return i - range.begin;
     }
 
-    struct no_results {
-        template <class TouchPages>
-        no_results(std::size_t, TouchPages&&) {}
-    };
-
     F& f_;
     const indexed_input<Range>& input_;
-    std::conditional_t<std::is_void_v<R>, no_results, result_store<std::conditional_t<std::is_void_v<R>, int, R>, Collect>> results_;
+    result_store<R, Collect> results_;
     chunk_dispenser chunks_;
     progress_reporter& progress_;
     failure_log failures_;

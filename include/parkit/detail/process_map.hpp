@@ -55,7 +55,7 @@ inline std::int64_t steady_ns() noexcept {
 /// One call's worker processes and the parent's bookkeeping.
 template <class F, class Range, class R, bool Collect>
 class process_map_call {
-    using store_t = std::conditional_t<std::is_void_v<R>, int, result_store<std::conditional_t<std::is_void_v<R>, int, R>, Collect>>;
+    using store_t = result_store<R, Collect>;
 
 public:
     process_map_call(F& f, const indexed_input<Range>& input, int workers, const basic_options<std::conditional_t<Collect, on_error::collect_t, on_error::raise_t>>& opts,
@@ -67,7 +67,7 @@ public:
           timeout_s_(opts.task_timeout_s),
           progress_(progress),
           activity_(workers_),
-          results_(make_store(input.size())),
+          results_(input.size()),
           slots_(workers_) {
         require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
         pending_.push_back(index_range{0, input.size()});
@@ -141,14 +141,6 @@ private:
         bool busy = false;
     };
 
-    static store_t make_store(std::size_t n) {
-        if constexpr (std::is_void_v<R>) {
-            return 0;
-        } else {
-            return store_t(n);
-        }
-    }
-
     bool finished() const noexcept {
         if (stop_) return true;  // raise mode after a failure: the destructor kills the workers
         return pending_.empty() && std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.busy; });
@@ -160,7 +152,7 @@ private:
         if (chunk_size_ > 0) return std::min(chunk_size_, available);
         std::size_t left = 0;
         for (const auto& r : pending_) left += r.end - r.begin;
-        return std::clamp<std::size_t>(left / (4 * workers_), 1, available);
+        return guided_chunk_length(left, workers_, 1, available);
     }
 
     void hand_out(std::size_t i) {

@@ -33,14 +33,13 @@ namespace parkit::detail {
 template <class Fn, class In, class R, bool Collect>
 struct timed_map_state {
     using clock = std::chrono::steady_clock;
-    using stored = std::conditional_t<std::is_void_v<R>, int, R>;
 
     timed_map_state(Fn fn, std::vector<In> xs, std::size_t workers)
         : f(std::move(fn)), inputs(std::move(xs)), results(inputs.size()), running_since(workers) {}
 
     Fn f;
     std::vector<In> inputs;
-    result_store<stored, Collect> results;
+    result_store<R, Collect> results;
     failure_log failures;
     std::mutex mutex;
     std::condition_variable changed;

@@ -203,18 +203,15 @@ private:
     std::size_t chunk_length() const {
         const std::size_t left = job_.total - next_;
         if (job_.chunk_size > 0) return std::min(job_.chunk_size, left);
-        // Every computing thread of every rank takes chunks on its own.
-        std::size_t length = left / (4 * slots_);
         // Slow start: no chunk longer than twice the tasks each slot finished so far, so an
         // early failure (raise mode) stops the dealing after a few short chunks.
-        length = std::min(length, std::max<std::size_t>(1, 2 * measured_tasks_ / slots_));
+        const std::size_t slow_start = std::max<std::size_t>(1, 2 * measured_tasks_ / slots_);
         std::size_t shortest = 1;
         if (measured_tasks_ > 0 && measured_ns_ > 0) {
             const double ns_per_task = measured_ns_ / static_cast<double>(measured_tasks_);
             shortest = std::max(shortest, static_cast<std::size_t>(std::ceil(shortest_chunk_ns(slots_) / ns_per_task)));
         }
-        length = std::max(length, shortest);
-        return std::clamp<std::size_t>(length, 1, left);
+        return parkit::detail::guided_chunk_length(left, slots_, shortest, slow_start);
     }
 
     const distributed_map_job& job_;
