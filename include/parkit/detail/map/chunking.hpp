@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstddef>
 
-#include "../core/n_jobs.hpp"
+#include "../../core/n_jobs.hpp"
 
 namespace parkit::detail {
 
