@@ -4,7 +4,7 @@
 /// build it, parkit's own typed integer range where it cannot (clang 14 with libstdc++ 12
 /// rejects every `iota_view`), so the whole suite also builds with clang.
 
-#include <parkit/detail/iota_range.hpp>
+#include <parkit/detail/support/iota_range.hpp>
 
 #include <concepts>
 #include <ranges>

@@ -2,7 +2,7 @@
 // the clear error when no engine is registered, and run_distributed_map driven by a fake
 // in-process engine (rank 0 with results, or another rank without them).
 #include <parkit/parkit.hpp>
-#include <parkit/detail/task_codec.hpp>
+#include <parkit/detail/process/task_codec.hpp>
 
 #include <catch2/catch.hpp>
 

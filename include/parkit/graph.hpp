@@ -52,7 +52,7 @@
 #include "core/errors.hpp"
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
-#include "detail/progress_reporter.hpp"
+#include "detail/progress/progress_reporter.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {

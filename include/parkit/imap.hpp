@@ -16,7 +16,7 @@
 #include "core/lines.hpp"
 #include "core/options.hpp"
 #include "core/task_outcome.hpp"
-#include "detail/stream_engine.hpp"
+#include "detail/frontend/stream_engine.hpp"
 
 namespace parkit {
 

@@ -8,10 +8,11 @@
 /// double r = cached(params);   // computed once, then read from disk, across program runs
 /// @endcode
 ///
-/// - Key: MurmurHash3_x64_128 (see detail/murmur_hash.hpp for why this hash) of the function's
-///   name, its signature and its serialized arguments (`parkit::to_bytes`'s format, so every
-///   type the process backend can send works as an argument and as a result, with padding bytes
-///   written as zeros: the key is a function of the arguments' values, see detail/cache_key.hpp).
+/// - Key: MurmurHash3_x64_128 (see detail/support/murmur_hash.hpp for why this hash) of the
+///   function's name, its signature and its serialized arguments (`parkit::to_bytes`'s format,
+///   so every type the process backend can send works as an argument and as a result, with
+///   padding bytes written as zeros: the key is a function of the arguments' values, see
+///   detail/cache/cache_key.hpp).
 ///   The entry stores the full key and a hit compares it, so a hash collision is a miss, never a
 ///   wrong result. Bump the name ("simulate_v2") when the function's code changes.
 /// - One file per entry, `cache_dir/parkit/<name>/<hash>.entry`, written atomically (a
@@ -53,8 +54,8 @@
 #include <unistd.h>
 
 #include "core/serialization.hpp"
-#include "detail/cache_entry.hpp"
-#include "detail/cache_key.hpp"
+#include "detail/cache/cache_entry.hpp"
+#include "detail/cache/cache_key.hpp"
 
 namespace parkit {
 

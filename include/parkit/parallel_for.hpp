@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "core/options.hpp"
-#include "detail/chunking.hpp"
-#include "detail/iota_range.hpp"
+#include "detail/map/chunking.hpp"
+#include "detail/support/iota_range.hpp"
 #include "parallel_map.hpp"
 
 namespace parkit {

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "core/options.hpp"
-#include "detail/argument_checks.hpp"
-#include "detail/checkpointed_map.hpp"
-#include "detail/option_checks.hpp"
-#include "detail/distributed_map.hpp"
-#include "detail/map_engine.hpp"
-#include "detail/process_map.hpp"
-#include "detail/timed_map.hpp"
+#include "detail/map/argument_checks.hpp"
+#include "detail/frontend/checkpointed_map.hpp"
+#include "detail/map/option_checks.hpp"
+#include "detail/distributed/distributed_map.hpp"
+#include "detail/map/map_engine.hpp"
+#include "detail/process/process_map.hpp"
+#include "detail/map/timed_map.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {

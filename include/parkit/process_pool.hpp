@@ -31,15 +31,15 @@
 #include "core/process_errors.hpp"
 #include "core/serialization.hpp"
 #include "core/shutdown_options.hpp"
-#include "detail/argument_checks.hpp"
-#include "detail/option_checks.hpp"
-#include "detail/fork_generation.hpp"
-#include "detail/fork_server.hpp"
-#include "detail/process_io.hpp"
-#include "detail/map_engine.hpp"
-#include "detail/progress_reporter.hpp"
-#include "detail/shared_state.hpp"
-#include "detail/task_codec.hpp"
+#include "detail/map/argument_checks.hpp"
+#include "detail/map/option_checks.hpp"
+#include "detail/support/fork_generation.hpp"
+#include "detail/process/fork_server.hpp"
+#include "detail/process/process_io.hpp"
+#include "detail/map/map_engine.hpp"
+#include "detail/progress/progress_reporter.hpp"
+#include "detail/task/shared_state.hpp"
+#include "detail/process/task_codec.hpp"
 
 namespace parkit {
 
@@ -150,7 +150,7 @@ message_kind run_addressed_batch(std::span<const std::byte> payload, std::vector
     }
 }
 
-/// Lets the stream engine (detail/stream_engine.hpp) send addressed batches to a pool.
+/// Lets the stream engine (detail/frontend/stream_engine.hpp) send addressed batches to a pool.
 struct process_pool_access;
 
 /// The parent side of a batch: the future's value is the raw reply, decoded by `map`.
@@ -312,12 +312,12 @@ struct process_pool_options {
 /// there.
 ///
 /// Workers are forked by a single-threaded fork server that the pool forks when it is made
-/// (Python's "forkserver"; see detail/fork_server.hpp), the first ones and every replacement,
-/// so every worker starts from the parent as it was then, and a replacement never inherits a
-/// lock another thread of the parent held at the time. A task is therefore a plain function or
-/// a lambda without captures plus serialized arguments (see core/serialization.hpp); for
-/// capturing lambdas use `parallel_map(f, inputs, {.backend = parkit::backend::processes})`,
-/// which forks per call.
+/// (Python's "forkserver"; see detail/process/fork_server.hpp), the first ones and every
+/// replacement, so every worker starts from the parent as it was then, and a replacement never
+/// inherits a lock another thread of the parent held at the time. A task is therefore a plain
+/// function or a lambda without captures plus serialized arguments (see
+/// core/serialization.hpp); for capturing lambdas use
+/// `parallel_map(f, inputs, {.backend = parkit::backend::processes})`, which forks per call.
 ///
 /// Fork safety: workers run nothing of the parent but the task; parkit's own pools are not
 /// usable in them (`parallel_map` there makes a fresh default pool). Make the pool before
@@ -480,7 +480,8 @@ private:
         }
     }
 
-    friend struct detail::process_pool_access;  // imap's batches (detail/stream_engine.hpp)
+    // imap's batches (detail/frontend/stream_engine.hpp)
+    friend struct detail::process_pool_access;
     using complete_fn = void (*)(detail::state_base*, detail::message_kind, std::span<const std::byte>);
     /// A task waiting in the queue or in flight to a worker.
     struct queued_task {

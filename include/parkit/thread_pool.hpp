@@ -24,16 +24,16 @@
 #include "core/n_jobs.hpp"
 #include "core/options.hpp"
 #include "core/shutdown_options.hpp"
-#include "detail/argument_checks.hpp"
-#include "detail/cpu_placement.hpp"
-#include "detail/detached_task.hpp"
-#include "detail/fork_generation.hpp"
-#include "detail/option_checks.hpp"
-#include "detail/map_engine.hpp"
-#include "detail/shared_state.hpp"
-#include "detail/work_deque.hpp"
-#include "detail/work_queue.hpp"
-#include "detail/worker_context.hpp"
+#include "detail/map/argument_checks.hpp"
+#include "detail/support/cpu_placement.hpp"
+#include "detail/task/detached_task.hpp"
+#include "detail/support/fork_generation.hpp"
+#include "detail/map/option_checks.hpp"
+#include "detail/map/map_engine.hpp"
+#include "detail/task/shared_state.hpp"
+#include "detail/threads/work_deque.hpp"
+#include "detail/threads/work_queue.hpp"
+#include "detail/task/worker_context.hpp"
 
 namespace parkit {
 
@@ -551,7 +551,7 @@ private:
             // progress (see work_queue::has_work); let its thread finish it.
             if (!slept) std::this_thread::yield();
             // Woken for work: run on another CPU than the thread that woke us (see
-            // detail/cpu_placement.hpp).
+            // detail/support/cpu_placement.hpp).
             if (slept) detail::leave_waker_cpu(waker_cpu_.load(std::memory_order_relaxed));
         }
         detail::this_worker = nullptr;

@@ -12,12 +12,12 @@
 /// Whatever the bytes, the reader must refuse cleanly (no crash, over-read or huge allocation)
 /// and a decoded payload must give a value or a serialization_error.
 ///
-/// fuzz-requires: include/parkit/detail/cache_entry.hpp
+/// fuzz-requires: include/parkit/detail/cache/cache_entry.hpp
 /// Built and run by tests/fuzz/run_fuzzers.sh; -DPARKIT_FUZZ_WRITE_CORPUS makes the seed writer.
 
 #include <parkit/core/serialization.hpp>
-#include <parkit/detail/cache_entry.hpp>
-#include <parkit/detail/murmur_hash.hpp>
+#include <parkit/detail/cache/cache_entry.hpp>
+#include <parkit/detail/support/murmur_hash.hpp>
 
 #include <cstdint>
 #include <cstdio>

@@ -17,8 +17,8 @@
 /// encodings of sample values (the seed corpus, tests/fuzz/corpus/decoder/) into argv[1].
 
 #include <parkit/core/serialization.hpp>
-#include <parkit/detail/process_io.hpp>
-#include <parkit/detail/task_codec.hpp>
+#include <parkit/detail/process/process_io.hpp>
+#include <parkit/detail/process/task_codec.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "../detail/completion_queue.hpp"
+#include "../detail/task/completion_queue.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "../detail/continuation_state.hpp"
-#include "../detail/shared_state.hpp"
+#include "../detail/task/continuation_state.hpp"
+#include "../detail/task/shared_state.hpp"
 #include "errors.hpp"
 
 namespace parkit {

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "../detail/iota_range.hpp"
+#include "../detail/support/iota_range.hpp"
 
 namespace parkit {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
-#include "../detail/progress_reporter.hpp"
+#include "../detail/progress/progress_reporter.hpp"
 
 namespace parkit {
 

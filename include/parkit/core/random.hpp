@@ -23,6 +23,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "../detail/support/bits.hpp"
+
 namespace parkit {
 
 namespace detail {
@@ -32,10 +34,6 @@ constexpr std::uint64_t splitmix64_mix(std::uint64_t z) noexcept {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-constexpr std::uint64_t rotl64(std::uint64_t x, int k) noexcept {
-    return (x << k) | (x >> (64 - k));
 }
 
 /// Derives a child key from a parent key and an index; distinct (key, index) pairs give

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "../detail/continuation_state.hpp"
-#include "../detail/shared_state.hpp"
+#include "../detail/task/continuation_state.hpp"
+#include "../detail/task/shared_state.hpp"
 #include "future.hpp"
 
 namespace parkit {

@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "../detail/worker_context.hpp"
+#include "../detail/task/worker_context.hpp"
 
 namespace parkit {
 

@@ -14,7 +14,7 @@
 
 #include "../core/options.hpp"
 #include "../core/random.hpp"
-#include "../detail/iota_range.hpp"
+#include "../detail/support/iota_range.hpp"
 #include "../parallel_for.hpp"
 #include "../parallel_map.hpp"
 #include "statistics.hpp"

@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "../core/serialization.hpp"
-#include "../detail/distributed_map.hpp"
-#include "../detail/task_codec.hpp"
+#include "../detail/distributed/distributed_map.hpp"
+#include "../detail/process/task_codec.hpp"
 #include "chunk_dealer.hpp"
 #include "collectives.hpp"
 #include "environment.hpp"

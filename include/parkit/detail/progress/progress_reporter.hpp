@@ -23,7 +23,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../core/options.hpp"
+#include "../../core/options.hpp"
 
 namespace parkit::detail {
 

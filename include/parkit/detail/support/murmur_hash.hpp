@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <span>
 
-#include "../core/random.hpp"
+#include "bits.hpp"
 
 namespace parkit::detail {
 

@@ -18,13 +18,13 @@
 #include <utility>
 #include <vector>
 
-#include "../core/collected.hpp"
-#include "../core/errors.hpp"
-#include "../core/options.hpp"
+#include "../../core/collected.hpp"
+#include "../../core/errors.hpp"
+#include "../../core/options.hpp"
 #include "chunking.hpp"
 #include "option_checks.hpp"
-#include "progress_reporter.hpp"
-#include "tick_clock.hpp"
+#include "../progress/progress_reporter.hpp"
+#include "../support/tick_clock.hpp"
 
 namespace parkit::detail {
 

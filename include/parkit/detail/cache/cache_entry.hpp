@@ -36,7 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "murmur_hash.hpp"
+#include "../support/murmur_hash.hpp"
 
 namespace parkit::detail {
 

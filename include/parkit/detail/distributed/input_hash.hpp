@@ -19,10 +19,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "../core/serialization.hpp"
-#include "cache_key.hpp"
-#include "iota_range.hpp"
-#include "murmur_hash.hpp"
+#include "../../core/serialization.hpp"
+#include "../cache/cache_key.hpp"
+#include "../support/iota_range.hpp"
+#include "../support/murmur_hash.hpp"
 
 namespace parkit::detail {
 

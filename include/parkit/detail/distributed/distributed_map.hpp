@@ -21,17 +21,17 @@
 #include <utility>
 #include <vector>
 
-#include "../core/collected.hpp"
-#include "../core/n_jobs.hpp"
-#include "../core/options.hpp"
-#include "../core/process_errors.hpp"
-#include "../core/serialization.hpp"
-#include "chunking.hpp"
+#include "../../core/collected.hpp"
+#include "../../core/n_jobs.hpp"
+#include "../../core/options.hpp"
+#include "../../core/process_errors.hpp"
+#include "../../core/serialization.hpp"
+#include "../map/chunking.hpp"
 #include "input_hash.hpp"
-#include "iota_range.hpp"
-#include "map_engine.hpp"
-#include "progress_reporter.hpp"
-#include "task_codec.hpp"
+#include "../support/iota_range.hpp"
+#include "../map/map_engine.hpp"
+#include "../progress/progress_reporter.hpp"
+#include "../process/task_codec.hpp"
 
 namespace parkit::detail {
 

@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "../core/errors.hpp"
-#include "../core/options.hpp"
+#include "../../core/errors.hpp"
+#include "../../core/options.hpp"
 #include "map_engine.hpp"
-#include "progress_reporter.hpp"
+#include "../progress/progress_reporter.hpp"
 
 namespace parkit::detail {
 

@@ -37,7 +37,7 @@
 #include <system_error>
 #include <vector>
 
-#include "fork_generation.hpp"
+#include "../support/fork_generation.hpp"
 #include "process_io.hpp"
 
 namespace parkit::detail {

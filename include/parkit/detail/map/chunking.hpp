@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <limits>
 
-#include "../core/n_jobs.hpp"
+#include "../../core/n_jobs.hpp"
 
 namespace parkit::detail {
 

@@ -19,7 +19,7 @@
 #include <new>
 #include <vector>
 
-#include "shared_state.hpp"
+#include "../task/shared_state.hpp"
 
 namespace parkit::detail {
 

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../core/options.hpp"
+#include "../../core/options.hpp"
 
 namespace parkit::detail {
 

@@ -26,16 +26,16 @@
 #include <type_traits>
 #include <vector>
 
-#include "../core/collected.hpp"
-#include "../core/options.hpp"
-#include "../core/process_errors.hpp"
-#include "../core/serialization.hpp"
-#include "argument_checks.hpp"
-#include "map_engine.hpp"
+#include "../../core/collected.hpp"
+#include "../../core/options.hpp"
+#include "../../core/process_errors.hpp"
+#include "../../core/serialization.hpp"
+#include "../map/argument_checks.hpp"
+#include "../map/map_engine.hpp"
 #include "process_io.hpp"
-#include "progress_reporter.hpp"
+#include "../progress/progress_reporter.hpp"
 #include "task_codec.hpp"
-#include "worker_context.hpp"
+#include "../task/worker_context.hpp"
 
 namespace parkit::detail {
 

@@ -11,12 +11,12 @@
 #include <typeinfo>
 #include <utility>
 
-#include "../core/options.hpp"
-#include "../core/serialization.hpp"
-#include "../memory.hpp"
-#include "argument_checks.hpp"
-#include "cache_entry.hpp"
-#include "murmur_hash.hpp"
+#include "../../core/options.hpp"
+#include "../../core/serialization.hpp"
+#include "../../memory.hpp"
+#include "../map/argument_checks.hpp"
+#include "../cache/cache_entry.hpp"
+#include "../support/murmur_hash.hpp"
 
 namespace parkit::detail {
 

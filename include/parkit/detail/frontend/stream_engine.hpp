@@ -25,18 +25,18 @@
 #include <utility>
 #include <vector>
 
-#include "../core/errors.hpp"
-#include "../core/future.hpp"
-#include "../core/n_jobs.hpp"
-#include "../core/options.hpp"
-#include "../core/serialization.hpp"
-#include "../core/task_outcome.hpp"
-#include "../process_pool.hpp"
-#include "../thread_pool.hpp"
-#include "argument_checks.hpp"
-#include "option_checks.hpp"
-#include "progress_reporter.hpp"
-#include "task_codec.hpp"
+#include "../../core/errors.hpp"
+#include "../../core/future.hpp"
+#include "../../core/n_jobs.hpp"
+#include "../../core/options.hpp"
+#include "../../core/serialization.hpp"
+#include "../../core/task_outcome.hpp"
+#include "../../process_pool.hpp"
+#include "../../thread_pool.hpp"
+#include "../map/argument_checks.hpp"
+#include "../map/option_checks.hpp"
+#include "../progress/progress_reporter.hpp"
+#include "../process/task_codec.hpp"
 
 namespace parkit::detail {
 

@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "shared_state.hpp"
+#include "../task/shared_state.hpp"
 
 namespace parkit::detail {
 

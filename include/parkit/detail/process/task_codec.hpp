@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "../core/errors.hpp"
-#include "../core/process_errors.hpp"
-#include "../core/serialization.hpp"
+#include "../../core/errors.hpp"
+#include "../../core/process_errors.hpp"
+#include "../../core/serialization.hpp"
 
 namespace parkit::detail {
 

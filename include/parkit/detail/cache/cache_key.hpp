@@ -27,7 +27,7 @@
 #include <variant>
 #include <vector>
 
-#include "../core/serialization.hpp"
+#include "../../core/serialization.hpp"
 
 namespace parkit::detail {
 

@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "completion_queue.hpp"
-#include "small_object_cache.hpp"
+#include "../support/small_object_cache.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "../core/errors.hpp"
+#include "../../core/errors.hpp"
 #include "shared_state.hpp"
 
 namespace parkit::detail {
