@@ -64,18 +64,13 @@ if [[ "$sanitizers" == 1 ]]; then
     # parallel_map makes a fresh pool there); TSan refuses that by default.
     # report_thread_leaks=0: a forked worker that calls exit() would otherwise report the
     # parent's threads (which do not exist in the child) as leaked and exit with code 66.
-    # TSan builds with clang++ where it links a TSan program, so CI builds and runs the whole
-    # suite with both compilers (the plain build with g++); else with g++.
-    tsan_compiler=()
-    if command -v clang++ >/dev/null 2>&1 &&
-        echo 'int main() {}' | clang++ -x c++ -fsanitize=thread - -o /dev/null 2>/dev/null; then
-        tsan_compiler=(-DCMAKE_CXX_COMPILER=clang++)
-    else
-        echo "parkit: clang++ with ThreadSanitizer not found, the TSan build uses g++ (apt-get install clang libclang-rt-14-dev)" >&2
-    fi
+    # TSan stays on g++: clang 14's TSan runtime calls Catch2's fatal-signal handler inside the
+    # worker processes that the fault matrix crashes on purpose (they exit 66 instead of dying
+    # by their signal). tests/tsan.supp: lock-order reports inside OpenMPI's shared-memory
+    # transport, which parkit's code does not take part in.
     configure_build_test build-tsan "${no_aslr[@]}" \
-        env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 report_thread_leaks=0" -- \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo "${tsan_compiler[@]}" "${tsan_flags[@]}" -DPARKIT_SANITIZE=thread \
+        env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 report_thread_leaks=0 suppressions=$PWD/tests/tsan.supp" -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo "${tsan_flags[@]}" -DPARKIT_SANITIZE=thread \
         -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF -DPARKIT_KERNEL_TESTS=OFF \
         || failed+=("build-tsan (ThreadSanitizer)")
     # handle_segv=0 etc.: tests crash worker processes on purpose and check that the parent
