@@ -759,13 +759,7 @@ private:
         // Moved into the future's state, not copied: a copy left here would be released after
         // the waiter has read the error, which ThreadSanitizer cannot order (libstdc++'s
         // exception_ptr count is not instrumented).
-        auto error =
-            protocol_error.empty()
-                ? detail::make_error_ptr<worker_crashed>(id, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-                                                         WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                                                         detail::describe_exit(status))
-                : detail::make_error_ptr<worker_crashed>(
-                      id, SIGKILL, -1, "sent " + protocol_error + ", so it was killed (protocol error)");
+        auto error = detail::worker_death_error(id, status, protocol_error);
         fail_running(i, std::move(error), false);
     }
 

@@ -47,6 +47,9 @@
 #include <system_error>
 #include <vector>
 
+#include "../../core/errors.hpp"
+#include "../../core/process_errors.hpp"
+
 namespace parkit::detail {
 
 /// What a message is.
@@ -609,6 +612,19 @@ inline std::string describe_exit(int status) {
     }
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     return "ended with wait status " + std::to_string(status);
+}
+
+/// The error of task `index` whose worker process is gone: `worker_crashed` with the signal or
+/// exit code of its wait `status`, or, when the parent killed it because it sent something
+/// that is no reply (`protocol_error` says what), SIGKILL and that reason. The one rule of
+/// both process engines (`process_pool`, `backend::processes`).
+inline std::exception_ptr worker_death_error(std::size_t index, int status, const std::string& protocol_error) {
+    if (!protocol_error.empty()) {
+        return make_error_ptr<worker_crashed>(index, SIGKILL, -1,
+                                              "sent " + protocol_error + ", so it was killed (protocol error)");
+    }
+    return make_error_ptr<worker_crashed>(index, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                                          WIFEXITED(status) ? WEXITSTATUS(status) : -1, describe_exit(status));
 }
 
 }  // namespace parkit::detail
