@@ -199,7 +199,7 @@ private:
         }
         if (problem.empty() && s.inbox.bad()) problem = s.inbox.problem();
         if (!problem.empty()) {
-            lost_worker(i, nullptr, "sent " + problem + ", so it was killed (protocol error)");
+            lost_worker(i, nullptr, problem);
         } else if (s.busy && (!open || ended)) {
             lost_worker(i, nullptr);
         }
@@ -225,9 +225,14 @@ private:
     // The worker process: run chunks until the parent closes the socket.
     void worker_main(int fd, std::size_t index, worker_activity& me) {
         become_process_worker(index);  // this_worker::index(); the parent's pools do not exist here
+        message_reader inbox;
         message_header header{};
-        std::vector<std::byte> in, out;
-        while (receive_message(fd, header, in)) {
+        std::span<const std::byte> in;
+        std::vector<std::byte> out;
+        for (;;) {
+            while (!inbox.next(header, in)) {
+                if (inbox.bad() || !inbox.fill(fd)) return;  // the parent is gone (or corrupt)
+            }
             std::uint64_t end = 0;
             if (header.kind != message_kind::chunk || in.size() != sizeof end) ::_exit(71);
             std::memcpy(&end, in.data(), sizeof end);
@@ -294,20 +299,12 @@ private:
         s.busy = false;
         if (running != worker_activity::idle && running >= s.chunk.begin && running < s.chunk.end) {
             const std::size_t index = static_cast<std::size_t>(running);
-            if (timeout_error) {
-                fail(index, *timeout_error);
-            } else if (!protocol_error.empty()) {
-                fail(index, make_error_ptr<worker_crashed>(index, SIGKILL, -1, protocol_error));
-            } else {
-                const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-                const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                fail(index, make_error_ptr<worker_crashed>(index, sig, code, describe_exit(status)));
-            }
+            fail(index, timeout_error ? *timeout_error : worker_death_error(index, status, protocol_error));
             requeue(index_range{s.chunk.begin, index});
             requeue(index_range{index + 1, s.chunk.end});
             progress_.advance(1);
         } else if (!protocol_error.empty() && s.chunk.end - s.chunk.begin == 1) {
-            fail(s.chunk.begin, make_error_ptr<worker_crashed>(s.chunk.begin, SIGKILL, -1, protocol_error));
+            fail(s.chunk.begin, worker_death_error(s.chunk.begin, status, protocol_error));
             progress_.advance(1);
         } else if (!protocol_error.empty()) {
             for (std::size_t k = s.chunk.end; k-- > s.chunk.begin;) requeue(index_range{k, k + 1});
