@@ -187,6 +187,23 @@ private:
     std::size_t bytes_ = 0;
 };
 
+/// Reads exactly `size` bytes; false on end of stream (peer gone).
+inline bool receive_exact(int fd, void* data, std::size_t size) {
+    auto* out = static_cast<char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::recv(fd, out, size, 0);
+        if (n == 0) return false;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == ECONNRESET) return false;
+            throw std::system_error(errno, std::generic_category(), "parkit: receiving from a worker process");
+        }
+        out += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 /// Whether `header` can be trusted: this process tree's tag, a known kind and a size within
 /// `max_message_bytes`. Checked before a byte of the payload is allocated.
 inline bool valid_header(const message_header& header) noexcept {
@@ -202,6 +219,26 @@ inline std::string describe_bad_header(const message_header& header) {
         return "a message header announcing " + std::to_string(header.size) + " bytes, over the limit of " +
                std::to_string(max_message_bytes) + " (PARKIT_MAX_MESSAGE_BYTES)";
     return "a message of unknown kind " + std::to_string(static_cast<std::uint32_t>(header.kind));
+}
+
+/// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
+/// is gone or sent a malformed header (see valid_header; then `*refused` is set, when given):
+/// either way the caller ends that worker instead of trusting it further. The payload grows
+/// with what arrives (at most doubling), never to the announced size at once.
+inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload, bool* refused = nullptr) {
+    if (!receive_exact(fd, &header, sizeof header)) return false;
+    if (!valid_header(header)) {
+        if (refused != nullptr) *refused = true;
+        return false;
+    }
+    payload.clear();
+    while (payload.size() < header.size) {
+        const std::size_t old = payload.size();
+        const std::size_t step = std::min<std::size_t>(header.size - old, std::max<std::size_t>(old, 64 << 10));
+        payload.resize(old + step);
+        if (!receive_exact(fd, payload.data() + old, step)) return false;
+    }
+    return true;
 }
 
 /// Reads messages from a stream socket through a buffer, so that one `recv` brings in every

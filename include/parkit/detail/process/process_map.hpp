@@ -225,14 +225,9 @@ private:
     // The worker process: run chunks until the parent closes the socket.
     void worker_main(int fd, std::size_t index, worker_activity& me) {
         become_process_worker(index);  // this_worker::index(); the parent's pools do not exist here
-        message_reader inbox;
         message_header header{};
-        std::span<const std::byte> in;
-        std::vector<std::byte> out;
-        for (;;) {
-            while (!inbox.next(header, in)) {
-                if (inbox.bad() || !inbox.fill(fd)) return;  // the parent is gone (or corrupt)
-            }
+        std::vector<std::byte> in, out;
+        while (receive_message(fd, header, in)) {
             std::uint64_t end = 0;
             if (header.kind != message_kind::chunk || in.size() != sizeof end) ::_exit(71);
             std::memcpy(&end, in.data(), sizeof end);
