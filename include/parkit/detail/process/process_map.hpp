@@ -225,6 +225,11 @@ private:
     // The worker process: run chunks until the parent closes the socket.
     void worker_main(int fd, std::size_t index, worker_activity& me) {
         become_process_worker(index);  // this_worker::index(); the parent's pools do not exist here
+        // receive_message, not message_reader: this child was forked from a thread of the
+        // caller's while other threads may hold allocator locks, so it allocates as little as
+        // it can (message_reader's 64 KiB buffer hangs such a child under GCC 12's ASan, whose
+        // large-block allocator has no fork handler; process_pool's workers come from a fork
+        // server and may).
         message_header header{};
         std::vector<std::byte> in, out;
         while (receive_message(fd, header, in)) {
