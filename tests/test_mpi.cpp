@@ -374,9 +374,16 @@ TEST_CASE("mpi backend: under raise an early failure stops the dealing within a 
         REQUIRE(error);
         CHECK_THROWS_AS(std::rethrow_exception(error), parkit::task_error);
         const long long total = sum_over_ranks(ran.load());
-        INFO("threads_per_rank " << threads << ": " << total << " of 4000 tasks ran");
+        // Once rank 0 knows of the failure it deals nothing more: each slot finishes the chunk it
+        // holds, and a rank the chunk it prefetched. Guided chunks only shrink, so no slot holds
+        // more than two of the longest; how many ran before the news arrived is up to the OS
+        // (16 threads share 2 cores in CI), so the bound is the mechanism's, not a timing.
+        const std::size_t slots = static_cast<std::size_t>(parkit::mpi::size() * threads);
+        const long long bound =
+            101 + static_cast<long long>(2 * slots * parkit::detail::guided_chunk_length(4000, slots));
+        INFO("threads_per_rank " << threads << ": " << total << " of 4000 tasks ran; bound " << bound);
         CHECK(total > 100);
-        CHECK(total < 400);
+        CHECK(total < std::min<long long>(bound, 4000));
     }
 }
 
