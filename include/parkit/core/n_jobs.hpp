@@ -3,13 +3,18 @@
 /// How many workers to use: the cores this process may run on, and joblib's `n_jobs` rule.
 
 #include <algorithm>
-#include <fstream>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(__unix__)
+#include <fcntl.h>
+#include <unistd.h>
 #endif
 
 namespace parkit {
@@ -26,25 +31,49 @@ inline int affinity_cores() noexcept {
     return 0;
 }
 
+/// The first line of a small text file (a cgroup setting), or an empty string when it cannot
+/// be read. POSIX reads rather than <fstream>, which every parkit user would otherwise parse.
+inline std::string first_line_of(const char* path) noexcept {
+    std::string line;
+#if defined(__unix__)
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return line;
+    char buffer[128];
+    const ssize_t got = ::read(fd, buffer, sizeof buffer - 1);
+    ::close(fd);
+    if (got <= 0) return line;
+    const std::size_t length = static_cast<std::size_t>(got);
+    const auto* newline = static_cast<const char*>(std::memchr(buffer, '\n', length));
+    try {
+        line.assign(buffer,
+                    newline != nullptr ? static_cast<std::size_t>(newline - buffer) : length);
+    } catch (...) {
+        line.clear();
+    }
+#else
+    (void)path;
+#endif
+    return line;
+}
+
 /// CPUs allowed by a cgroup CPU quota (a container limited to 1.5 CPUs gives 2), or 0 when
-/// there is none. Reads cgroup v2 (`cpu.max`) and v1 (`cpu.cfs_quota_us` / `cpu.cfs_period_us`)
-/// at the usual mount points.
+/// there is none. Reads cgroup v2 (`cpu.max`: "QUOTA PERIOD" or "max PERIOD") and v1
+/// (`cpu.cfs_quota_us` / `cpu.cfs_period_us`) at the usual mount points.
 inline int cgroup_quota_cores() noexcept {
     auto cores = [](long long quota, long long period) {
         return quota > 0 && period > 0 ? static_cast<int>((quota + period - 1) / period) : 0;
     };
-    try {
-        std::ifstream v2("/sys/fs/cgroup/cpu.max");
-        std::string quota;
-        long long period = 0;
-        if (v2 >> quota >> period) return quota == "max" ? 0 : cores(std::stoll(quota), period);
-        std::ifstream v1_quota("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-        std::ifstream v1_period("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-        long long q = 0;
-        if (v1_quota >> q && v1_period >> period) return cores(q, period);
-    } catch (...) {
+    auto number = [](const char* text, char** end) { return std::strtoll(text, end, 10); };
+    if (const std::string v2 = first_line_of("/sys/fs/cgroup/cpu.max"); !v2.empty()) {
+        if (v2.rfind("max", 0) == 0) return 0;
+        char* end = nullptr;
+        const long long quota = number(v2.c_str(), &end);
+        return cores(quota, number(end, nullptr));
     }
-    return 0;
+    const std::string v1_quota = first_line_of("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    const std::string v1_period = first_line_of("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    if (v1_quota.empty() || v1_period.empty()) return 0;
+    return cores(number(v1_quota.c_str(), nullptr), number(v1_period.c_str(), nullptr));
 }
 
 /// joblib's `n_jobs` rule against `capacity` workers (cores, or a pool's size): positive = that
@@ -54,9 +83,10 @@ inline int cgroup_quota_cores() noexcept {
 inline int resolve_workers(int n_jobs, int capacity, const char* of) {
     if (n_jobs > 0) return n_jobs;
     if (n_jobs < 0 && n_jobs >= -capacity) return capacity + 1 + n_jobs;
-    throw std::invalid_argument(
-        "parkit: n_jobs = " + std::to_string(n_jobs) + " is invalid; use a positive worker count, or -1 (all " +
-        std::to_string(capacity) + ", " + of + ") down to -" + std::to_string(capacity) + " (one worker)");
+    throw std::invalid_argument("parkit: n_jobs = " + std::to_string(n_jobs) +
+                                " is invalid; use a positive worker count, or -1 (all " +
+                                std::to_string(capacity) + ", " + of + ") down to -" +
+                                std::to_string(capacity) + " (one worker)");
 }
 
 /// Most workers one map starts, whatever `n_jobs` asks for: room for waiting work (downloads,

@@ -245,6 +245,7 @@ public:
     /// A runner task's loop.
     void run_worker() noexcept {
         chunk_dispenser::cursor cursor;
+        if (!chunks_.join(cursor)) return;
         if (timed()) {
             run_chunks<true>(cursor, [] {});
         } else {

@@ -22,18 +22,10 @@
 
 #include "completion_queue.hpp"
 #include "../support/small_object_cache.hpp"
+#include "../support/spin.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {
-
-/// Tells the CPU we are spinning (cheaper for a sibling hyper-thread, lower power).
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-}
 
 /// Mutex/condition-variable pairs shared by all states (chosen by address): blocking waits are
 /// rare, so states stay small instead of each carrying a mutex and a condition variable.
