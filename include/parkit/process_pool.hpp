@@ -46,20 +46,19 @@ namespace parkit {
 
 namespace detail {
 
-/// The parent side: completes a future from a worker's reply.
+/// The parent side: completes a future from a worker's reply, one task outcome in
+/// task_codec.hpp's format (whether the task ran, `result`, or its message could not be run,
+/// `exception`).
 template <class R>
-void complete_from_reply(state_base* state, message_kind kind, std::span<const std::byte> payload) {
+void complete_from_reply(state_base* state, message_kind /*kind*/, std::span<const std::byte> payload) {
     auto* typed = static_cast<shared_state<R>*>(state);
     try {
-        if (kind == message_kind::exception) {
-            std::string type, message;
-            input_archive{payload}(type, message);
-            typed->set_exception(detail::make_error_ptr<remote_error>(state->index(), type, message));
-        } else if constexpr (std::is_void_v<R>) {
-            typed->set_value();
-        } else {
-            typed->set_value(from_bytes<R>(payload));
-        }
+        input_archive archive{payload};
+        decode_task<R>(
+            archive, [&](auto&&... value) { typed->set_value(std::move(value)...); },
+            [&](std::string type, std::string message) {
+                typed->set_exception(make_error_ptr<remote_error>(state->index(), std::move(type), std::move(message)));
+            });
     } catch (...) {
         typed->set_exception(std::current_exception());
     }

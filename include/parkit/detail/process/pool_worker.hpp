@@ -42,11 +42,13 @@ inline constexpr bool transferable_callable_v =
     (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
     (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
 
-/// Encodes the exception being handled as (type name, message).
+/// Replaces `out` by one failed outcome (task_codec.hpp) for the exception being handled: a
+/// message that could not be run at all (undecodable, an initializer that failed, a reply over
+/// the size limit).
 inline void encode_current_exception(std::vector<std::byte>& out) {
-    const std::exception_ptr error = std::current_exception();
     out.clear();
-    output_archive{out}(exception_type_name(error), exception_message(error));
+    output_archive archive{out};
+    encode_task_failure(archive, std::current_exception());
 }
 
 /// The worker side of `process_pool::submit<F, Args...>`.
@@ -58,12 +60,7 @@ message_kind run_transferred_task(std::span<const std::byte> payload, std::vecto
         if constexpr (std::is_pointer_v<F>) in.read_bytes(&fn, sizeof fn);
         std::tuple<Args...> args{};
         std::apply([&](Args&... a) { in(a...); }, args);
-        if constexpr (std::is_void_v<R>) {
-            std::apply(fn, std::move(args));
-        } else {
-            const R result = std::apply(fn, std::move(args));
-            output_archive{out}(result);
-        }
+        run_and_encode_task<R>(out, [&]() -> decltype(auto) { return std::apply(fn, std::move(args)); });
         return message_kind::result;
     } catch (...) {
         encode_current_exception(out);
@@ -186,7 +183,8 @@ inline void process_worker_main(int fd, void* context) {
         if (initializer_failure.empty()) {
             kind = run(payload.subspan(sizeof run), out);
         } else {
-            output_archive{out}(std::string("parkit::initializer_error"), initializer_failure);
+            output_archive archive{out};
+            encode_task_failure(archive, "parkit::initializer_error", initializer_failure);
         }
         if (out.size() > max_message_bytes) {
             try {

@@ -55,8 +55,8 @@ namespace parkit::detail {
 /// What a message is.
 enum class message_kind : std::uint32_t {
     task = 1,       ///< parent -> worker: run this (payload: trampoline + arguments)
-    result = 2,     ///< worker -> parent: the task returned (payload: serialized result)
-    exception = 3,  ///< worker -> parent: the task threw (payload: type name, what())
+    result = 2,     ///< worker -> parent: the message ran (payload: its tasks' outcomes, task_codec.hpp)
+    exception = 3,  ///< worker -> parent: the message could not run (payload: one failed outcome)
     chunk = 4,      ///< parent -> worker: run tasks [begin, end) of the current map
     chunk_done = 5, ///< worker -> parent: results of a chunk
 };

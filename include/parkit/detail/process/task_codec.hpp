@@ -1,8 +1,10 @@
 #pragma once
 /// @file
-/// The wire format of task outcomes that cross a process boundary (process and MPI backends):
-/// per task, a status byte, then the serialized result (`ok`) or the exception's dynamic type
-/// name and `what()` (`threw`). Tasks of one chunk are written back to back, in index order.
+/// The one wire format of task outcomes that cross a process boundary (`process_pool::submit`,
+/// its batches, `backend::processes`, imap on processes, MPI): per task, a status byte, then
+/// the serialized result (`ok`) or the exception's dynamic type name and `what()` (`threw`).
+/// Tasks of one chunk are written back to back, in index order; a message that could not be
+/// run at all carries one `threw` outcome.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,9 +31,14 @@ void encode_task_success(output_archive& archive, const Value&... value) {
     archive(task_status::ok, value...);
 }
 
+/// Appends "task threw" with the exception's dynamic type name and message.
+inline void encode_task_failure(output_archive& archive, const std::string& type_name, const std::string& message) {
+    archive(task_status::threw, type_name, message);
+}
+
 /// Appends "task threw" with `error`'s dynamic type name and message.
 inline void encode_task_failure(output_archive& archive, const std::exception_ptr& error) {
-    archive(task_status::threw, exception_type_name(error), exception_message(error));
+    encode_task_failure(archive, exception_type_name(error), exception_message(error));
 }
 
 /// Runs `task()` (returning R) and appends its outcome to `buffer`; false when it threw (what
