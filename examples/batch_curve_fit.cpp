@@ -25,7 +25,9 @@ struct experiment {
     double true_k = 0, true_C0 = 0;
 };
 
-double first_order_model(double t, const Eigen::VectorXd& p) { return p[1] * std::exp(-p[0] * t); }
+double first_order_model(double t, const Eigen::VectorXd& p) {
+    return p[1] * std::exp(-p[0] * t);
+}
 
 // Experiment i draws from its own random stream, so the data do not depend on how they are made.
 experiment make_experiment(const parkit::seed_sequence& seeds, std::size_t i) {
@@ -102,9 +104,8 @@ int main() {
     std::printf("  Mean |relative error| of k: %.2f%%\n", mean_abs_rel);
     std::printf("  (the chapter's numpy run: 0.0799 1/s, -0.47%%, 8.89%%)\n");
 
-    const bool small_same =
-        same_fits(fits, pk::batch_curve_fit(experiments, first_order_model, p0, bounds, {},
-                                            {.backend = parkit::backend::sequential}));
+    const bool small_same = same_fits(fits, pk::batch_curve_fit(experiments, first_order_model, p0, bounds, {},
+                                                                {.backend = parkit::backend::sequential}));
     std::printf("Parallel fits identical to sequential: %s\n", small_same ? "yes" : "NO");
 
     // The same batch in forked worker processes, identical entry for entry.
@@ -131,8 +132,9 @@ int main() {
     });
     const double t_par = examples::seconds([&] { par = pk::batch_curve_fit(many, first_order_model, p0, bounds); });
     const bool big_same = same_fits(seq, par);
-    std::printf("\n10,000 experiments: sequential %.3f s, parallel %.3f s (%d workers), speed-up %.2fx, identical: %s\n",
-                t_seq, t_par, parkit::available_cores(), t_seq / t_par, big_same ? "yes" : "NO");
+    std::printf(
+        "\n10,000 experiments: sequential %.3f s, parallel %.3f s (%d workers), speed-up %.2fx, identical: %s\n", t_seq,
+        t_par, parkit::available_cores(), t_seq / t_par, big_same ? "yes" : "NO");
 
     const auto dir = examples::output_dir("batch_curve_fit");
     examples::write_csv(dir / "fits.csv", {"true_k", "fitted_k", "k_error", "rel_error"},

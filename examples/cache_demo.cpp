@@ -39,7 +39,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 using examples::check;
 
-std::filesystem::path cache_dir() { return examples::output_dir("cache_demo") / "cache"; }
+std::filesystem::path cache_dir() {
+    return examples::output_dir("cache_demo") / "cache";
+}
 
 // The second run of this program (started by the first): the entry must be a hit with the
 // value the first run stored (passed as the bit pattern of the double).
@@ -120,8 +122,9 @@ int main(int argc, char** argv) {
     start = std::chrono::steady_clock::now();
     for (int i = 0; i < misses; ++i) (void)cheap(i);
     const double per_miss_us = seconds_since(start) / misses * 1e6;
-    std::printf("Cost of a hit (small result): %.0f ns = %.2f x the bare open + fstat + read + close of the entry (%.0f ns)\n",
-                per_hit_ns, per_hit_ns / floor_ns, floor_ns);
+    std::printf(
+        "Cost of a hit (small result): %.0f ns = %.2f x the bare open + fstat + read + close of the entry (%.0f ns)\n",
+        per_hit_ns, per_hit_ns / floor_ns, floor_ns);
     std::printf("Cost of a miss (serialize + write + rename, besides the function): %.1f us\n", per_miss_us);
 
     // Parallel tasks share the cache: 8 parameters on threads, then again on processes.
@@ -155,17 +158,20 @@ int main(int argc, char** argv) {
 
     // Uncached (computed) vs cached (read from disk) wall time of each pair of runs above.
     const auto dir = examples::output_dir("cache_demo");
-    const std::vector<std::string> runs{"cached(42.0):\nfirst vs second call", "8 tasks: threads compute,\nprocesses read",
-                                        "after truncating\nthe entry"};
+    const std::vector<std::string> runs{"cached(42.0):\nfirst vs second call",
+                                        "8 tasks: threads compute,\nprocesses read", "after truncating\nthe entry"};
     const std::vector<double> uncached{first, fill, t_recompute}, hit{second, reuse, t_reread};
     std::vector<double> ratio;
     for (std::size_t i = 0; i < runs.size(); ++i) ratio.push_back(examples::speedup(uncached[i], hit[i]));
     examples::write_csv(dir / "calls.csv", {"run", "uncached_s", "cached_s", "ratio"}, runs, {uncached, hit, ratio});
     std::vector<std::string> xtics;
-    for (std::size_t i = 0; i < runs.size(); ++i) xtics.push_back(runs[i] + "\n(" + std::to_string(std::lround(ratio[i])) + "x faster)");
-    examples::plot(dir / "plot.gp", "set terminal pngcairo size 900,520 noenhanced\nset output 'cache_demo.png'\n"
-                                    "set datafile separator ','\nset xtics " + examples::gnuplot_xtics(xtics) + "\n" +
-                                    examples::log_y_decades + R"(set title 'parkit::memory: computed (uncached) vs read from the cache'
+    for (std::size_t i = 0; i < runs.size(); ++i)
+        xtics.push_back(runs[i] + "\n(" + std::to_string(std::lround(ratio[i])) + "x faster)");
+    examples::plot(dir / "plot.gp",
+                   "set terminal pngcairo size 900,520 noenhanced\nset output 'cache_demo.png'\n"
+                   "set datafile separator ','\nset xtics " +
+                       examples::gnuplot_xtics(xtics) + "\n" + examples::log_y_decades +
+                       R"(set title 'parkit::memory: computed (uncached) vs read from the cache'
 set ylabel 'Wall time (s)'
 set xrange [-0.6:2.6]; set offsets 0, 0, graph 0.15, 0; set bmargin 5
 set grid y; set style fill solid 0.8 border -1; set boxwidth 0.35

@@ -43,13 +43,14 @@ struct timed_run {
 timed_run run(const std::string& label, std::size_t n, const parkit::options& opts, const std::vector<double>& expected,
               double loop_time, examples::checks& check) {
     std::vector<double> results;
-    const double t = examples::seconds([&] { results = parkit::parallel_map(tiny_task, std::views::iota(std::size_t{0}, n), opts); });
+    const double t = examples::seconds(
+        [&] { results = parkit::parallel_map(tiny_task, std::views::iota(std::size_t{0}, n), opts); });
     std::printf("  %-42s %8.4f s  (%.3gx the loop's speed)\n", label.c_str(), t, examples::speedup(loop_time, t));
     check.expect(results == expected, label + ": results equal the loop's");
     return {label, t};
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -71,14 +72,15 @@ int main() {
     std::printf("\n%zu tiny tasks, processes:\n", n_proc);
     std::printf("  %-42s %8.4f s\n", "plain loop", loop_proc_time);
     const auto processes = parkit::backend::processes;
-    const auto auto_proc = run("parallel_map, automatic chunks", n_proc, {.backend = processes}, expected_proc,
-                               loop_proc_time, check);
+    const auto auto_proc =
+        run("parallel_map, automatic chunks", n_proc, {.backend = processes}, expected_proc, loop_proc_time, check);
     const auto one_proc = run("parallel_map, chunk_size = 1", n_proc, {.backend = processes, .chunk_size = 1},
                               expected_proc, loop_proc_time, check);
-    std::printf("\nchunk_size = 1 costs %.0f ns per task on threads and %.1f us per task on processes;\n"
-                "automatic chunking keeps the dispatch cost negligible. On processes, starting the workers\n"
-                "(a fork each) outweighs microseconds of work: use them for tasks of milliseconds or more.\n",
-                1e9 * runs[3].seconds / n, 1e6 * one_proc.seconds / n_proc);
+    std::printf(
+        "\nchunk_size = 1 costs %.0f ns per task on threads and %.1f us per task on processes;\n"
+        "automatic chunking keeps the dispatch cost negligible. On processes, starting the workers\n"
+        "(a fork each) outweighs microseconds of work: use them for tasks of milliseconds or more.\n",
+        1e9 * runs[3].seconds / n, 1e6 * one_proc.seconds / n_proc);
     // Generous, load-tolerant margin: one dispatch per task is clearly slower than chunks.
     check.expect(runs[1].seconds < runs[3].seconds, "automatic chunks beat chunk_size = 1 on threads");
     check.expect(auto_proc.seconds < one_proc.seconds, "automatic chunks beat chunk_size = 1 on processes");

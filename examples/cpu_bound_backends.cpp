@@ -32,7 +32,7 @@ std::uint64_t cpu_intensive_task(std::uint64_t n) {
     return total;
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -103,7 +103,8 @@ int main() {
 
     examples::plot_times(examples::output_dir("cpu_bound_backends"), "cpu_bound_backends",
                          "4 x cpu_intensive_task: without a GIL threads and processes both scale",
-                         {"loop", "std::thread x4", "parallel_map\nthreads", "process_pool\n.map", "parallel_map\nprocesses"},
+                         {"loop", "std::thread x4", "parallel_map\nthreads", "process_pool\n.map",
+                          "parallel_map\nprocesses"},
                          {sequential_time, threaded_time, map_threads_time, pool_time, map_processes_time});
     return check.exit_code();
 }

@@ -80,7 +80,7 @@ void print_outcomes(const Collected& out, std::vector<double>& ok_column) {
     std::printf("Successful: %zu tasks\nFailed: %zu tasks\n", out.succeeded(), out.failed());
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -127,11 +127,13 @@ int main() {
                  "chapter demo: 9 successes, x=5 failed with its message");
     for (const auto& [value, result] : results) check.expect(result == value * value, "chapter demo: x² correct");
 
-    std::printf("\n2. A throwing task and two crashing ones (x=3: SIGSEGV, x=7: abort) among healthy ones,\n"
-                "   parallel_map(..., {.backend = processes, .on_error = collect})\n");
-    const auto crashed = parkit::parallel_map(
-        crashing_computation, values,
-        {.n_jobs = 4, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+    std::printf(
+        "\n2. A throwing task and two crashing ones (x=3: SIGSEGV, x=7: abort) among healthy ones,\n"
+        "   parallel_map(..., {.backend = processes, .on_error = collect})\n");
+    const auto crashed = parkit::parallel_map(crashing_computation, values,
+                                              {.n_jobs = 4,
+                                               .backend = parkit::backend::processes,
+                                               .on_error = parkit::on_error::collect});
     std::vector<double> processes_ok;
     print_outcomes(crashed, processes_ok);
     check.expect(crashed.succeeded() == 7 && crashed.failed() == 3, "processes: 7 successes, 3 failures");
@@ -140,9 +142,10 @@ int main() {
         try {
             failure.rethrow();
         } catch (const parkit::worker_crashed& e) {
-            check.expect(is_crash && e.index() == failure.index, "worker_crashed for task " + std::to_string(e.index()));
-            check.expect(e.signal() == (failure.index == 3 ? SIGSEGV : SIGABRT), "crash signal of task " +
-                                                                                   std::to_string(e.index()));
+            check.expect(is_crash && e.index() == failure.index,
+                         "worker_crashed for task " + std::to_string(e.index()));
+            check.expect(e.signal() == (failure.index == 3 ? SIGSEGV : SIGABRT),
+                         "crash signal of task " + std::to_string(e.index()));
         } catch (const parkit::remote_error& e) {
             check.expect(failure.index == 5 && e.type_name() == "std::invalid_argument" &&
                              e.message() == "Cannot process x=5",
@@ -162,8 +165,9 @@ int main() {
     check.expect(collected.succeeded() == 9 && collected.failed() == 1 && collected.errors[0].index == 5 &&
                      collected.errors[0].type_name() == "std::invalid_argument",
                  "threads: 9 successes, x=5 failed with std::invalid_argument");
-    std::printf("(A segmentation fault on a thread would end the whole program: run code that may crash on "
-                "backend::processes.)\n");
+    std::printf(
+        "(A segmentation fault on a thread would end the whole program: run code that may crash on "
+        "backend::processes.)\n");
 
     const auto dir = examples::output_dir("error_handling");
     std::vector<double> x(values.begin(), values.end());

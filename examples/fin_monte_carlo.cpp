@@ -14,7 +14,7 @@ namespace pk = parkit::kernels;
 int main() {
     std::printf("Nominal tip temperature: %.2f °C\n", pk::fin_tip_temperature(50.0));
 
-    pk::fin_study_options study;   // the chapter's: 10,000 samples, h ~ N(50, 5), seed 42
+    pk::fin_study_options study;  // the chapter's: 10,000 samples, h ~ N(50, 5), seed 42
     study.keep_samples = true;
     pk::fin_study_result sequential, parallel;
     study.execution.backend = parkit::backend::sequential;

@@ -30,7 +30,7 @@ std::string simulate_file_read(int file_id) {
     return "Data from file " + std::to_string(file_id);
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -55,7 +55,8 @@ int main() {
     });
     std::printf("Threaded: %.2f seconds\n", threaded_time);
     std::printf("Speedup: %.1fx\n", examples::speedup(sequential_time, threaded_time));
-    for (int i : files) check.expect(results_threaded[i] == expected[i], "std::thread read of file " + std::to_string(i));
+    for (int i : files)
+        check.expect(results_threaded[i] == expected[i], "std::thread read of file " + std::to_string(i));
 
     // The same with a pool of 5 threads (ThreadPoolExecutor(max_workers=5)).
     std::vector<std::string> pooled;
@@ -70,7 +71,8 @@ int main() {
     check.expect(pooled == expected, "thread_pool results equal the sequential ones");
 
     std::vector<std::string> mapped, mapped_per_core;
-    const double map_time = examples::seconds([&] { mapped = parkit::parallel_map(simulate_file_read, files, {.n_jobs = n_files}); });
+    const double map_time =
+        examples::seconds([&] { mapped = parkit::parallel_map(simulate_file_read, files, {.n_jobs = n_files}); });
     std::printf("parallel_map(n_jobs = %d): %.2f seconds (speedup %.1fx)\n", n_files, map_time,
                 examples::speedup(sequential_time, map_time));
     check.expect(mapped == expected, "parallel_map results equal the sequential ones");
@@ -89,8 +91,9 @@ int main() {
     const double per_core_time = examples::seconds([&] { per_core = parkit::parallel_map(simulate_file_read, many); });
     const double per_file_time =
         examples::seconds([&] { per_file = parkit::parallel_map(simulate_file_read, many, {.n_jobs = n_many}); });
-    std::printf("\n%d files: parallel_map(n_jobs = -1, %d workers): %.2f s; parallel_map(n_jobs = %d): %.2f s (%.1fx faster)\n",
-                n_many, cores, per_core_time, n_many, per_file_time, examples::speedup(per_core_time, per_file_time));
+    std::printf(
+        "\n%d files: parallel_map(n_jobs = -1, %d workers): %.2f s; parallel_map(n_jobs = %d): %.2f s (%.1fx faster)\n",
+        n_many, cores, per_core_time, n_many, per_file_time, examples::speedup(per_core_time, per_file_time));
     check.expect(per_core == per_file, "16-file results agree");
 
     // The waits overlapped: far less than the sum of the read times (generous margins for a busy machine).

@@ -48,7 +48,8 @@ void record_times(int ranks, int threads_per_rank, long count, double t_sequenti
     }
     in.close();
     char row[160];
-    std::snprintf(row, sizeof row, "%d,%d,%ld,%.6g,%.6g,%.6g", ranks, threads_per_rank, count, t_sequential, t_threads, t_mpi);
+    std::snprintf(row, sizeof row, "%d,%d,%ld,%.6g,%.6g,%.6g", ranks, threads_per_rank, count, t_sequential, t_threads,
+                  t_mpi);
     rows.emplace_back(row);
     // Sorted by count, threads per rank, ranks: each plotted line is one unbroken block of rows.
     const auto key = [](const std::string& line) {
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
     const int threads_per_rank = argc > 2 ? static_cast<int>(std::strtol(argv[2], nullptr, 10)) : 1;
     if (count <= 0 || threads_per_rank == 0) {
         if (rank == 0) {
-            std::fprintf(stderr, "usage: %s [number of rate constants > 0] [threads per rank: > 0, or -1 = all cores]\n",
+            std::fprintf(stderr,
+                         "usage: %s [number of rate constants > 0] [threads per rank: > 0, or -1 = all cores]\n",
                          argv[0]);
         }
         return 2;
@@ -103,28 +105,34 @@ int main(int argc, char** argv) {
     if (rank == 0) {
         const int usable = parkit::available_cores();
         const int node = static_cast<int>(std::thread::hardware_concurrency());
-        std::printf("Reaction sweep over %ld rate constants on %d MPI rank%s; rank 0 may use %d of the %d cores of its node\n",
-                    count, ranks, ranks == 1 ? "" : "s", usable, node);
+        std::printf(
+            "Reaction sweep over %ld rate constants on %d MPI rank%s; rank 0 may use %d of the %d cores of its node\n",
+            count, ranks, ranks == 1 ? "" : "s", usable, node);
         if (usable < node) {
-            std::printf("(mpirun bound rank 0 to %d core%s, so its thread-backend time uses only %s; "
-                        "run with --bind-to none, or ./reaction_sweep alone, for a whole-node comparison)\n",
-                        usable, usable == 1 ? "" : "s", usable == 1 ? "it" : "those");
+            std::printf(
+                "(mpirun bound rank 0 to %d core%s, so its thread-backend time uses only %s; "
+                "run with --bind-to none, or ./reaction_sweep alone, for a whole-node comparison)\n",
+                usable, usable == 1 ? "" : "s", usable == 1 ? "it" : "those");
         }
-        t_sequential = examples::seconds([&] {
-            sequential.clear();
-            for (double k : ks) sequential.push_back(pk::solve_reaction(k));
-        }, 3);
+        t_sequential = examples::seconds(
+            [&] {
+                sequential.clear();
+                for (double k : ks) sequential.push_back(pk::solve_reaction(k));
+            },
+            3);
         t_threads = examples::seconds([&] { threaded = pk::reaction_sweep(ks, {.execution = {.n_jobs = -1}}); }, 3);
     }
     parkit::mpi::barrier();
 
     // The distributed sweep: every rank calls it with the same inputs.
     std::vector<double> distributed;
-    const double t_mpi = examples::seconds([&] {
-        parkit::mpi::barrier();
-        distributed = pk::reaction_sweep(
-            ks, {.execution = {.backend = parkit::backend::mpi, .mpi = {.threads_per_rank = threads_per_rank}}});
-    }, 3);
+    const double t_mpi = examples::seconds(
+        [&] {
+            parkit::mpi::barrier();
+            distributed = pk::reaction_sweep(ks, {.execution = {.backend = parkit::backend::mpi,
+                                                                .mpi = {.threads_per_rank = threads_per_rank}}});
+        },
+        3);
     const parkit::mpi::map_stats stats = parkit::mpi::last_map_stats();
 
     int ok = 1;

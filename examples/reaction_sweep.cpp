@@ -38,17 +38,21 @@ int main() {
                  "200,000 k, threads: parallel == sequential");
 
     // The chapter's benchmark_parallel(solve_reaction, linspace(0.1, 2.0, 100), [2, 4, -1]).
-    std::printf("\nExecution times (100 rate constants; the chapter's joblib: 0.061 s sequential, 0.608 s on 2 workers):\n");
+    std::printf(
+        "\nExecution times (100 rate constants; the chapter's joblib: 0.061 s sequential, 0.608 s on 2 workers):\n");
     const std::vector<double> k_test = pk::linspace(0.1, 2.0, 100);
     std::vector<double> reference;
-    const double t1 = examples::seconds([&] {
-        reference.clear();
-        for (double k : k_test) reference.push_back(pk::solve_reaction(k));
-    }, 3);
+    const double t1 = examples::seconds(
+        [&] {
+            reference.clear();
+            for (double k : k_test) reference.push_back(pk::solve_reaction(k));
+        },
+        3);
     std::printf("  sequential: %.6fs (speedup: 1.00x)\n", t1);
     for (int n_jobs : {2, 4, -1}) {
         std::vector<double> out;
-        const double t = examples::seconds([&] { out = pk::reaction_sweep(k_test, {.execution = {.n_jobs = n_jobs}}); }, 3);
+        const double t =
+            examples::seconds([&] { out = pk::reaction_sweep(k_test, {.execution = {.n_jobs = n_jobs}}); }, 3);
         const int workers = parkit::resolve_n_jobs(n_jobs);
         std::printf("  %d workers%s: %.6fs (speedup: %.2fx)\n", workers, n_jobs < 0 ? " (all)" : "", t,
                     examples::speedup(t1, t));

@@ -17,8 +17,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <ranges>
 #include <string>
@@ -49,7 +49,7 @@ bool same_summary(const pk::sample_summary& a, const pk::sample_summary& b) {
     return a.count == b.count && a.mean == b.mean && a.stddev == b.stddev && a.lower == b.lower && a.upper == b.upper;
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -77,7 +77,7 @@ int main() {
     for (std::size_t c = 0; c < configs.size(); ++c) {
         pk::fin_study_options study;  // the chapter's: h ~ N(50, 5), 10,000 samples, seed 42
         study.keep_samples = true;
-        study.block_size = 1000;      // 10 random streams, so n_jobs = 7 really splits the work
+        study.block_size = 1000;  // 10 random streams, so n_jobs = 7 really splits the work
         study.execution = configs[c].execution;
         const auto result = pk::fin_monte_carlo(study);
         const auto& s = result.tip_temperature;
@@ -92,8 +92,8 @@ int main() {
         }
     }
     const auto& s = reference.tip_temperature;
-    std::printf("All %zu runs bit-identical: mean %.2f °C, std %.2f °C, 95%% interval [%.2f, %.2f] °C\n", configs.size(),
-                s.mean, s.stddev, s.lower, s.upper);
+    std::printf("All %zu runs bit-identical: mean %.2f °C, std %.2f °C, 95%% interval [%.2f, %.2f] °C\n",
+                configs.size(), s.mean, s.stddev, s.lower, s.upper);
     std::printf("(the chapter's numpy run: 73.66, 1.86, [70.16, 77.48]; other random numbers, same distribution)\n");
     check.expect(std::abs(s.mean - 73.66) < 0.1 && std::abs(s.stddev - 1.86) < 0.1,
                  "mean and std agree with the chapter's within statistical error");
@@ -104,14 +104,17 @@ int main() {
     const auto own_stream = [&](std::uint64_t i) { return monte_carlo_mean(seeds.stream(i)); };
     const auto independent = parkit::parallel_map(own_stream, tasks);
     const auto independent_processes = parkit::parallel_map(own_stream, tasks, {.backend = processes});
-    const auto same_seed = parkit::parallel_map([&](std::uint64_t) { return monte_carlo_mean(seeds.stream(0)); }, tasks);
+    const auto same_seed =
+        parkit::parallel_map([&](std::uint64_t) { return monte_carlo_mean(seeds.stream(0)); }, tasks);
     const auto [mean, stddev] = mean_std(independent);
     const auto [bad_mean, bad_stddev] = mean_std(same_seed);
-    std::printf("One stream per task:   Monte Carlo results: mean = %.4f, std = %.4f (threads and processes identical: %s)\n",
-                mean, stddev, independent == independent_processes ? "yes" : "NO");
+    std::printf(
+        "One stream per task:   Monte Carlo results: mean = %.4f, std = %.4f (threads and processes identical: %s)\n",
+        mean, stddev, independent == independent_processes ? "yes" : "NO");
     std::printf("The same seed per task: Monte Carlo results: mean = %.4f, std = %.4f (100 copies of one result)\n",
                 bad_mean, bad_stddev);
-    std::printf("(the chapter: mean = 0.0046, std = 0.0338; theory: std = 1/sqrt(1000) = %.4f)\n", 1 / std::sqrt(1000.0));
+    std::printf("(the chapter: mean = 0.0046, std = 0.0338; theory: std = 1/sqrt(1000) = %.4f)\n",
+                1 / std::sqrt(1000.0));
     check.expect(independent == independent_processes, "per-task streams: threads and processes identical");
     check.expect(std::abs(mean) < 0.015 && stddev > 0.02 && stddev < 0.045,
                  "independent streams: mean near 0, std near 1/sqrt(1000)");

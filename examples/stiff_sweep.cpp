@@ -35,13 +35,15 @@ struct van_der_pol {
 
 /// What the example keeps of each solve.
 struct summary {
-    vec y;                 ///< y(t) on the t_eval grid
-    double period = 0;     ///< mean spacing of the upward zero crossings (0 if fewer than 2)
-    std::size_t rhs = 0;   ///< rhs evaluations
+    vec y;                ///< y(t) on the t_eval grid
+    double period = 0;    ///< mean spacing of the upward zero crossings (0 if fewer than 2)
+    std::size_t rhs = 0;  ///< rhs evaluations
     bool operator==(const summary&) const = default;
     /// Sent between processes (backend::processes): the fields in a cereal-style member.
     template <class Archive>
-    void serialize(Archive& ar) { ar(y, period, rhs); }
+    void serialize(Archive& ar) {
+        ar(y, period, rhs);
+    }
 };
 
 /// The mean spacing of the crossing times.
@@ -77,13 +79,14 @@ int main() {
         threads = pk::ode_sweep(system, vec{2.0, 0.0}, 0.0, t1, mus, {.ode = ode, .execution = {.n_jobs = -1}}, keep);
     });
     const double t_proc = examples::seconds([&] {
-        processes = pk::ode_sweep(system, vec{2.0, 0.0}, 0.0, t1, mus,
-                                  {.ode = ode, .execution = {.n_jobs = -1, .backend = parkit::backend::processes}},
-                                  keep);
+        processes =
+            pk::ode_sweep(system, vec{2.0, 0.0}, 0.0, t1, mus,
+                          {.ode = ode, .execution = {.n_jobs = -1, .backend = parkit::backend::processes}}, keep);
     });
-    std::printf("40 Van der Pol solves (mu = 1 .. 1000, t in [0, 3000], rosenbrock4):\n"
-                "  sequential %.3f s, threads %.3f s, processes %.3f s\n",
-                t_seq, t_thr, t_proc);
+    std::printf(
+        "40 Van der Pol solves (mu = 1 .. 1000, t in [0, 3000], rosenbrock4):\n"
+        "  sequential %.3f s, threads %.3f s, processes %.3f s\n",
+        t_seq, t_thr, t_proc);
     check.expect(threads == sequential, "threads: bit-identical to sequential");
     check.expect(processes == sequential, "processes: bit-identical to sequential");
 
@@ -94,8 +97,10 @@ int main() {
         limits.push_back((3.0 - 2.0 * std::log(2.0)) * mus[i]);
         rhs.push_back(static_cast<double>(sequential[i].rhs));
         if (i % 6 != 0 && i + 1 != mus.size()) continue;
-        if (periods[i] > 0) std::printf("%8.1f %12.3f %16.3f %10zu\n", mus[i], periods[i], limits[i], sequential[i].rhs);
-        else std::printf("%8.1f %12s %16.3f %10zu\n", mus[i], "(< 2 cycles)", limits[i], sequential[i].rhs);
+        if (periods[i] > 0)
+            std::printf("%8.1f %12.3f %16.3f %10zu\n", mus[i], periods[i], limits[i], sequential[i].rhs);
+        else
+            std::printf("%8.1f %12s %16.3f %10zu\n", mus[i], "(< 2 cycles)", limits[i], sequential[i].rhs);
     }
     // The relaxation limit: within 10 % of (3 - 2 ln 2) mu at the largest mu with two upward
     // crossings in [0, 3000] (about 920; beyond, the period exceeds half the interval).
@@ -110,7 +115,8 @@ int main() {
     vec small_mus{1.0, 10.0, 100.0, 1000.0}, rk45_rhs, ros_rhs;
     for (double mu : small_mus) {
         const auto a = pk::integrate_ode(van_der_pol{mu}, vec{2.0, 0.0}, 0.0, t1);
-        const auto b = pk::integrate_ode(van_der_pol{mu}, vec{2.0, 0.0}, 0.0, t1, {.method = pk::ode_method::rosenbrock4});
+        const auto b =
+            pk::integrate_ode(van_der_pol{mu}, vec{2.0, 0.0}, 0.0, t1, {.method = pk::ode_method::rosenbrock4});
         rk45_rhs.push_back(static_cast<double>(a.rhs_evaluations));
         ros_rhs.push_back(static_cast<double>(b.rhs_evaluations));
         std::printf("  mu = %6.0f: rk45 %9zu, rosenbrock4 %6zu\n", mu, a.rhs_evaluations, b.rhs_evaluations);
@@ -123,25 +129,31 @@ int main() {
     for (std::size_t i = 0; i < mus.size(); ++i)
         if (std::abs(mus[i] - 500.0) < std::abs(mus[mid] - 500.0)) mid = i;
     y500 = sequential[mid].y;
-    examples::write_csv(dir / "trajectories.csv", {"t", "y_mu1", "y_mu" + std::to_string(static_cast<int>(mus[mid])), "y_mu1000"},
+    examples::write_csv(dir / "trajectories.csv",
+                        {"t", "y_mu1", "y_mu" + std::to_string(static_cast<int>(mus[mid])), "y_mu1000"},
                         {grid, y10, y500, y1000});
     examples::write_csv(dir / "periods.csv", {"mu", "period", "relaxation_limit", "rhs_evaluations"},
                         {mus, periods, limits, rhs});
     examples::write_csv(dir / "cost.csv", {"mu", "rk45", "rosenbrock4"}, {small_mus, rk45_rhs, ros_rhs});
     const std::string mid_label = std::to_string(static_cast<int>(mus[mid]));
-    examples::plot(dir / "plot.gp", "set terminal pngcairo size 1000,800\nset output 'stiff_sweep.png'\n"
-                                    "set datafile separator ','\nset multiplot layout 2,1\n"
-                                    "set title 'Van der Pol, rosenbrock4: y(t) for three values of mu'\n"
-                                    "set xlabel 't'; set ylabel 'y'; set grid; set key outside right\n"
-                                    "plot 'trajectories.csv' using 1:2 skip 1 with lines lw 1 lc 'gray' title 'mu = 1', \\\n"
-                                    "     '' using 1:3 skip 1 with lines lw 2 lc 'blue' title 'mu = " + mid_label + "', \\\n"
-                                    "     '' using 1:4 skip 1 with lines lw 2 lc 'red' title 'mu = 1000'\n"
-                                    "set title 'Period (from events) and cost of 40 parallel stiff solves'\n"
-                                    "set xlabel 'mu'; set ylabel 'period'; set y2label 'rhs evaluations'; set y2tics\n"
-                                    "set key inside left top\n"
-                                    "plot 'periods.csv' using 1:($2 > 0 ? $2 : 1/0) skip 1 with linespoints pt 7 lc 'blue' title 'period (upward zero crossings)', \\\n"
-                                    "     '' using 1:3 skip 1 with lines dt 2 lc 'black' title '(3 - 2 ln 2) mu', \\\n"
-                                    "     '' using 1:4 skip 1 axes x1y2 with linespoints pt 6 lc 'red' title 'rhs evaluations (right axis)'\n"
-                                    "unset multiplot\n");
+    examples::plot(
+        dir / "plot.gp",
+        "set terminal pngcairo size 1000,800\nset output 'stiff_sweep.png'\n"
+        "set datafile separator ','\nset multiplot layout 2,1\n"
+        "set title 'Van der Pol, rosenbrock4: y(t) for three values of mu'\n"
+        "set xlabel 't'; set ylabel 'y'; set grid; set key outside right\n"
+        "plot 'trajectories.csv' using 1:2 skip 1 with lines lw 1 lc 'gray' title 'mu = 1', \\\n"
+        "     '' using 1:3 skip 1 with lines lw 2 lc 'blue' title 'mu = " +
+            mid_label +
+            "', \\\n"
+            "     '' using 1:4 skip 1 with lines lw 2 lc 'red' title 'mu = 1000'\n"
+            "set title 'Period (from events) and cost of 40 parallel stiff solves'\n"
+            "set xlabel 'mu'; set ylabel 'period'; set y2label 'rhs evaluations'; set y2tics\n"
+            "set key inside left top\n"
+            "plot 'periods.csv' using 1:($2 > 0 ? $2 : 1/0) skip 1 with linespoints pt 7 lc 'blue' title 'period "
+            "(upward zero crossings)', \\\n"
+            "     '' using 1:3 skip 1 with lines dt 2 lc 'black' title '(3 - 2 ln 2) mu', \\\n"
+            "     '' using 1:4 skip 1 axes x1y2 with linespoints pt 6 lc 'red' title 'rhs evaluations (right axis)'\n"
+            "unset multiplot\n");
     return check.exit_code();
 }

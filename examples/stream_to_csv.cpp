@@ -84,8 +84,7 @@ int main(int argc, char** argv) {
     csv.close();
     std::printf("Wrote %zu rows to %s; %zu of them chaotic (exponent > 0); peak memory %.0f MB\n", rows,
                 path.string().c_str(), chaotic, peak_rss_mb());
-    std::printf("Exponent at r = 4: %.3f (theory: ln 2 = 0.693); at r = 3.2: %.3f (a stable 2-cycle)\n", at_r4,
-                at_r32);
+    std::printf("Exponent at r = 4: %.3f (theory: ln 2 = 0.693); at r = 3.2: %.3f (a stable 2-cycle)\n", at_r4, at_r32);
     examples::plot(path.parent_path() / "plot.gp", R"(set terminal pngcairo size 900,500 noenhanced
 set output 'stream_to_csv.png'
 set datafile separator ','

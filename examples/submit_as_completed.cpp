@@ -49,8 +49,8 @@ completion_log submit_and_collect(Pool& pool, examples::checks& check, const cha
         const long original_value = values[future.index()];
         const auto [result, elapsed] = future.get();
         std::printf("  %ld² = %ld (took %.2fs)\n", original_value, result, elapsed);
-        check.expect(result == original_value * original_value, std::string(name) + ": result of " +
-                                                                    std::to_string(original_value));
+        check.expect(result == original_value * original_value,
+                     std::string(name) + ": result of " + std::to_string(original_value));
         log.value.push_back(static_cast<double>(original_value));
         log.order.push_back(static_cast<double>(log.order.size()));
         log.slept.push_back(elapsed);
@@ -59,7 +59,7 @@ completion_log submit_and_collect(Pool& pool, examples::checks& check, const cha
     return log;
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -84,14 +84,16 @@ int main() {
                 total_sleep, thread_time, process_time);
     // Same values, same random streams: task x slept the same time in both pools.
     std::vector<double> thread_sleep(8), process_sleep(8);
-    for (std::size_t i = 0; i < threads.value.size(); ++i) thread_sleep[static_cast<std::size_t>(threads.value[i])] = threads.slept[i];
+    for (std::size_t i = 0; i < threads.value.size(); ++i)
+        thread_sleep[static_cast<std::size_t>(threads.value[i])] = threads.slept[i];
     for (std::size_t i = 0; i < processes.value.size(); ++i)
         process_sleep[static_cast<std::size_t>(processes.value[i])] = processes.slept[i];
     check.expect(thread_sleep == process_sleep, "each task drew the same sleep time in both pools");
     check.expect(thread_time < 0.8 * total_sleep, "four workers overlap the sleeps");
 
     const auto dir = examples::output_dir("submit_as_completed");
-    examples::write_csv(dir / "threads.csv", {"value", "finished_as", "slept_s"}, {threads.value, threads.order, threads.slept});
+    examples::write_csv(dir / "threads.csv", {"value", "finished_as", "slept_s"},
+                        {threads.value, threads.order, threads.slept});
     examples::write_csv(dir / "processes.csv", {"value", "finished_as", "slept_s"},
                         {processes.value, processes.order, processes.slept});
     examples::plot(dir / "plot.gp", R"(set terminal pngcairo size 800,500

@@ -36,7 +36,7 @@ double numpy_heavy_computation(int task) {
     return Eigen::BDCSVD<Eigen::MatrixXd>(A).singularValues().sum();  // no U, V: compute_uv=False
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     examples::checks check;
@@ -45,15 +45,19 @@ int main() {
     constexpr int repeats = 3;  // best of 3: the tasks are short
 
     std::vector<double> sequential, threads, processes, pooled;
-    const double sequential_time = examples::seconds([&] {
-        sequential.clear();
-        for (int t : tasks) sequential.push_back(numpy_heavy_computation(t));
-    }, repeats);
+    const double sequential_time = examples::seconds(
+        [&] {
+            sequential.clear();
+            for (int t : tasks) sequential.push_back(numpy_heavy_computation(t));
+        },
+        repeats);
     const double threads_time =
         examples::seconds([&] { threads = parkit::parallel_map(numpy_heavy_computation, tasks); }, repeats);
-    const double processes_time = examples::seconds([&] {
-        processes = parkit::parallel_map(numpy_heavy_computation, tasks, {.backend = parkit::backend::processes});
-    }, repeats);
+    const double processes_time = examples::seconds(
+        [&] {
+            processes = parkit::parallel_map(numpy_heavy_computation, tasks, {.backend = parkit::backend::processes});
+        },
+        repeats);
     double pool_start_time = 0;
     double pool_time = 0;
     {
@@ -62,14 +66,15 @@ int main() {
         pool_time = examples::seconds([&] { pooled = pool->map(numpy_heavy_computation, tasks); }, repeats);
     }
 
-    std::printf("20 SVDs of %dx%d matrices (Eigen BDCSVD, singular values only), %d cores, best of %d:\n",
-                matrix_size, matrix_size, parkit::available_cores(), repeats);
+    std::printf("20 SVDs of %dx%d matrices (Eigen BDCSVD, singular values only), %d cores, best of %d:\n", matrix_size,
+                matrix_size, parkit::available_cores(), repeats);
     std::printf("Sequential: %.3fs\n", sequential_time);
     std::printf("Threading: %.3fs (speedup %.2fx)\n", threads_time, examples::speedup(sequential_time, threads_time));
     std::printf("Processes (parallel_map, backend::processes): %.3fs (speedup %.2fx)\n", processes_time,
                 examples::speedup(sequential_time, processes_time));
-    std::printf("Processes (process_pool.map, workers already running): %.3fs (speedup %.2fx; starting the pool: %.3fs)\n",
-                pool_time, examples::speedup(sequential_time, pool_time), pool_start_time);
+    std::printf(
+        "Processes (process_pool.map, workers already running): %.3fs (speedup %.2fx; starting the pool: %.3fs)\n",
+        pool_time, examples::speedup(sequential_time, pool_time), pool_start_time);
     std::printf("(the chapter's joblib on 4 cores: loky (processes) 0.044s, threading 0.145s)\n");
     std::printf("Sum of all singular values: %.10f\n", std::accumulate(sequential.begin(), sequential.end(), 0.0));
 
@@ -83,7 +88,8 @@ int main() {
 
     examples::plot_times(examples::output_dir("svd_backends"), "svd_backends",
                          "20 SVDs of 200x200 matrices (Eigen): threads vs processes",
-                         {"loop", "parallel_map\nthreads", "parallel_map\nprocesses", "process_pool.map\n(started pool)"},
+                         {"loop", "parallel_map\nthreads", "parallel_map\nprocesses",
+                          "process_pool.map\n(started pool)"},
                          {sequential_time, threads_time, processes_time, pool_time});
     return check.exit_code();
 }

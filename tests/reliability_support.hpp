@@ -5,8 +5,8 @@
 /// scale factor that shrinks the work under sanitizers.
 
 #include <dirent.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,7 +69,9 @@ inline std::vector<int> grandchild_processes() {
 }
 
 /// Whether process `pid` still exists (running or zombie).
-inline bool process_exists(int pid) { return std::filesystem::exists("/proc/" + std::to_string(pid)); }
+inline bool process_exists(int pid) {
+    return std::filesystem::exists("/proc/" + std::to_string(pid));
+}
 
 /// Dereferences a null pointer, as a buggy task would: the process dies by SIGSEGV. Exempt from
 /// UBSan, which would otherwise report the load and exit instead of letting the signal happen.
@@ -78,7 +80,8 @@ __attribute__((noinline, no_sanitize("undefined")))
 #elif defined(__GNUC__)
 __attribute__((noinline, no_sanitize_undefined))
 #endif
-inline int null_dereference() {
+inline int
+null_dereference() {
     volatile int* p = nullptr;
     return *p;
 }
@@ -86,8 +89,8 @@ inline int null_dereference() {
 /// Memory shared by the test process and every process it forks afterwards (made on first use:
 /// call `shared_page()` before making the pool or map whose tasks use it).
 struct shared_flags {
-    std::atomic<int> helper_pid{0};    ///< the last helper a task forked
-    std::atomic<int> generation{0};    ///< advanced by the test: the helpers forked before may exit
+    std::atomic<int> helper_pid{0};  ///< the last helper a task forked
+    std::atomic<int> generation{0};  ///< advanced by the test: the helpers forked before may exit
 };
 
 /// The process tree's shared_flags (see there).

@@ -26,8 +26,12 @@ using Catch::Contains;
 
 namespace {
 
-int square(int x) { return x * x; }
-int doubled(int x) { return 2 * x; }
+int square(int x) {
+    return x * x;
+}
+int doubled(int x) {
+    return 2 * x;
+}
 using int_function = int (*)(int);
 constexpr int_function null_function = nullptr;
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
@@ -69,9 +73,8 @@ TEST_CASE("bad input: negative, NaN and infinite task time limits are refused", 
         CHECK_THROWS_WITH(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), Contains("task_timeout_s"));
         CHECK_THROWS_AS(parkit::process_pool({.n_jobs = 1, .task_timeout_s = limit}), std::invalid_argument);
         for (const auto backend : {parkit::backend::sequential, parkit::backend::threads, parkit::backend::processes}) {
-            CHECK_THROWS_WITH(
-                parkit::parallel_map(square, some_inputs, {.backend = backend, .task_timeout_s = limit}),
-                Contains("task_timeout_s"));
+            CHECK_THROWS_WITH(parkit::parallel_map(square, some_inputs, {.backend = backend, .task_timeout_s = limit}),
+                              Contains("task_timeout_s"));
         }
     }
     parkit::process_pool pool(1);
@@ -84,8 +87,8 @@ TEST_CASE("bad input: a zero time limit means none, and the largest allowed one 
     parkit::process_pool longest({.n_jobs = 1, .task_timeout_s = parkit::detail::max_task_timeout_s});
     CHECK(longest.submit(square, 8).get() == 64);
     CHECK(longest.map(square, some_inputs, {.chunk_size = 4}) == std::vector<int>{1, 4, 9, 16});
-    const auto out = parkit::parallel_map(square, some_inputs,
-                                          {.backend = parkit::backend::processes, .task_timeout_s = 1e9});
+    const auto out =
+        parkit::parallel_map(square, some_inputs, {.backend = parkit::backend::processes, .task_timeout_s = 1e9});
     CHECK(out == std::vector<int>{1, 4, 9, 16});
 }
 
@@ -97,7 +100,8 @@ TEST_CASE("bad input: a null function pointer is refused at submit, not run", "[
     CHECK_THROWS_WITH(threads.submit(std::function<int(int)>{}, 1), Contains("empty std::function"));
 
     parkit::process_pool processes(1);
-    CHECK_THROWS_WITH(processes.submit(null_function, 1), Contains("f is a null function pointer") && Contains("submit"));
+    CHECK_THROWS_WITH(processes.submit(null_function, 1),
+                      Contains("f is a null function pointer") && Contains("submit"));
     CHECK_THROWS_AS(processes.submit(null_function, 1), std::invalid_argument);
     CHECK_THROWS_WITH(processes.map(null_function, some_inputs), Contains("null function pointer"));
 
@@ -153,8 +157,8 @@ TEST_CASE("bad input: corrupt bools, optionals and variants give serialization_e
     auto variant_bytes = parkit::to_bytes(std::variant<int, float>{1.5f});
     variant_bytes[0] = std::byte{9};
     CHECK_THROWS_AS((parkit::from_bytes<std::variant<int, float>>(variant_bytes)), parkit::serialization_error);
-    CHECK(std::get<float>(parkit::from_bytes<std::variant<int, float>>(parkit::to_bytes(std::variant<int, float>{1.5f}))) ==
-          1.5f);
+    CHECK(std::get<float>(
+              parkit::from_bytes<std::variant<int, float>>(parkit::to_bytes(std::variant<int, float>{1.5f}))) == 1.5f);
     const auto truncated = parkit::to_bytes(std::int64_t{42});
     CHECK_THROWS_WITH(parkit::from_bytes<std::int64_t>(std::span(truncated).first(4)), Contains("truncated"));
     const auto short_string = parkit::to_bytes(std::string("a string cut short"));
@@ -164,18 +168,21 @@ TEST_CASE("bad input: corrupt bools, optionals and variants give serialization_e
 TEST_CASE("bad input: a malformed task outcome gives serialization_error", "[bad_input][serialization]") {
     std::vector<std::byte> reply{std::byte{9}};
     parkit::input_archive archive(reply);
-    CHECK_THROWS_AS(parkit::detail::decode_outcome<int>(archive, 0, [](int) {}, [](std::exception_ptr) {}),
+    CHECK_THROWS_AS(parkit::detail::decode_outcome<int>(
+                        archive, 0, [](int) {}, [](std::exception_ptr) {}),
                     parkit::serialization_error);
 }
 
-TEST_CASE("bad input: options a call does not honour are refused naming the field, never ignored", "[bad_input][options]") {
+TEST_CASE("bad input: options a call does not honour are refused naming the field, never ignored",
+          "[bad_input][options]") {
     const std::vector<int> xs{1, 2, 3};
     auto twice = [](int x) { return 2 * x; };
     parkit::thread_pool pool(2);
     // A thread_pool's map runs on its threads: another backend is an error, not threads in disguise.
     CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::processes}),
                       Catch::Contains("parkit::thread_pool::map") && Catch::Contains("options.backend"));
-    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::sequential}), Catch::Contains("options.backend"));
+    CHECK_THROWS_WITH(pool.map(twice, xs, {.backend = parkit::backend::sequential}),
+                      Catch::Contains("options.backend"));
     CHECK_THROWS_WITH(pool.map(twice, xs, {.max_in_flight = 4}), Catch::Contains("options.max_in_flight"));
     parkit::options mpi_set;
     mpi_set.mpi.threads_per_rank = 4;
@@ -187,10 +194,13 @@ TEST_CASE("bad input: options a call does not honour are refused naming the fiel
     CHECK_THROWS_WITH(parkit::parallel_map(twice, xs, mpi_set),
                       Catch::Contains("parkit::parallel_map") && Catch::Contains("options.mpi"));
     // Loops and streams.
-    CHECK_THROWS_WITH(parkit::parallel_for(0, 3, [](int) {}, {.max_in_flight = 2}), Catch::Contains("options.max_in_flight"));
-    CHECK_THROWS_WITH(parkit::parallel_reduce(0, 3, 0, [](int i) { return i; }, std::plus<>{}, mpi_set),
+    CHECK_THROWS_WITH(parkit::parallel_for(0, 3, [](int) {}, {.max_in_flight = 2}),
+                      Catch::Contains("options.max_in_flight"));
+    CHECK_THROWS_WITH(parkit::parallel_reduce(
+                          0, 3, 0, [](int i) { return i; }, std::plus<>{}, mpi_set),
                       Catch::Contains("parkit::parallel_reduce") && Catch::Contains("options.mpi"));
-    CHECK(parkit::parallel_reduce(0, 4, 0, [](int i) { return i; }, std::plus<>{}) == 6);
+    CHECK(parkit::parallel_reduce(
+              0, 4, 0, [](int i) { return i; }, std::plus<>{}) == 6);
     CHECK_THROWS_WITH(parkit::imap(twice, xs, mpi_set), Catch::Contains("options.mpi"));
     // A process_pool's map takes backend::processes (its own kind), not threads-only fields.
     parkit::process_pool procs(1);
@@ -229,8 +239,8 @@ TEST_CASE("bad input: a pool's map refuses every option that cannot apply to it,
                                parkit::collect_options{.backend = parkit::backend::processes,
                                                        .on_error = parkit::on_error::collect}),
                       Contains("options.backend = processes"));
-    CHECK_THROWS_WITH(pool.map(twice, xs, parkit::collect_options{.on_error = parkit::on_error::collect,
-                                                                  .task_timeout_s = 2.0}),
+    CHECK_THROWS_WITH(pool.map(twice, xs,
+                               parkit::collect_options{.on_error = parkit::on_error::collect, .task_timeout_s = 2.0}),
                       Contains("options.task_timeout_s"));
     CHECK_THROWS_WITH(parkit::parallel_map(pool, twice, xs, {.backend = parkit::backend::sequential}),
                       Contains("options.backend = sequential"));
@@ -243,13 +253,12 @@ TEST_CASE("bad input: a pool's map refuses every option that cannot apply to it,
                           Contains("worker processes"));
     CHECK_THROWS_WITH(procs.map(doubled, xs, {.n_jobs = 2}),
                       Contains("parkit::process_pool::map: options.n_jobs = 2 cannot apply"));
-    CHECK_THROWS_WITH(procs.map(doubled, xs, {.task_timeout_s = 1.0}),
-                      Contains("parkit::process_pool::map") && Contains("options.task_timeout_s") &&
-                          Contains(".task_timeout_s = ..."));
+    CHECK_THROWS_WITH(procs.map(doubled, xs, {.task_timeout_s = 1.0}), Contains("parkit::process_pool::map") &&
+                                                                           Contains("options.task_timeout_s") &&
+                                                                           Contains(".task_timeout_s = ..."));
     CHECK_THROWS_WITH(procs.map(doubled, xs, {.checkpoint = checkpoint}), Contains("options.checkpoint"));
     CHECK_THROWS_WITH(procs.map(doubled, xs, mpi_set), Contains("options.mpi"));
-    CHECK_THROWS_AS(procs.map(doubled, xs,
-                              parkit::collect_options{.n_jobs = 3, .on_error = parkit::on_error::collect}),
+    CHECK_THROWS_AS(procs.map(doubled, xs, parkit::collect_options{.n_jobs = 3, .on_error = parkit::on_error::collect}),
                     std::invalid_argument);
     CHECK(procs.map(doubled, xs, {.chunk_size = 2}) == std::vector<int>{2, 4, 6});
     std::filesystem::remove_all(cache_dir);  // nothing was stored in it

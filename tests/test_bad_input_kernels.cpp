@@ -31,7 +31,9 @@ const std::vector<double> t_data{0, 1, 2, 3, 4, 5};
 const std::vector<double> y_data{2.0, 1.2, 0.75, 0.45, 0.27, 0.16};
 
 /// `size_t(-n)`: what a negative count becomes when assigned to a size_t field.
-std::size_t negative(long long n) { return static_cast<std::size_t>(-n); }
+std::size_t negative(long long n) {
+    return static_cast<std::size_t>(-n);
+}
 
 }  // namespace
 

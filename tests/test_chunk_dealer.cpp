@@ -73,8 +73,10 @@ model_result simulate(int ranks, std::size_t tasks, const std::function<double(s
         s.queued.pop_front();
         double ns = 0;
         for (std::size_t i = range.begin; i < range.end; ++i) ns += task_ns(i);
-        if (!s.started) out.longest_first_wait_ns = std::max(out.longest_first_wait_ns, now);
-        else out.longest_idle_ns = std::max(out.longest_idle_ns, now - s.free_at);
+        if (!s.started)
+            out.longest_first_wait_ns = std::max(out.longest_first_wait_ns, now);
+        else
+            out.longest_idle_ns = std::max(out.longest_idle_ns, now - s.free_at);
         s.started = true;
         s.running = true;
         s.free_at = now + ns;
@@ -105,8 +107,10 @@ model_result simulate(int ranks, std::size_t tasks, const std::function<double(s
 
     for (int r = 0; r < ranks; ++r) {
         const index_range first = parkit::mpi::detail::first_chunk(job, r, 0);
-        if (first.begin < first.end) slot[static_cast<std::size_t>(r)].queued.push_back(first);
-        else if (r > 0) request(r, 0, std::nullopt);
+        if (first.begin < first.end)
+            slot[static_cast<std::size_t>(r)].queued.push_back(first);
+        else if (r > 0)
+            request(r, 0, std::nullopt);
         if (r > 0) request(r, 0, std::nullopt);  // the prefetched request
         start_next(r, 0);
         if (r == 0 && !slot[0].running) {  // rank 0 with no static work deals to itself
@@ -145,9 +149,13 @@ model_result simulate(int ranks, std::size_t tasks, const std::function<double(s
     return out;
 }
 
-double one_ms(std::size_t) { return 1e6; }
+double one_ms(std::size_t) {
+    return 1e6;
+}
 // The heavy-tail mix of benchmarks/mpi/mpi_balance.cpp: 1 ms, every 100th task 100 ms.
-double heavy_tail(std::size_t i) { return i % 100 == 0 ? 1e8 : 1e6; }
+double heavy_tail(std::size_t i) {
+    return i % 100 == 0 ? 1e8 : 1e6;
+}
 
 }  // namespace
 
@@ -201,7 +209,7 @@ TEST_CASE("chunk dealer: static first chunks cover the first tasks in slot order
     index_range next;
     REQUIRE(dealer.next(next));
     CHECK(next.begin == 6);  // the dealer starts after them
-    job.total = 4;  // fewer tasks than slots: the last slots have none
+    job.total = 4;           // fewer tasks than slots: the last slots have none
     CHECK(parkit::mpi::detail::first_chunk(job, 2, 1).begin == parkit::mpi::detail::first_chunk(job, 2, 1).end);
     job.chunk_size = 3;
     job.total = 100;
@@ -210,7 +218,9 @@ TEST_CASE("chunk dealer: static first chunks cover the first tasks in slot order
 }
 
 TEST_CASE("chunk dealer model table", "[.dealer_table]") {
-    std::printf("| ranks | work per rank | efficiency | longest wait for first work | longest idle | requests per rank | rank 0 busy |\n");
+    std::printf(
+        "| ranks | work per rank | efficiency | longest wait for first work | longest idle | requests per rank | rank "
+        "0 busy |\n");
     std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
     for (std::size_t per_rank : {200, 2000}) {
         for (int ranks : {16, 256, 1024, 6400, 25600}) {

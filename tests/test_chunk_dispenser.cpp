@@ -19,22 +19,19 @@ namespace {
 // Runs `runners` threads beside a caller over a dispenser of `total` tasks; the caller shares
 // after `claims_before_share` chunks. Returns how often each index was handed out, and checks
 // chunk alignment for a fixed chunk size.
-std::vector<int> claim_everything(std::size_t total, std::size_t chunk_size, int workers,
-                                  int runners, int claims_before_share, unsigned seed) {
+std::vector<int> claim_everything(std::size_t total, std::size_t chunk_size, int workers, int runners,
+                                  int claims_before_share, unsigned seed) {
     chunk_dispenser chunks(total, chunk_size, workers);
     std::vector<std::atomic<int>> seen(total);
     std::atomic<bool> misaligned{false};
     auto take = [&](chunk_dispenser::cursor& c, std::mt19937& rng) {
         index_range r;
         if (!chunks.next(c, r)) return false;
-        if (chunk_size != 0 &&
-            (r.begin % chunk_size != 0 || (r.size() != chunk_size && r.end != total)))
+        if (chunk_size != 0 && (r.begin % chunk_size != 0 || (r.size() != chunk_size && r.end != total)))
             misaligned = true;
-        for (std::size_t i = r.begin; i < r.end; ++i)
-            seen[i].fetch_add(1, std::memory_order_relaxed);
+        for (std::size_t i = r.begin; i < r.end; ++i) seen[i].fetch_add(1, std::memory_order_relaxed);
         // an adaptive chunk size that jumps around, as measurements do
-        chunks.record(c, r.size(),
-                      static_cast<double>(std::uniform_int_distribution<int>(1, 200'000)(rng)));
+        chunks.record(c, r.size(), static_cast<double>(std::uniform_int_distribution<int>(1, 200'000)(rng)));
         return true;
     };
     chunk_dispenser::cursor caller;
@@ -66,19 +63,16 @@ std::vector<int> claim_everything(std::size_t total, std::size_t chunk_size, int
 TEST_CASE("the chunk dispenser hands out every index exactly once, with stealing", "[chunking]") {
     unsigned seed = 1;
     for (const int workers : {1, 2, 3, 4, 7, 16}) {
-        for (const std::size_t total : {std::size_t{0}, std::size_t{1}, std::size_t{5},
-                                        std::size_t{1000}, std::size_t{100'003}}) {
-            for (const std::size_t chunk :
-                 {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
+        for (const std::size_t total :
+             {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{1000}, std::size_t{100'003}}) {
+            for (const std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
                 for (const int before_share : {0, 3}) {
                     // every runner, and a map whose runners did not all start (their ranges are
                     // stolen)
                     for (const int runners : {workers - 1, (workers - 1) / 2}) {
-                        INFO("workers " << workers << ", total " << total << ", chunk " << chunk
-                                        << ", " << runners << " runners, share after "
-                                        << before_share);
-                        const auto counts =
-                            claim_everything(total, chunk, workers, runners, before_share, seed++);
+                        INFO("workers " << workers << ", total " << total << ", chunk " << chunk << ", " << runners
+                                        << " runners, share after " << before_share);
+                        const auto counts = claim_everything(total, chunk, workers, runners, before_share, seed++);
                         std::size_t wrong = 0;
                         for (const int n : counts) wrong += n != 1 ? 1 : 0;
                         REQUIRE(wrong == 0);
@@ -89,8 +83,7 @@ TEST_CASE("the chunk dispenser hands out every index exactly once, with stealing
     }
 }
 
-TEST_CASE("the chunk dispenser: a runner beyond the slots gets none, and stop ends the claims",
-          "[chunking]") {
+TEST_CASE("the chunk dispenser: a runner beyond the slots gets none, and stop ends the claims", "[chunking]") {
     chunk_dispenser chunks(100, 0, 2);
     chunk_dispenser::cursor first;
     chunk_dispenser::cursor second;
@@ -106,8 +99,7 @@ TEST_CASE("the chunk dispenser: a runner beyond the slots gets none, and stop en
     CHECK_FALSE(chunks.next(first, r));
 }
 
-TEST_CASE("the chunk dispenser deals the caller's rest out in equal parts when shared",
-          "[chunking]") {
+TEST_CASE("the chunk dispenser deals the caller's rest out in equal parts when shared", "[chunking]") {
     chunk_dispenser chunks(1000, 0, 4);
     chunk_dispenser::cursor caller;
     index_range r;

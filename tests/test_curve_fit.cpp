@@ -1,5 +1,5 @@
-#include <parkit/kernels/curve_fit.hpp>
 #include <parkit/core/random.hpp>
+#include <parkit/kernels/curve_fit.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,9 @@ std::vector<double> linspace(double a, double b, int n) {
 }
 
 // Deterministic "noise" so the closed-form checks need no random numbers.
-double wiggle(int i) { return 0.05 * std::sin(1.7 * i + 0.3) + 0.02 * std::cos(5.1 * i); }
+double wiggle(int i) {
+    return 0.05 * std::sin(1.7 * i + 0.3) + 0.02 * std::cos(5.1 * i);
+}
 
 // |a - b| <= rel * |b| for every entry.
 void check_close(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, double rel) {
@@ -137,11 +139,26 @@ TEST_CASE("curve_fit reproduces scipy on the chapter's exponential model", "[ker
     // (3e-5 off the covariance at popt); for lm we compare with the covariance at scipy's popt
     // (numpy, analytic Jacobian, the same formula), which is what curve_fit here returns.
     const auto t = linspace(0, 10, 20);
-    const std::vector<double> C{1.5771642655463927,  1.1076773362565966,  0.7322078875158989,   0.35115107103371235,
-                                0.17392633266315904, 0.18776014738526214, 0.18453088210599955,  0.11690544502462608,
-                                0.18743738756424197, 0.09022450659146784, 0.07023980131876542,  0.0,
-                                0.0,                 0.11762403738248238, 0.007799281667958846, 0.06357531606360467,
-                                0.0,                 0.0,                 0.0,                  0.0};
+    const std::vector<double> C{1.5771642655463927,
+                                1.1076773362565966,
+                                0.7322078875158989,
+                                0.35115107103371235,
+                                0.17392633266315904,
+                                0.18776014738526214,
+                                0.18453088210599955,
+                                0.11690544502462608,
+                                0.18743738756424197,
+                                0.09022450659146784,
+                                0.07023980131876542,
+                                0.0,
+                                0.0,
+                                0.11762403738248238,
+                                0.007799281667958846,
+                                0.06357531606360467,
+                                0.0,
+                                0.0,
+                                0.0,
+                                0.0};
     std::vector<double> sigma;
     for (double c : C) sigma.push_back(0.02 + 0.05 * c);
     const pk::curve_fit_bounds chapter_bounds{.lower = {0}, .upper = {10, 10}};
@@ -256,9 +273,8 @@ TEST_CASE("curve_fit rejects bad input, naming the argument", "[kernels][curve_f
     const double nan = std::numeric_limits<double>::quiet_NaN();
     using Catch::Contains;
     const auto fit = [&](const std::vector<double>& x, const std::vector<double>& yy, const std::vector<double>& p0,
-                         const pk::curve_fit_bounds& b = {}, const pk::curve_fit_options& o = {}) {
-        return pk::curve_fit(first_order, x, yy, p0, b, o);
-    };
+                         const pk::curve_fit_bounds& b = {},
+                         const pk::curve_fit_options& o = {}) { return pk::curve_fit(first_order, x, yy, p0, b, o); };
     CHECK_THROWS_AS(fit(t, {1, 2}, {1, 1}), std::invalid_argument);
     CHECK_THROWS_WITH(fit(t, {1, 2}, {1, 1}), Contains("x and y must have the same length"));
     CHECK_THROWS_WITH(fit({}, {}, {1, 1}), Contains("y is empty"));
@@ -271,11 +287,13 @@ TEST_CASE("curve_fit rejects bad input, naming the argument", "[kernels][curve_f
     CHECK_THROWS_WITH(fit(t, y, {1, 1}, {.lower = {0, 2}, .upper = {5, 2}}),
                       Contains("bounds: each lower bound must be strictly less than its upper bound (parameter 1"));
     CHECK_THROWS_WITH(fit(t, y, {1, 1}, {.lower = {nan}}), Contains("bounds: each lower bound"));
-    CHECK_THROWS_WITH(fit(t, y, {1, 11}, {.lower = {0}, .upper = {10, 10}}), Contains("p0[1] = 11.000000 is outside bounds"));
+    CHECK_THROWS_WITH(fit(t, y, {1, 11}, {.lower = {0}, .upper = {10, 10}}),
+                      Contains("p0[1] = 11.000000 is outside bounds"));
     CHECK_THROWS_WITH(fit(t, y, {1, 1}, {}, {.sigma = {1, 1}}), Contains("sigma must have one value per y value"));
     CHECK_THROWS_WITH(fit(t, y, {1, 1}, {}, {.sigma = {1, 0, 1, 1}}), Contains("sigma must be finite and > 0"));
     CHECK_THROWS_WITH(fit(t, y, {1, 1}, {}, {.ftol = -1}), Contains("options.ftol must be finite and >= 0"));
-    CHECK_THROWS_WITH(fit(t, y, {1, 1}, {}, {.ftol = 0, .xtol = 0, .gtol = 0}), Contains("at least one of options.ftol"));
+    CHECK_THROWS_WITH(fit(t, y, {1, 1}, {}, {.ftol = 0, .xtol = 0, .gtol = 0}),
+                      Contains("at least one of options.ftol"));
     const auto log_model = [](double ti, const Eigen::VectorXd& p) { return std::log(p[0] * ti); };
     CHECK_THROWS_WITH(pk::curve_fit(log_model, t, y, {1.0}), Contains("residuals are not finite at p0"));
     const auto bad_gradient = [](double, const Eigen::VectorXd&) { return Eigen::Vector3d(1, 1, 1); };
@@ -443,10 +461,14 @@ pk::curve_fit_options tight(pk::curve_fit_options o = {}) {
     return o;
 }
 
-Eigen::MatrixXd reference_sigma() { return as_matrix(sref::cov_sigma, static_cast<Eigen::Index>(sref::t.size())); }
+Eigen::MatrixXd reference_sigma() {
+    return as_matrix(sref::cov_sigma, static_cast<Eigen::Index>(sref::t.size()));
+}
 
 // scipy's signature-style model: the parameter count (3) comes from the signature.
-double decay_offset(double t, double a, double k, double c) { return a * std::exp(-k * t) + c; }
+double decay_offset(double t, double a, double k, double c) {
+    return a * std::exp(-k * t) + c;
+}
 
 }  // namespace
 
@@ -475,7 +497,8 @@ TEST_CASE("curve_fit with sigma_matrix matches scipy's 2-D sigma, relative and a
         // The cost is half the generalised chi-square (f − y)ᵀ Σ⁻¹ (f − y).
         Eigen::VectorXd raw(S.rows());
         for (Eigen::Index i = 0; i < raw.size(); ++i)
-            raw[i] = decay_ak(sref::t[static_cast<std::size_t>(i)], fit.params) - sref::cov_y[static_cast<std::size_t>(i)];
+            raw[i] =
+                decay_ak(sref::t[static_cast<std::size_t>(i)], fit.params) - sref::cov_y[static_cast<std::size_t>(i)];
         CHECK(fit.cost == Approx(0.5 * raw.dot(S.ldlt().solve(raw))).epsilon(1e-10));
         CHECK(fit.residuals.squaredNorm() == Approx(2 * fit.cost).epsilon(1e-12));
     }
@@ -503,8 +526,8 @@ TEST_CASE("curve_fit with sigma_matrix works with every robust loss as scipy's t
                               expected{pk::fit_loss::cauchy, 1e-6, sref::cov_popt_cauchy, sref::cov_pcov_cauchy},
                               expected{pk::fit_loss::arctan, 2e-5, sref::cov_popt_arctan, sref::cov_pcov_arctan}}) {
         INFO("loss " << static_cast<int>(c.loss));
-        const auto fit = pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, {},
-                                       tight({.loss = c.loss, .sigma_matrix = S}));
+        const auto fit =
+            pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, {}, tight({.loss = c.loss, .sigma_matrix = S}));
         REQUIRE(fit.success());
         check_close(fit.params, as_matrix(c.popt, 2).transpose(), c.rel);
         check_close(fit.covariance, as_matrix(c.pcov, 2), c.rel);
@@ -518,7 +541,8 @@ TEST_CASE("curve_fit with sigma_matrix: diagonal equals 1-D sigma, analytic Jaco
     for (Eigen::Index i = 0; i < S.rows(); ++i) sd.push_back(std::sqrt(S(i, i)));
     const Eigen::MatrixXd D = S.diagonal().asDiagonal();
     for (bool absolute : {false, true}) {
-        const auto one_d = pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, {}, {.sigma = sd, .absolute_sigma = absolute});
+        const auto one_d =
+            pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, {}, {.sigma = sd, .absolute_sigma = absolute});
         const auto two_d = pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, {},
                                          {.absolute_sigma = absolute, .sigma_matrix = D});
         check_close(two_d.params, one_d.params, 1e-10);
@@ -543,8 +567,9 @@ TEST_CASE("curve_fit refuses a sigma_matrix that is not square of the data size,
     };
     // scipy raises ValueError("`sigma` has incorrect shape.") / LinAlgError ("must be positive definite").
     CHECK_THROWS_AS(fit(S.topLeftCorner(m - 1, m - 1)), std::invalid_argument);
-    CHECK_THROWS_WITH(fit(S.topLeftCorner(m - 1, m - 1)),
-                      Contains("parkit::kernels::curve_fit: options.sigma_matrix must be m x m for the m = 25 y values, got 24x24"));
+    CHECK_THROWS_WITH(
+        fit(S.topLeftCorner(m - 1, m - 1)),
+        Contains("parkit::kernels::curve_fit: options.sigma_matrix must be m x m for the m = 25 y values, got 24x24"));
     CHECK_THROWS_WITH(fit(S.leftCols(m - 1)), Contains("options.sigma_matrix must be square"));
     Eigen::MatrixXd asymmetric = S;
     asymmetric(3, 1) *= 1.01;
@@ -574,7 +599,8 @@ TEST_CASE("batch_curve_fit with sigma_matrix: shared, per dataset, and bad ones"
     datasets[3].sigma_matrix = Eigen::MatrixXd::Ones(25, 25);  // not positive definite
     datasets[4].sigma.assign(25, 0.1);                         // its own 1-D sigma
     for (const parkit::options& execution : {parkit::options{.n_jobs = 1}, parkit::options{.n_jobs = 2}}) {
-        const auto entries = pk::batch_curve_fit(datasets, decay_ak, {1.0, 1.0}, bounds, {.sigma_matrix = S}, execution);
+        const auto entries =
+            pk::batch_curve_fit(datasets, decay_ak, {1.0, 1.0}, bounds, {.sigma_matrix = S}, execution);
         REQUIRE(entries.size() == 5);
         const auto single = [&](const pk::curve_fit_options& o) {
             return pk::curve_fit(decay_ak, sref::t, sref::cov_y, {1.0, 1.0}, bounds, o);
@@ -635,7 +661,8 @@ TEST_CASE("curve_fit without p0 starts where scipy does: ones, or inside the bou
     check_close(pk::curve_fit(&decay_offset, sref::t, sref::offset_y).params, plain.params, 1e-12);
     check_close(pk::curve_fit(by_array, sref::t, sref::offset_y).params, plain.params, 1e-12);
     check_close(pk::curve_fit(by_eigen, sref::t, sref::offset_y).params, plain.params, 1e-12);
-    const auto exact = pk::curve_fit(pk::with_jacobian(decay_offset, gradient), sref::t, sref::offset_y, {}, {}, tight());
+    const auto exact =
+        pk::curve_fit(pk::with_jacobian(decay_offset, gradient), sref::t, sref::offset_y, {}, {}, tight());
     check_close(exact.params, as_matrix(sref::offset_popt_default, 3).transpose(), 1e-6);
     // With p0 given, these models take it as before.
     check_close(pk::curve_fit(by_array, sref::t, sref::offset_y, {1, 1, 1}).params, plain.params, 1e-12);

@@ -1,8 +1,8 @@
 // The core's side of backend::mpi, without MPI: the task outcome codec, remote_error's rank,
 // the clear error when no engine is registered, and run_distributed_map driven by a fake
 // in-process engine (rank 0 with results, or another rank without them).
-#include <parkit/parkit.hpp>
 #include <parkit/detail/process/task_codec.hpp>
+#include <parkit/parkit.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -23,7 +23,9 @@ const parkit::options on_mpi{.backend = parkit::backend::mpi};
 int fake_rank = 0;
 int fake_size = 1;
 
-parkit::detail::distributed_topology fake_topology() { return {fake_rank, fake_size}; }
+parkit::detail::distributed_topology fake_topology() {
+    return {fake_rank, fake_size};
+}
 
 // What the last job told the engine about its inputs' hash.
 bool last_hashed = false;
@@ -75,14 +77,19 @@ TEST_CASE("backend::mpi without parkit/mpi.hpp fails with a clear logic_error", 
 TEST_CASE("task outcomes round-trip through the codec", "[mpi][serialization]") {
     std::vector<std::byte> bytes;
     CHECK(parkit::detail::run_and_encode_task<std::string>(bytes, [] { return std::string("ok"); }));
-    CHECK_FALSE(parkit::detail::run_and_encode_task<std::string>(bytes, []() -> std::string { throw std::range_error("out"); }));
+    CHECK_FALSE(parkit::detail::run_and_encode_task<std::string>(bytes, []() -> std::string {
+        throw std::range_error("out");
+    }));
     CHECK(parkit::detail::run_and_encode_task<void>(bytes, [] {}));
     parkit::input_archive archive(bytes);
     std::vector<std::string> seen;
     auto on_failure = [&](std::string type, std::string message) { seen.push_back(type + "|" + message); };
-    parkit::detail::decode_task<std::string>(archive, [&](std::string v) { seen.push_back(v); }, on_failure);
-    parkit::detail::decode_task<std::string>(archive, [&](std::string v) { seen.push_back(v); }, on_failure);
-    parkit::detail::decode_task<void>(archive, [&] { seen.push_back("void"); }, on_failure);
+    parkit::detail::decode_task<std::string>(
+        archive, [&](std::string v) { seen.push_back(v); }, on_failure);
+    parkit::detail::decode_task<std::string>(
+        archive, [&](std::string v) { seen.push_back(v); }, on_failure);
+    parkit::detail::decode_task<void>(
+        archive, [&] { seen.push_back("void"); }, on_failure);
     CHECK(seen == std::vector<std::string>{"ok", "std::range_error|out", "void"});
     CHECK(archive.remaining() == 0);
 }
@@ -98,7 +105,8 @@ TEST_CASE("remote_error names the MPI rank when there is one", "[mpi][errors]") 
 
 TEST_CASE("run_distributed_map assembles results, errors and ranks in input order", "[mpi][parallel_map]") {
     const fake_engine_scope scope(0, 2);
-    const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::vector<int>{0, 1, 2, 3, 4, 5, 6}, on_mpi);
+    const auto squares =
+        parkit::parallel_map([](int x) { return x * x; }, std::vector<int>{0, 1, 2, 3, 4, 5, 6}, on_mpi);
     CHECK(squares == std::vector<int>{0, 1, 4, 9, 16, 25, 36});
 
     auto flaky = [](int x) {
@@ -147,7 +155,8 @@ TEST_CASE("run_distributed_map on a non-root rank: empty results, same task_erro
     }
     parkit::options everywhere = on_mpi;
     everywhere.mpi.broadcast = true;
-    CHECK(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2}, everywhere) == std::vector<int>{2, 3});
+    CHECK(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2}, everywhere) ==
+          std::vector<int>{2, 3});
 }
 
 TEST_CASE("run_distributed_map hashes the inputs for the cross-rank check", "[mpi][parallel_map]") {
@@ -181,13 +190,10 @@ TEST_CASE("run_distributed_map hashes the inputs for the cross-rank check", "[mp
     parkit::options unchecked = on_mpi;
     unchecked.mpi.check_inputs = false;
     CHECK_FALSE(hash_of(xs, unchecked));
-    std::vector<std::function<int()>> functions(2, [] {
-        return 1;
-    });  // not serializable: counted only
+    std::vector<std::function<int()>> functions(2, [] { return 1; });  // not serializable: counted only
     CHECK_FALSE(hash_of(functions));
     const parkit::detail::iota_range first_five{0, 5}, shifted{1, 6};  // index ranges: their bounds
-    CHECK(parkit::detail::hash_inputs(first_five, first_five) !=
-          parkit::detail::hash_inputs(shifted, shifted));
+    CHECK(parkit::detail::hash_inputs(first_five, first_five) != parkit::detail::hash_inputs(shifted, shifted));
 }
 
 TEST_CASE("run_distributed_map on one rank hashes nothing", "[mpi][parallel_map]") {

@@ -8,8 +8,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "reliability_support.hpp"
 #include "iota.hpp"
+#include "reliability_support.hpp"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -47,15 +47,24 @@ enum class fault { none, segfault, abort, exit3, exception, hang, out_of_memory,
 // Which fault task i injects: a few of each kind, spread over the whole map.
 fault fault_of(int i) {
     switch (i % 1000) {
-        case 11: return fault::segfault;
-        case 223: return fault::abort;
-        case 437: return fault::exit3;
-        case 541: return fault::exception;
-        case 659: return i < 3000 ? fault::hang : fault::none;  // each hang costs a time limit
-        case 773: return under_sanitizer ? fault::none : fault::out_of_memory;
-        case 887: return fault::forged_header;
-        case 941: return i < 3000 ? fault::helper_then_crash : fault::none;  // each helper lives until released
-        default: return fault::none;
+        case 11:
+            return fault::segfault;
+        case 223:
+            return fault::abort;
+        case 437:
+            return fault::exit3;
+        case 541:
+            return fault::exception;
+        case 659:
+            return i < 3000 ? fault::hang : fault::none;  // each hang costs a time limit
+        case 773:
+            return under_sanitizer ? fault::none : fault::out_of_memory;
+        case 887:
+            return fault::forged_header;
+        case 941:
+            return i < 3000 ? fault::helper_then_crash : fault::none;  // each helper lives until released
+        default:
+            return fault::none;
     }
 }
 
@@ -82,26 +91,40 @@ long expected_value(int i) {
 
 long task(int i) {
     switch (fault_of(i)) {
-        case fault::segfault: ::raise(SIGSEGV); break;
-        case fault::abort: std::abort();
-        case fault::exit3: std::exit(3);
-        case fault::exception: throw std::out_of_range("task " + std::to_string(i) + " is out of range");
-        case fault::hang: std::this_thread::sleep_for(std::chrono::seconds(60)); break;
-        case fault::out_of_memory: exhaust_memory();
-        case fault::forged_header: parkit_test::forge_reply_header(std::uint64_t{1} << 40); break;
-        case fault::helper_then_crash: parkit_test::fork_helper_then_crash();
-        case fault::none: break;
+        case fault::segfault:
+            ::raise(SIGSEGV);
+            break;
+        case fault::abort:
+            std::abort();
+        case fault::exit3:
+            std::exit(3);
+        case fault::exception:
+            throw std::out_of_range("task " + std::to_string(i) + " is out of range");
+        case fault::hang:
+            std::this_thread::sleep_for(std::chrono::seconds(60));
+            break;
+        case fault::out_of_memory:
+            exhaust_memory();
+        case fault::forged_header:
+            parkit_test::forge_reply_header(std::uint64_t{1} << 40);
+            break;
+        case fault::helper_then_crash:
+            parkit_test::fork_helper_then_crash();
+        case fault::none:
+            break;
     }
     return expected_value(i);  // ~10 us of work
 }
 
-
-
 // Live (positive) and zombie (negative) children of this process.
-std::vector<int> children() { return parkit_test::child_processes(); }
+std::vector<int> children() {
+    return parkit_test::child_processes();
+}
 
 // The worker processes of a process_pool: the children of its fork server.
-std::vector<int> pool_workers() { return parkit_test::grandchild_processes(); }
+std::vector<int> pool_workers() {
+    return parkit_test::grandchild_processes();
+}
 
 // SIGKILLs a random live worker every few milliseconds while it runs: faults from outside.
 // `workers` lists them (live positive, zombies negative).
@@ -147,15 +170,26 @@ bool check_failure(const parkit::task_failure& failure) {
         CHECK(e.index() == failure.index);
         if (e.signal() == SIGKILL) return false;  // the random killer
         switch (injected) {
-            case fault::segfault: CHECK(e.signal() == SIGSEGV); break;
-            case fault::helper_then_crash: CHECK(e.signal() == SIGSEGV); break;
+            case fault::segfault:
+                CHECK(e.signal() == SIGSEGV);
+                break;
+            case fault::helper_then_crash:
+                CHECK(e.signal() == SIGSEGV);
+                break;
             case fault::forged_header:
                 CHECK(std::string(e.what()).find("protocol error") != std::string::npos);
                 break;
-            case fault::out_of_memory: CHECK(e.signal() == SIGSEGV); break;
-            case fault::abort: CHECK(e.signal() == SIGABRT); break;
-            case fault::exit3: CHECK(e.exit_code() == 3); break;
-            default: FAIL("unexpected crash of a healthy task: " << e.what());
+            case fault::out_of_memory:
+                CHECK(e.signal() == SIGSEGV);
+                break;
+            case fault::abort:
+                CHECK(e.signal() == SIGABRT);
+                break;
+            case fault::exit3:
+                CHECK(e.exit_code() == 3);
+                break;
+            default:
+                FAIL("unexpected crash of a healthy task: " << e.what());
         }
     } catch (const parkit::remote_error& e) {
         CHECK(injected == fault::exception);
@@ -231,7 +265,8 @@ TEST_CASE("fault matrix: parallel_map on processes survives every kind of crash"
     require_no_children_left();
 }
 
-TEST_CASE("fault matrix: process_pool map survives every kind of crash and stays usable", "[fault][crash][process_pool]") {
+TEST_CASE("fault matrix: process_pool map survives every kind of crash and stays usable",
+          "[fault][crash][process_pool]") {
     REQUIRE(children().empty());
     parkit_test::shared_page();  // before the pool: the helpers' release flag
     {

@@ -30,7 +30,9 @@ std::vector<double> random_values(std::size_t n, bool ties, unsigned seed) {
 }
 
 /// np.percentile on a copy of `values` (the sequential reference).
-double reference_percentile(std::vector<double> values, double q) { return pk::percentile_in_place(values, q); }
+double reference_percentile(std::vector<double> values, double q) {
+    return pk::percentile_in_place(values, q);
+}
 
 /// A parallel for_each for the piecewise statistics: parkit::parallel_for on `n_jobs` threads.
 struct threads_for_each {
@@ -120,7 +122,7 @@ TEST_CASE("summarize_pieces matches summarize", "[kernels][statistics]") {
         CHECK(s.count == whole.count);
         CHECK(s.lower == whole.lower);
         CHECK(s.upper == whole.upper);
-        CHECK(s.mean == whole.mean); // numpy's summation order over the concatenation
+        CHECK(s.mean == whole.mean);  // numpy's summation order over the concatenation
         CHECK(s.stddev == whole.stddev);
     }
     std::vector<pk::partial_moments> moments;
@@ -128,7 +130,7 @@ TEST_CASE("summarize_pieces matches summarize", "[kernels][statistics]") {
     const auto merged = pk::summarize_pieces(pieces, moments, 2.5, 97.5, threads_for_each{3});
     CHECK(merged.lower == whole.lower);
     CHECK(merged.upper == whole.upper);
-    CHECK(merged.mean == Approx(whole.mean).epsilon(1e-13)); // Chan's merge: to rounding
+    CHECK(merged.mean == Approx(whole.mean).epsilon(1e-13));  // Chan's merge: to rounding
     CHECK(merged.stddev == Approx(whole.stddev).epsilon(1e-12));
     const auto small = pk::summarize_pieces(random_pieces(values, 3, 7), 10, 90);
     CHECK(small.lower == pk::summarize(values, 10, 90).lower);
@@ -223,7 +225,7 @@ TEST_CASE("fin Monte Carlo is bit-identical for any n_jobs, chunk size and backe
 
 TEST_CASE("fin Monte Carlo's bracketed percentiles are bit-identical and exact", "[kernels][fin][random]") {
     pk::fin_study_options o;
-    o.n_samples = 150'001; // over 2 x 32,768: the bracketed selection; a last, short block
+    o.n_samples = 150'001;  // over 2 x 32,768: the bracketed selection; a last, short block
     o.keep_samples = true;
     o.execution.backend = parkit::backend::sequential;
     const auto reference = pk::fin_monte_carlo(o);

@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "reliability_support.hpp"
 #include "iota.hpp"
+#include "reliability_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,7 +93,9 @@ TEST_CASE("forking while the parent's pool is running tasks is safe for the chil
 }
 
 namespace {
-int cube(int x) { return x * x * x; }
+int cube(int x) {
+    return x * x * x;
+}
 }  // namespace
 
 TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fork][process_pool]") {
@@ -101,7 +103,7 @@ TEST_CASE("a user's plain fork child does not block process_pool shutdown", "[fo
     parkit::process_pool pool(2);
     CHECK(pool.submit(cube, 3).get() == 27);
     int hold[2];
-    REQUIRE(::pipe(hold) == 0);  // after the pool: only this process and the child hold it
+    REQUIRE(::pipe(hold) == 0);    // after the pool: only this process and the child hold it
     const pid_t child = ::fork();  // no exec: it has a copy of every descriptor of the parent
     REQUIRE(child >= 0);
     if (child == 0) {

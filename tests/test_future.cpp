@@ -66,14 +66,14 @@ TEST_CASE("a task's exception reaches get() unchanged", "[future][errors]") {
         explicit custom_error(int c) : std::runtime_error("custom"), code(c) {}
     };
     parkit::thread_pool pool(2);
-    auto f = pool.submit([] () -> int { throw custom_error(17); });
+    auto f = pool.submit([]() -> int { throw custom_error(17); });
     try {
         (void)f.get();
         FAIL("no exception");
     } catch (const custom_error& e) {
         CHECK(e.code == 17);
     }
-    auto g = pool.submit([] () -> int { throw std::out_of_range("range"); });
+    auto g = pool.submit([]() -> int { throw std::out_of_range("range"); });
     CHECK(g.exception() != nullptr);
     CHECK_THROWS_AS(g.get(), std::out_of_range);
 }
@@ -120,7 +120,10 @@ TEST_CASE("cancel stops a queued task but not a running one", "[future][cancel]"
     });
     while (!started.load()) std::this_thread::sleep_for(1ms);
     std::atomic<bool> ran{false};
-    auto queued = pool.submit([&] { ran = true; return 2; });
+    auto queued = pool.submit([&] {
+        ran = true;
+        return 2;
+    });
     CHECK_FALSE(blocker.cancel());  // running
     CHECK(queued.cancel());
     CHECK(queued.cancelled());

@@ -11,7 +11,9 @@
 
 namespace {
 
-int add_one(int x) { return x + 1; }
+int add_one(int x) {
+    return x + 1;
+}
 
 }  // namespace
 
@@ -70,16 +72,19 @@ TEST_CASE("task_graph never runs a node before its inputs", "[graph]") {
     for (auto n : layer) REQUIRE(g.get(n) > 0);
 }
 
-TEST_CASE("task_graph: a failed node skips its dependents, names itself, and independent branches finish",
-          "[graph]") {
+TEST_CASE("task_graph: a failed node skips its dependents, names itself, and independent branches finish", "[graph]") {
     for (auto backend : {parkit::backend::threads, parkit::backend::sequential}) {
         parkit::task_graph g;
         auto load = g.add_named("load", [] { return 5; });
-        auto fit = g.add_named("fit", [](int x) -> int {
-            if (x == 5) throw std::runtime_error("singular matrix");
-            return x;
-        }, load);
-        auto summarise = g.add_named("summarise", [](int x) { return x * 2; }, fit);
+        auto fit = g.add_named(
+            "fit",
+            [](int x) -> int {
+                if (x == 5) throw std::runtime_error("singular matrix");
+                return x;
+            },
+            load);
+        auto summarise = g.add_named(
+            "summarise", [](int x) { return x * 2; }, fit);
         auto report = g.add([](int x, int y) { return x + y; }, summarise, load);
         std::vector<parkit::node<int>> independent;
         for (int i = 0; i < 100; ++i) independent.push_back(g.add([](int x) { return x + 1; }, i));
@@ -147,10 +152,12 @@ TEST_CASE("task_graph computes incrementally, on a given pool, with void and mov
     REQUIRE(side_effects == 42);
 
     std::atomic<int> a_runs{0};
-    auto b = g.add([&](int x) {
-        ++a_runs;
-        return x + 1;
-    }, a);
+    auto b = g.add(
+        [&](int x) {
+            ++a_runs;
+            return x + 1;
+        },
+        a);
     g.compute(pool);  // only the new node runs
     REQUIRE(g.get(b) == 43);
     REQUIRE(side_effects == 42);
@@ -169,15 +176,17 @@ TEST_CASE("task_graph computes incrementally, on a given pool, with void and mov
 
 TEST_CASE("task_graph: a node may compute a graph of its own", "[graph]") {
     parkit::task_graph g;
-    auto outer = g.add([](int n) {
-        parkit::task_graph inner;
-        std::vector<parkit::node<int>> parts;
-        for (int i = 0; i < n; ++i) parts.push_back(inner.add([](int x) { return x * x; }, i));
-        inner.compute();
-        int sum = 0;
-        for (auto p : parts) sum += inner.get(p);
-        return sum;
-    }, 10);
+    auto outer = g.add(
+        [](int n) {
+            parkit::task_graph inner;
+            std::vector<parkit::node<int>> parts;
+            for (int i = 0; i < n; ++i) parts.push_back(inner.add([](int x) { return x * x; }, i));
+            inner.compute();
+            int sum = 0;
+            for (auto p : parts) sum += inner.get(p);
+            return sum;
+        },
+        10);
     std::vector<parkit::node<int>> others;
     for (int i = 0; i < 8; ++i) others.push_back(g.add([](int x, int y) { return x + y; }, outer, i));
     g.compute({.n_jobs = 4});
@@ -209,11 +218,14 @@ TEST_CASE("task_graph passes a vector of node handles as a vector of results", "
     parkit::task_graph g;
     std::vector<parkit::node<double>> fits;
     for (int i = 1; i <= 10; ++i) fits.push_back(g.add([](int x) { return x * 0.5; }, i));
-    auto summary = g.add_named("summary", [](const std::vector<double>& all, double scale) {
-        double sum = 0;
-        for (double v : all) sum += v;
-        return sum * scale;
-    }, fits, 2.0);
+    auto summary = g.add_named(
+        "summary",
+        [](const std::vector<double>& all, double scale) {
+            double sum = 0;
+            for (double v : all) sum += v;
+            return sum * scale;
+        },
+        fits, 2.0);
     g.compute();
     REQUIRE(g.get(summary) == Approx(55.0));
     REQUIRE(g.to_dot().find("n9 -> n10;") != std::string::npos);

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <iterator>
 #include <ranges>
 #include <set>
@@ -42,9 +42,7 @@ public:
             return *this;
         }
         void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) {
-            return it.owner_->exhausted();
-        }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.owner_->exhausted(); }
 
     private:
         counting_input* owner_ = nullptr;
@@ -100,8 +98,12 @@ TEST_CASE("imap reads an unbounded single-pass input lazily and leaving the loop
     {
         counting_input input(reads);
         int seen = 0;
-        for (long y : parkit::imap([&](long x) { calls.fetch_add(1); return x + 1; }, input,
-                                   {.n_jobs = 2, .max_in_flight = 16})) {
+        for (long y : parkit::imap(
+                 [&](long x) {
+                     calls.fetch_add(1);
+                     return x + 1;
+                 },
+                 input, {.n_jobs = 2, .max_in_flight = 16})) {
             sum += y;
             if (++seen == 100) break;
         }
@@ -155,10 +157,9 @@ TEST_CASE("imap_unordered streams the lines of a file through worker processes")
     std::ifstream in(path);
     std::vector<std::size_t> lengths(10'001, 0);
     std::size_t count = 0;
-    for (auto [index, length] : parkit::imap_unordered([](const std::string& line) { return line.size(); },
-                                                       parkit::lines(in),
-                                                       {.n_jobs = 2, .backend = parkit::backend::processes,
-                                                        .max_in_flight = 256})) {
+    for (auto [index, length] :
+         parkit::imap_unordered([](const std::string& line) { return line.size(); }, parkit::lines(in),
+                                {.n_jobs = 2, .backend = parkit::backend::processes, .max_in_flight = 256})) {
         REQUIRE(index < lengths.size());
         REQUIRE(lengths[index] == 0);
         lengths[index] = length;
@@ -212,7 +213,8 @@ TEST_CASE("imap with on_error::collect yields a task_outcome for every input") {
     for (auto b : {parkit::backend::threads, parkit::backend::processes}) {
         std::size_t next = 0;
         int failures = 0;
-        for (auto& outcome : parkit::imap(f, iota_vector(100), {.n_jobs = 2, .backend = b, .on_error = parkit::on_error::collect})) {
+        for (auto& outcome :
+             parkit::imap(f, iota_vector(100), {.n_jobs = 2, .backend = b, .on_error = parkit::on_error::collect})) {
             REQUIRE(outcome.index == next);
             if (next % 10 == 3) {
                 REQUIRE_FALSE(outcome.ok());
@@ -236,9 +238,10 @@ TEST_CASE("imap on processes: a crashing input fails alone, the other results ar
         return x + 1000;
     };
     int ok = 0;
-    for (auto&& [index, outcome] :
-         parkit::imap_unordered(f, iota_vector(60), {.n_jobs = 2, .backend = parkit::backend::processes,
-                                                     .on_error = parkit::on_error::collect})) {
+    for (auto&& [index, outcome] : parkit::imap_unordered(f, iota_vector(60),
+                                                          {.n_jobs = 2,
+                                                          .backend = parkit::backend::processes,
+                                                          .on_error = parkit::on_error::collect})) {
         if (index == 20) {
             REQUIRE_FALSE(outcome.ok());
             REQUIRE_THROWS_AS(std::rethrow_exception(outcome.error), parkit::worker_crashed);
@@ -256,9 +259,11 @@ TEST_CASE("imap on processes honours task_timeout_s") {
         return x;
     };
     std::vector<bool> ok(4, false);
-    for (auto& outcome : parkit::imap(f, iota_vector(4), {.n_jobs = 2, .backend = parkit::backend::processes,
-                                                          .on_error = parkit::on_error::collect,
-                                                          .task_timeout_s = 0.5})) {
+    for (auto& outcome : parkit::imap(f, iota_vector(4),
+                                      {.n_jobs = 2,
+                                      .backend = parkit::backend::processes,
+                                      .on_error = parkit::on_error::collect,
+                                      .task_timeout_s = 0.5})) {
         if (outcome.index == 1) {
             REQUIRE_THROWS_AS(std::rethrow_exception(outcome.error), parkit::task_timeout);
         } else {
@@ -274,7 +279,10 @@ TEST_CASE("imap reports progress, and an unsized input has no known total") {
     int calls = 0;
     long n = 0;
     for (long y : parkit::imap([](long x) { return x; }, input,
-                               {.n_jobs = 2, .on_progress = [&](const parkit::progress_info& p) { last = p; ++calls; }})) {
+                               {.n_jobs = 2, .on_progress = [&](const parkit::progress_info& p) {
+                                    last = p;
+                                    ++calls;
+                                }})) {
         n += y >= 0;
     }
     REQUIRE(n == 300);

@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <parkit/memory.hpp>
 #include <parkit/imap.hpp>
+#include <parkit/memory.hpp>
 #include <parkit/parallel_for.hpp>
 #include <parkit/parallel_map.hpp>
 
@@ -58,7 +58,9 @@ std::vector<fs::path> files_under(const fs::path& dir, const std::string& needle
     return out;
 }
 
-double slow_square(double x) { return x * x; }
+double slow_square(double x) {
+    return x * x;
+}
 
 }  // namespace
 
@@ -67,7 +69,8 @@ TEST_CASE("memory: a repeated call is a hit, also from another memory object on 
     std::atomic<int> calls{0};
     auto simulate = [&](int n, const std::string& label) {
         ++calls;
-        return std::map<std::string, std::vector<double>>{{label, std::vector<double>(static_cast<std::size_t>(n), 0.5)}};
+        return std::map<std::string, std::vector<double>>{
+            {label, std::vector<double>(static_cast<std::size_t>(n), 0.5)}};
     };
     parkit::memory mem{dir.path / "nested" / "cache"};  // created on demand
     auto cached = mem.cache("simulate_v1", simulate);
@@ -133,9 +136,15 @@ TEST_CASE("memory: truncated, corrupt and foreign entries are misses and get rew
         REQUIRE(cached(50) == expected);             // and now a hit again
         REQUIRE(calls == before + 1);
     };
-    SECTION("truncated") { damage_and_check([&] { fs::resize_file(entry, full_size / 2); }); }
-    SECTION("truncated header") { damage_and_check([&] { fs::resize_file(entry, 5); }); }
-    SECTION("empty") { damage_and_check([&] { fs::resize_file(entry, 0); }); }
+    SECTION("truncated") {
+        damage_and_check([&] { fs::resize_file(entry, full_size / 2); });
+    }
+    SECTION("truncated header") {
+        damage_and_check([&] { fs::resize_file(entry, 5); });
+    }
+    SECTION("empty") {
+        damage_and_check([&] { fs::resize_file(entry, 0); });
+    }
     SECTION("flipped payload byte") {
         damage_and_check([&] {
             std::fstream f(entry, std::ios::in | std::ios::out | std::ios::binary);
@@ -163,8 +172,8 @@ TEST_CASE("memory: many threads hammering one key and a few others", "[memory]")
     auto cached = mem.cache("hammer", [](int k) { return std::vector<double>(100, k * 1.5); });
     std::vector<int> tasks(400);
     for (std::size_t i = 0; i < tasks.size(); ++i) tasks[i] = i % 2 == 0 ? 7 : static_cast<int>(i % 5);
-    const auto results = parkit::parallel_map(
-        [&](int k) { return cached(k) == std::vector<double>(100, k * 1.5); }, tasks, {.n_jobs = 8, .chunk_size = 1});
+    const auto results = parkit::parallel_map([&](int k) { return cached(k) == std::vector<double>(100, k * 1.5); },
+                                              tasks, {.n_jobs = 8, .chunk_size = 1});
     REQUIRE(std::all_of(results.begin(), results.end(), [](bool ok) { return ok; }));
     REQUIRE(mem.entry_count() == 6);
     REQUIRE(files_under(dir.path, ".tmp.").empty());
@@ -182,7 +191,8 @@ TEST_CASE("memory: many processes hammering one key", "[memory]") {
     const auto ok = parkit::parallel_map(
         [&](int k) {
             bool all = true;
-            for (int repeat = 0; repeat < 5; ++repeat) all = all && cached(k) == std::string(5000, static_cast<char>('a' + k));
+            for (int repeat = 0; repeat < 5; ++repeat)
+                all = all && cached(k) == std::string(5000, static_cast<char>('a' + k));
             return all;
         },
         tasks, {.n_jobs = 4, .backend = parkit::backend::processes, .chunk_size = 1});
@@ -239,8 +249,8 @@ TEST_CASE("memory: a result that cannot be stored is still returned", "[memory]"
     scratch_dir dir;
     std::vector<std::string> reasons;
     parkit::memory mem{dir.path, {.on_event = [&](const parkit::cache_event& e) {
-                                      if (e.kind == parkit::cache_event_kind::store_failed) reasons.emplace_back(e.reason);
-                                  }}};
+                           if (e.kind == parkit::cache_event_kind::store_failed) reasons.emplace_back(e.reason);
+                       }}};
     std::ofstream(dir.path / "parkit" / "blocked") << "a file where the function's folder should be";
     auto blocked = mem.cache("blocked", [](int x) { return x * 2; });
     REQUIRE(blocked(21) == 42);
@@ -279,8 +289,8 @@ TEST_CASE("memory's key hash is MurmurHash3_x64_128 (SMHasher verification value
     std::vector<std::byte> hashes;
     for (std::size_t n = 0; n < 256; ++n) {
         key[n] = static_cast<std::byte>(n);
-        const auto h = parkit::detail::murmur3_128(std::span<const std::byte>(key.data(), n),
-                                                   static_cast<std::uint32_t>(256 - n));
+        const auto h =
+            parkit::detail::murmur3_128(std::span<const std::byte>(key.data(), n), static_cast<std::uint32_t>(256 - n));
         for (std::size_t b = 0; b < 16; ++b) hashes.push_back(static_cast<std::byte>(h[b / 8] >> (8 * (b % 8))));
     }
     const auto final_hash = parkit::detail::murmur3_128(hashes, 0);
@@ -357,22 +367,27 @@ TEST_CASE("memory: the key is a function of the arguments' values, never of padd
     // The key bytes: to_bytes's format with every padding byte zero.
     std::vector<std::byte> key_zeros;
     std::vector<std::byte> key_ones;
-    parkit::detail::key_writer{key_zeros}(zeros, std::optional<padded_argument>(zeros), std::tuple<int, padded_argument>(1, zeros));
-    parkit::detail::key_writer{key_ones}(ones, std::optional<padded_argument>(ones), std::tuple<int, padded_argument>(1, ones));
+    parkit::detail::key_writer{key_zeros}(zeros, std::optional<padded_argument>(zeros),
+                                          std::tuple<int, padded_argument>(1, zeros));
+    parkit::detail::key_writer{key_ones}(ones, std::optional<padded_argument>(ones),
+                                         std::tuple<int, padded_argument>(1, ones));
     REQUIRE(key_zeros == key_ones);
-    REQUIRE(key_zeros.size() == parkit::to_bytes(zeros, std::optional<padded_argument>(zeros), std::tuple<int, padded_argument>(1, zeros)).size());
+    REQUIRE(key_zeros.size() ==
+            parkit::to_bytes(zeros, std::optional<padded_argument>(zeros), std::tuple<int, padded_argument>(1, zeros))
+                .size());
     // Padding-free arguments keep to_bytes's bytes exactly.
     std::vector<std::byte> plain;
     parkit::detail::key_writer{plain}(2.5, std::string("abc"), std::vector<int>{1, 2, 3});
     REQUIRE(plain == parkit::to_bytes(2.5, std::string("abc"), std::vector<int>{1, 2, 3}));
 }
 
-TEST_CASE("memory: a FIFO, a symlink, a directory or an absurd size at an entry's path is a miss, never a hang", "[memory][bad_input]") {
+TEST_CASE("memory: a FIFO, a symlink, a directory or an absurd size at an entry's path is a miss, never a hang",
+          "[memory][bad_input]") {
     scratch_dir dir;
     std::vector<std::string> reasons;
     parkit::memory mem{dir.path, {.on_event = [&](const parkit::cache_event& e) {
-                                      if (e.kind == parkit::cache_event_kind::corrupt) reasons.emplace_back(e.reason);
-                                  }}};
+                           if (e.kind == parkit::cache_event_kind::corrupt) reasons.emplace_back(e.reason);
+                       }}};
     std::atomic<int> calls{0};
     auto cached = mem.cache("vec_v1", [&](int n) {
         ++calls;
@@ -417,21 +432,25 @@ TEST_CASE("memory: a FIFO, a symlink, a directory or an absurd size at an entry'
         REQUIRE(mem.stats().store_failed == 1);  // a directory cannot be replaced by a file
     }
     SECTION("sparse file larger than the entry size limit") {
-        replace_and_check([&] {
-            std::ofstream(entry, std::ios::binary) << "PKMEMORY";
-            fs::resize_file(entry, parkit::detail::max_entry_bytes + 1);
-        }, "size limit");
+        replace_and_check(
+            [&] {
+                std::ofstream(entry, std::ios::binary) << "PKMEMORY";
+                fs::resize_file(entry, parkit::detail::max_entry_bytes + 1);
+            },
+            "size limit");
     }
     SECTION("1 MiB file whose header declares another size") {
-        replace_and_check([&] {
-            const auto key = std::vector<std::byte>(16);
-            const auto payload = std::vector<std::byte>(100);
-            const auto image = parkit::detail::encode_entry(parkit::detail::murmur3_128(key), key, payload);
-            std::ofstream out(entry, std::ios::binary);
-            out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
-            out.close();
-            fs::resize_file(entry, 1 << 20);
-        }, "length mismatch");
+        replace_and_check(
+            [&] {
+                const auto key = std::vector<std::byte>(16);
+                const auto payload = std::vector<std::byte>(100);
+                const auto image = parkit::detail::encode_entry(parkit::detail::murmur3_128(key), key, payload);
+                std::ofstream out(entry, std::ios::binary);
+                out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+                out.close();
+                fs::resize_file(entry, 1 << 20);
+            },
+            "length mismatch");
     }
 }
 
@@ -471,7 +490,10 @@ TEST_CASE("memory: a large hit peaks near 2x the result and keeps no large buffe
 
 TEST_CASE("memory: opening a cache removes temporary files of dead writers, never a running writer's", "[memory]") {
     scratch_dir dir;
-    { parkit::memory mem{dir.path}; (void)mem.cache("tmp_v1", [](int x) { return x; })(1); }
+    {
+        parkit::memory mem{dir.path};
+        (void)mem.cache("tmp_v1", [](int x) { return x; })(1);
+    }
     const fs::path entry = only_entry(dir.path, "tmp_v1");
     // A writer that made its temporary file (the name write_file_atomically uses) and died.
     int hold[2];  // the running writers wait for the end of this pipe
@@ -509,7 +531,9 @@ TEST_CASE("memory: opening a cache removes temporary files of dead writers, neve
     ::kill(zombie, SIGKILL);
     for (int i = 0; i < 2000; ++i) {  // until the kernel has made it a zombie
         siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == zombie) break;
+        if (::waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT | WNOHANG) == 0 &&
+            info.si_pid == zombie)
+            break;
         ::usleep(1000);
     }
     // Running.
@@ -550,10 +574,13 @@ double checkpointed_task(int x, int die_at) {
     if (x == die_at) ::raise(SIGKILL);
     return 0.5 * x * x + 1.0;
 }
-int square_of(int x) { return x * x; }
+int square_of(int x) {
+    return x * x;
+}
 }  // namespace
 
-TEST_CASE("parallel_map with a checkpoint resumes after a crash, computing only what was lost", "[memory][checkpoint]") {
+TEST_CASE("parallel_map with a checkpoint resumes after a crash, computing only what was lost",
+          "[memory][checkpoint]") {
     scratch_dir dir;
     std::vector<int> xs(200);
     for (int i = 0; i < 200; ++i) xs[static_cast<std::size_t>(i)] = i;
@@ -615,6 +642,7 @@ TEST_CASE("a checkpoint that a call cannot honour is refused, never ignored", "[
     struct unsendable {  // neither trivially copyable nor with a serialize member
         std::string label;
     };
-    CHECK_THROWS_WITH(parkit::parallel_map([](int x) { return unsendable{std::to_string(x)}; }, xs, {.checkpoint = mem}),
+    CHECK_THROWS_WITH(parkit::parallel_map([](int x) { return unsendable{std::to_string(x)}; }, xs,
+                                           {.checkpoint = mem}),
                       Catch::Contains("options.checkpoint needs a function returning a value of a serializable"));
 }

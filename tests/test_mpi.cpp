@@ -32,7 +32,9 @@ namespace {
 const parkit::options on_mpi{.backend = parkit::backend::mpi};
 const parkit::collect_options collect_on_mpi{.backend = parkit::backend::mpi, .on_error = parkit::on_error::collect};
 
-bool is_root() { return parkit::mpi::rank() == 0; }
+bool is_root() {
+    return parkit::mpi::rank() == 0;
+}
 
 // Runs `call`, returning the exception it threw (null if none).
 std::exception_ptr thrown_by(const std::function<void()>& call) {
@@ -87,16 +89,20 @@ TEST_CASE("mpi backend: results in input order on rank 0, empty elsewhere", "[mp
     const auto squares = parkit::parallel_map([](int x) { return static_cast<long long>(x) * x; }, inputs, on_mpi);
     parkit::options one_per_chunk = on_mpi;
     one_per_chunk.chunk_size = 1;
-    const auto labels = parkit::parallel_map([](int x) { return std::string("#").append(std::to_string(x)); }, iota_vector(37), one_per_chunk);
+    const auto labels = parkit::parallel_map([](int x) { return std::string("#").append(std::to_string(x)); },
+                                             iota_vector(37), one_per_chunk);
     const auto none = parkit::parallel_map([](int x) { return x; }, std::vector<int>{}, on_mpi);
     const auto records = parkit::parallel_map(
-        [](int x) { return sample{x, std::to_string(x), std::vector<double>(static_cast<std::size_t>(x % 5), x * 0.5)}; },
+        [](int x) {
+            return sample{x, std::to_string(x), std::vector<double>(static_cast<std::size_t>(x % 5), x * 0.5)};
+        },
         parkit_test::iota(0, 100), on_mpi);
 
     CHECK(none.empty());
     if (is_root()) {
         REQUIRE(squares.size() == inputs.size());
-        for (std::size_t i = 0; i < squares.size(); ++i) CHECK(squares[i] == static_cast<long long>(i) * static_cast<long long>(i));
+        for (std::size_t i = 0; i < squares.size(); ++i)
+            CHECK(squares[i] == static_cast<long long>(i) * static_cast<long long>(i));
         REQUIRE(labels.size() == 37);
         for (std::size_t i = 0; i < labels.size(); ++i) CHECK(labels[i] == "#" + std::to_string(i));
         REQUIRE(records.size() == 100);
@@ -191,8 +197,11 @@ TEST_CASE("mpi backend: with hundreds of slots half the work is shared out stati
     many.mpi.threads_per_rank = 256 / parkit::mpi::size() + 1;  // > 200 slots in all
     const std::size_t slots = static_cast<std::size_t>(many.mpi.threads_per_rank * parkit::mpi::size());
     const int total = 4000;
-    const auto out = parkit::parallel_map([](int x) { return std::pair<int, int>{x, parkit::mpi::rank()}; },
-                                          iota_vector(total), many);
+    const auto out = parkit::parallel_map(
+        [](int x) {
+            return std::pair<int, int>{x, parkit::mpi::rank()};
+        },
+        iota_vector(total), many);
     const auto stats = parkit::mpi::last_map_stats();
     if (is_root()) {
         REQUIRE(out.size() == static_cast<std::size_t>(total));
@@ -226,8 +235,8 @@ TEST_CASE("mpi backend: large results come back intact", "[mpi]") {
     // 24 results of 2 MB each: well past the eager limit, so every message is a rendezvous.
     parkit::options big_chunks = on_mpi;
     big_chunks.mpi.broadcast = true;
-    const auto out = parkit::parallel_map(
-        [](int i) { return std::vector<double>(250'000, static_cast<double>(i)); }, iota_vector(24), big_chunks);
+    const auto out = parkit::parallel_map([](int i) { return std::vector<double>(250'000, static_cast<double>(i)); },
+                                          iota_vector(24), big_chunks);
     REQUIRE(out.size() == 24);
     for (std::size_t i = 0; i < out.size(); ++i) {
         CHECK(out[i].size() == 250'000);
@@ -389,9 +398,8 @@ TEST_CASE("mpi backend: under raise an early failure stops the dealing within a 
 
 TEST_CASE("mpi backend: misuse fails clearly on every rank", "[mpi]") {
     // Ranks passing different inputs (only detectable with more than one rank).
-    const auto mismatch = thrown_by([] {
-        parkit::parallel_map([](int i) { return i; }, iota_vector(10 + parkit::mpi::rank()), on_mpi);
-    });
+    const auto mismatch =
+        thrown_by([] { parkit::parallel_map([](int i) { return i; }, iota_vector(10 + parkit::mpi::rank()), on_mpi); });
     // A backend::mpi map inside a task.
     const auto nested = parkit::parallel_map(
         [](int i) {
@@ -462,8 +470,7 @@ bool names_differing_rank(const std::exception_ptr& error, int rank) {
         std::rethrow_exception(error);
     } catch (const std::invalid_argument& e) {
         const std::string what = e.what();
-        return what.find("parkit::parallel_map") != std::string::npos &&
-               what.find("inputs") != std::string::npos &&
+        return what.find("parkit::parallel_map") != std::string::npos && what.find("inputs") != std::string::npos &&
                what.find("rank " + std::to_string(rank) + " ") != std::string::npos;
     } catch (...) {
     }
@@ -472,8 +479,7 @@ bool names_differing_rank(const std::exception_ptr& error, int rank) {
 
 }  // namespace
 
-TEST_CASE("mpi input check: differing values name the first differing rank on every rank",
-          "[mpi]") {
+TEST_CASE("mpi input check: differing values name the first differing rank on every rank", "[mpi]") {
     const int changed = first_changed_rank();
     const bool mine_changed = parkit::mpi::rank() >= changed;
     std::vector<double> numbers(1000, 0.5);
@@ -485,21 +491,16 @@ TEST_CASE("mpi input check: differing values name the first differing rank on ev
     auto counts = iota_vector(10);
     if (mine_changed) counts.push_back(10);
 
-    const auto in_place =
-        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, on_mpi); });
-    const auto element_wise = thrown_by([&] {
-        parkit::parallel_map([](const std::string& s) { return s.size(); }, words, collect_on_mpi);
-    });
-    const auto user_type = thrown_by(
-        [&] { parkit::parallel_map([](const sample& s) { return s.index; }, samples, on_mpi); });
-    const auto count =
-        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, counts, on_mpi); });
+    const auto in_place = thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, on_mpi); });
+    const auto element_wise =
+        thrown_by([&] { parkit::parallel_map([](const std::string& s) { return s.size(); }, words, collect_on_mpi); });
+    const auto user_type =
+        thrown_by([&] { parkit::parallel_map([](const sample& s) { return s.index; }, samples, on_mpi); });
+    const auto count = thrown_by([&] { parkit::parallel_map([](int x) { return x; }, counts, on_mpi); });
     parkit::options unchecked = on_mpi;
     unchecked.mpi.check_inputs = false;
-    const auto off =
-        thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, unchecked); });
-    const auto same =
-        thrown_by([&] { parkit::parallel_map([](int x) { return x; }, iota_vector(100), on_mpi); });
+    const auto off = thrown_by([&] { parkit::parallel_map([](double x) { return x; }, numbers, unchecked); });
+    const auto same = thrown_by([&] { parkit::parallel_map([](int x) { return x; }, iota_vector(100), on_mpi); });
 
     if (parkit::mpi::size() > 1) {
         CHECK(names_differing_rank(in_place, changed));
@@ -524,10 +525,8 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     const int last = parkit::mpi::size() - 1;
     const int from_last = parkit::mpi::broadcast(parkit::mpi::rank() * 10, {.root = last});
     const int from_last_too = parkit::mpi::broadcast(parkit::mpi::rank() * 10, last);
-    const std::vector<int> block_of_last =
-        parkit::mpi::scatter(std::vector<int>(3 * parkit::mpi::size(), last), last);
-    const auto bad_root =
-        thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
+    const std::vector<int> block_of_last = parkit::mpi::scatter(std::vector<int>(3 * parkit::mpi::size(), last), last);
+    const auto bad_root = thrown_by([] { parkit::mpi::broadcast(1, {.root = parkit::mpi::size()}); });
 
     std::vector<int> all;
     if (is_root()) all = iota_vector(11);
@@ -549,29 +548,22 @@ TEST_CASE("mpi broadcast and scatter share rank 0 values with every rank", "[mpi
     CHECK(sum_over_ranks(static_cast<long long>(mine.size())) == 11);
 }
 
-TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any ranks and threads",
-          "[mpi]") {
+TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any ranks and threads", "[mpi]") {
     auto term = [](std::int64_t i) { return 1.0 / (1.0 + static_cast<double>(i) * 0.37); };
     const std::int64_t n = 200000;
-    const double threaded =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 2});
-    const double distributed =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, on_mpi);
+    const double threaded = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 2});
+    const double distributed = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, on_mpi);
     parkit::options hybrid = on_mpi;
     hybrid.mpi.threads_per_rank = 2;
-    const double hybrid_sum =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, hybrid);
+    const double hybrid_sum = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, hybrid);
     parkit::options blocks = on_mpi;
     blocks.chunk_size = 777;
-    const double fixed_blocks =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, blocks);
+    const double fixed_blocks = parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, blocks);
     const double fixed_threads =
-        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{},
-                                {.n_jobs = 3, .chunk_size = 777});
+        parkit::parallel_reduce(std::int64_t{0}, n, 0.0, term, std::plus<>{}, {.n_jobs = 3, .chunk_size = 777});
     const auto failure = thrown_by([] {
         parkit::parallel_reduce(
-            0, 1000, 0, [](int i) { return i == 500 ? throw std::runtime_error("bad") : i; },
-            std::plus<>{}, on_mpi);
+            0, 1000, 0, [](int i) { return i == 500 ? throw std::runtime_error("bad") : i; }, std::plus<>{}, on_mpi);
     });
     const int empty = parkit::parallel_reduce(
         5, 5, 42, [](int i) { return i; }, std::plus<>{}, on_mpi);
@@ -579,8 +571,7 @@ TEST_CASE("mpi parallel_reduce: the same bits as the thread backend for any rank
     // Bit for bit, on every rank (the thread backend's sum does not depend on the rank count).
     CHECK(std::bit_cast<std::uint64_t>(distributed) == std::bit_cast<std::uint64_t>(threaded));
     CHECK(std::bit_cast<std::uint64_t>(hybrid_sum) == std::bit_cast<std::uint64_t>(threaded));
-    CHECK(std::bit_cast<std::uint64_t>(fixed_blocks) ==
-          std::bit_cast<std::uint64_t>(fixed_threads));
+    CHECK(std::bit_cast<std::uint64_t>(fixed_blocks) == std::bit_cast<std::uint64_t>(fixed_threads));
     REQUIRE(failure);
     CHECK_THROWS_AS(std::rethrow_exception(failure), parkit::task_error);
     CHECK(empty == 42);
@@ -604,8 +595,7 @@ TEST_CASE("mpi parallel_for runs every index exactly once on some rank", "[mpi]"
             on_mpi);
     });
 
-    MPI_Allreduce(MPI_IN_PLACE, visits.data(), static_cast<int>(visits.size()), MPI_LONG_LONG,
-                  MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, visits.data(), static_cast<int>(visits.size()), MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
     CHECK(std::all_of(visits.begin(), visits.end(), [](long long v) { return v == 1; }));
     long long hybrid_total = 0;
     for (const auto& v : hybrid_visits) hybrid_total += v.load();

@@ -24,8 +24,7 @@ parkit::options on_all_ranks() {
 
 }  // namespace
 
-TEST_CASE("mpi batch_curve_fit gives the thread backend's entries on every rank",
-          "[mpi][kernels]") {
+TEST_CASE("mpi batch_curve_fit gives the thread backend's entries on every rank", "[mpi][kernels]") {
     const auto t = pk::linspace(0, 10, 20);
     const parkit::seed_sequence seeds{11};
     std::vector<pk::curve_fit_dataset<>> datasets;
@@ -33,20 +32,15 @@ TEST_CASE("mpi batch_curve_fit gives the thread backend's entries on every rank"
         auto rng = seeds.stream(static_cast<std::uint64_t>(e));
         const double k = 0.1 + 1.9 * rng.uniform01(), c0 = 0.5 + 1.5 * rng.uniform01();
         pk::curve_fit_dataset<> d{t, {}, {}};
-        for (double ti : t)
-            d.y.push_back(c0 * std::exp(-k * ti) + 0.02 * c0 * (rng.uniform01() - 0.5));
+        for (double ti : t) d.y.push_back(c0 * std::exp(-k * ti) + 0.02 * c0 * (rng.uniform01() - 0.5));
         datasets.push_back(std::move(d));
     }
     datasets[5].y.pop_back();  // an entry with an error travels too
-    const auto model = [](double ti, const Eigen::VectorXd& p) {
-        return p[1] * std::exp(-p[0] * ti);
-    };
+    const auto model = [](double ti, const Eigen::VectorXd& p) { return p[1] * std::exp(-p[0] * ti); };
     const pk::curve_fit_bounds bounds{.lower = {0}, .upper = {10, 10}};
 
-    const auto threaded =
-        pk::batch_curve_fit(datasets, model, {0.5, 1.0}, bounds, {}, {.n_jobs = 2});
-    const auto distributed =
-        pk::batch_curve_fit(datasets, model, {0.5, 1.0}, bounds, {}, on_all_ranks());
+    const auto threaded = pk::batch_curve_fit(datasets, model, {0.5, 1.0}, bounds, {}, {.n_jobs = 2});
+    const auto distributed = pk::batch_curve_fit(datasets, model, {0.5, 1.0}, bounds, {}, on_all_ranks());
     auto differing = datasets;  // the input check sees datasets that differ across ranks
     if (parkit::mpi::rank() > 0) differing[20].y[3] += 1e-9;
     bool refused = false;
@@ -72,12 +66,9 @@ TEST_CASE("mpi batch_curve_fit gives the thread backend's entries on every rank"
 TEST_CASE("mpi ode_sweep and fin_monte_carlo give the thread backend's results", "[mpi][kernels]") {
     using vec = std::vector<double>;
     const auto ks = pk::linspace(0.1, 2.0, 30);
-    const auto make = [](double k) {
-        return [k](const vec& y, vec& d, double) { d[0] = -k * y[0]; };
-    };
+    const auto make = [](double k) { return [k](const vec& y, vec& d, double) { d[0] = -k * y[0]; }; };
     const auto threaded = pk::ode_sweep(make, vec{1.0}, 0.0, 5.0, ks, {.execution = {.n_jobs = 2}});
-    const auto distributed =
-        pk::ode_sweep(make, vec{1.0}, 0.0, 5.0, ks, {.execution = on_all_ranks()});
+    const auto distributed = pk::ode_sweep(make, vec{1.0}, 0.0, 5.0, ks, {.execution = on_all_ranks()});
 
     const pk::fin_study_options study{.n_samples = 20000, .block_size = 1000};
     pk::fin_study_options study_mpi = study;

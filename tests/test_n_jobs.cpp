@@ -35,11 +35,9 @@ TEST_CASE("invalid n_jobs is rejected with a message naming it", "[n_jobs][error
         }
     }
     CHECK_THROWS_AS(parkit::thread_pool(0), std::invalid_argument);
-    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2},
-                                         {.n_jobs = 0}),
+    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2}, {.n_jobs = 0}),
                     std::invalid_argument);
-    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2},
-                                         {.n_jobs = -cores - 1}),
+    CHECK_THROWS_AS(parkit::parallel_map([](int x) { return x; }, std::vector<int>{1, 2}, {.n_jobs = -cores - 1}),
                     std::invalid_argument);
 }
 

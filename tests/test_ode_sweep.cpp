@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <array>
-#include <iterator>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -20,10 +20,14 @@ using vec = std::vector<double>;
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 constexpr double infinity = std::numeric_limits<double>::infinity();
 
-double exact_conversion(double k, double t) { return 1.0 - std::exp(-k * t); }
+double exact_conversion(double k, double t) {
+    return 1.0 - std::exp(-k * t);
+}
 
 /// dy/dt = -y as a std::vector system.
-void decay(const vec& y, vec& dydt, double) { dydt[0] = -y[0]; }
+void decay(const vec& y, vec& dydt, double) {
+    dydt[0] = -y[0];
+}
 
 /// Consecutive reactions A → B → C: y = (C_A, C_B), rates k1 (given per sweep task) and k2.
 auto consecutive(double k1, double k2) {
@@ -108,7 +112,10 @@ TEST_CASE("integrate_ode works on std::vector and std::array and reports its cos
     // A stateful functor is called by reference, not copied.
     struct counting {
         std::size_t calls = 0;
-        void operator()(const vec& y, vec& dydt, double) { ++calls; dydt[0] = -y[0]; }
+        void operator()(const vec& y, vec& dydt, double) {
+            ++calls;
+            dydt[0] = -y[0];
+        }
     } counter;
     const auto r = pk::integrate_ode(counter, vec{1.0}, 0.0, 1.0);
     CHECK(counter.calls == r.rhs_evaluations);
@@ -120,7 +127,8 @@ TEST_CASE("ode_sweep solves consecutive reactions A -> B -> C like the analytic 
     const pk::ode_sweep_options tight{.ode = {.rtol = 1e-9, .atol = 1e-12}};
 
     // Whole results (default extractor), fixed initial state.
-    const auto results = pk::ode_sweep([k2](double k1) { return consecutive(k1, k2); }, vec{1.0, 0.0}, 0.0, t1, k1s, tight);
+    const auto results =
+        pk::ode_sweep([k2](double k1) { return consecutive(k1, k2); }, vec{1.0, 0.0}, 0.0, t1, k1s, tight);
     REQUIRE(results.size() == k1s.size());
     for (std::size_t i = 0; i < k1s.size(); ++i) {
         CAPTURE(k1s[i]);
@@ -131,8 +139,10 @@ TEST_CASE("ode_sweep solves consecutive reactions A -> B -> C like the analytic 
 
     // A scalar per parameter (C_C = A0 - C_A - C_B), initial state a function of the parameter.
     const auto c = pk::ode_sweep([k2](double k1) { return consecutive(k1, k2); },
-                                 [](double k1) { return vec{2.0 * k1, 0.0}; }, 0.0, t1, k1s, tight,
-                                 [](const pk::ode_result<vec>& r) { return r.y[0] + r.y[1]; });
+                                 [](double k1) {
+                                     return vec{2.0 * k1, 0.0};
+                                 },
+                                 0.0, t1, k1s, tight, [](const pk::ode_result<vec>& r) { return r.y[0] + r.y[1]; });
     REQUIRE(c.size() == k1s.size());
     for (std::size_t i = 0; i < k1s.size(); ++i) {
         const double a0 = 2.0 * k1s[i];
@@ -145,9 +155,12 @@ TEST_CASE("sweeps are in input order and bit-identical for any n_jobs and backen
     std::vector<double> reference;
     for (double k : ks) reference.push_back(pk::solve_reaction(k));
 
-    const std::vector<parkit::options> executions{
-        {.backend = parkit::backend::sequential}, {.n_jobs = 1}, {.n_jobs = 2}, {.n_jobs = -1},
-        {.n_jobs = 2, .chunk_size = 1},           {.n_jobs = 3, .chunk_size = 7}};
+    const std::vector<parkit::options> executions{{.backend = parkit::backend::sequential},
+                                                  {.n_jobs = 1},
+                                                  {.n_jobs = 2},
+                                                  {.n_jobs = -1},
+                                                  {.n_jobs = 2, .chunk_size = 1},
+                                                  {.n_jobs = 3, .chunk_size = 7}};
     const auto system = [](double k) { return pk::first_order_reaction{k}; };
     for (const auto& execution : executions) {
         CAPTURE(execution.n_jobs, execution.chunk_size);
@@ -258,7 +271,8 @@ TEST_CASE("a solve that cannot reach t1 throws ode_integration_error", "[kernels
     };
     for (int n_jobs : {1, -1}) {
         try {
-            pk::ode_sweep(system, vec{0.0}, 0.0, 2.0, scales, {.ode = {.max_steps = 1000}, .execution = {.n_jobs = n_jobs}});
+            pk::ode_sweep(system, vec{0.0}, 0.0, 2.0, scales,
+                          {.ode = {.max_steps = 1000}, .execution = {.n_jobs = n_jobs}});
             FAIL("no exception");
         } catch (const parkit::task_error& e) {
             CHECK(e.index() == 2);
@@ -297,15 +311,17 @@ void lotka_volterra(const vec& y, vec& dydt, double) {
 /// The largest |a_i - b_i| / (atol + rtol |b_i|).
 double scaled_difference(const vec& a, const double* b, double rtol, double atol) {
     double worst = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / (atol + rtol * std::abs(b[i])));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        worst = std::max(worst, std::abs(a[i] - b[i]) / (atol + rtol * std::abs(b[i])));
     return worst;
 }
 
 }  // namespace
 
 TEST_CASE("rosenbrock4 solves Van der Pol mu = 1000 like scipy in few rhs evaluations", "[kernels][ode][stiff]") {
-    const auto r = pk::integrate_ode(van_der_pol(1000.0), vec{2.0, 0.0}, 0.0, 3000.0,
-                                     {.method = pk::ode_method::rosenbrock4, .t_eval = {ref::vdp_t_eval, ref::vdp_t_eval + 7}});
+    const auto r =
+        pk::integrate_ode(van_der_pol(1000.0), vec{2.0, 0.0}, 0.0, 3000.0,
+                          {.method = pk::ode_method::rosenbrock4, .t_eval = {ref::vdp_t_eval, ref::vdp_t_eval + 7}});
     REQUIRE(r.y.size() == 2);
     CAPTURE(r.y[0], r.y[1], r.steps, r.rejected_steps, r.rhs_evaluations);
     // Within 1e-3 relative of a tight Radau reference (scipy's LSODA at these tolerances: 9e-3).
@@ -327,14 +343,15 @@ TEST_CASE("rosenbrock4 solves Van der Pol mu = 1000 like scipy in few rhs evalua
     CHECK(r.ys.back() == r.y);
 
     // A user-given Jacobian: same accuracy, n fewer evaluations per Jacobian.
-    const auto with_jacobian = pk::integrate_ode(
-        van_der_pol(1000.0), vec{2.0, 0.0}, 0.0, 3000.0,
-        {.method = pk::ode_method::rosenbrock4, .jacobian = [](double, std::span<const double> y, std::span<double> j) {
-             j[0] = 0.0;
-             j[1] = 1.0;
-             j[2] = -2000.0 * y[0] * y[1] - 1.0;
-             j[3] = 1000.0 * (1 - y[0] * y[0]);
-         }});
+    const auto with_jacobian =
+        pk::integrate_ode(van_der_pol(1000.0), vec{2.0, 0.0}, 0.0, 3000.0,
+                          {.method = pk::ode_method::rosenbrock4,
+                           .jacobian = [](double, std::span<const double> y, std::span<double> j) {
+                               j[0] = 0.0;
+                               j[1] = 1.0;
+                               j[2] = -2000.0 * y[0] * y[1] - 1.0;
+                               j[3] = 1000.0 * (1 - y[0] * y[0]);
+                           }});
     CHECK(std::abs(with_jacobian.y[0] - ref::vdp_tight_y[0]) < 1e-3 * std::abs(ref::vdp_tight_y[0]));
     CHECK(with_jacobian.rhs_evaluations ==
           1 + 2 * with_jacobian.jacobian_evaluations + 5 * (with_jacobian.steps + with_jacobian.rejected_steps));
@@ -360,8 +377,8 @@ TEST_CASE("rosenbrock4 solves Robertson's problem with per-component atol", "[ke
         pk::integrate_ode(robertson, vec{1.0, 0.0, 0.0}, 0.0, 1e5, {.rtol = 1e-6, .max_steps = 2000, .atols = o.atols});
         FAIL("no exception");
     } catch (const pk::ode_integration_error& e) {
-        CHECK_THAT(e.what(), Catch::Contains("max_steps = 2000") && Catch::Contains("stiff") &&
-                                 Catch::Contains("rosenbrock4"));
+        CHECK_THAT(e.what(),
+                   Catch::Contains("max_steps = 2000") && Catch::Contains("stiff") && Catch::Contains("rosenbrock4"));
     }
 }
 
@@ -376,9 +393,10 @@ TEST_CASE("rk45 follows scipy's RK45: t_eval, step counts, long non-stiff runs",
         // scipy's RK45 at its defaults: the same steps, another interpolant (degree 4, not 5).
         CHECK(scaled_difference(r.ys[k], ref::lv_rk45_ys + 2 * k, 1e-3, 1e-6) < 1.0);
     }
-    const auto tight = pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 15.0,
-                                         {.rtol = 1e-10, .atol = 1e-12, .t_eval = t_eval});
-    for (std::size_t k = 0; k < 31; ++k) CHECK(scaled_difference(tight.ys[k], ref::lv_tight_ys + 2 * k, 1e-8, 1e-10) < 1.0);
+    const auto tight =
+        pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 15.0, {.rtol = 1e-10, .atol = 1e-12, .t_eval = t_eval});
+    for (std::size_t k = 0; k < 31; ++k)
+        CHECK(scaled_difference(tight.ys[k], ref::lv_tight_ys + 2 * k, 1e-8, 1e-10) < 1.0);
 
     // No step cap by default: scipy's long run at rtol 1e-10 completes here too, in as many steps.
     const auto long_run = pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 1500.0, {.rtol = 1e-10, .atol = 1e-6});
@@ -386,7 +404,8 @@ TEST_CASE("rk45 follows scipy's RK45: t_eval, step counts, long non-stiff runs",
     CHECK(scaled_difference(long_run.y, ref::lv_long_y, 1e-4, 1e-6) < 1.0);
     // A limit that is hit names itself and does not call a non-stiff system stiff.
     try {
-        pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 1500.0, {.rtol = 1e-10, .atol = 1e-6, .max_steps = 5000});
+        pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 1500.0,
+                          {.rtol = 1e-10, .atol = 1e-6, .max_steps = 5000});
         FAIL("no exception");
     } catch (const pk::ode_integration_error& e) {
         CHECK_THAT(e.what(), Catch::Contains("max_steps = 5000") && Catch::Contains("raise ode_options::max_steps") &&
@@ -394,7 +413,8 @@ TEST_CASE("rk45 follows scipy's RK45: t_eval, step counts, long non-stiff runs",
     }
 
     // Per-component atol as scipy's array atol: the same steps and end state.
-    const auto c = pk::integrate_ode(consecutive(1.0, 0.3), vec{1.0, 0.0}, 0.0, 5.0, {.rtol = 1e-6, .atols = {1e-9, 1e-3}});
+    const auto c =
+        pk::integrate_ode(consecutive(1.0, 0.3), vec{1.0, 0.0}, 0.0, 5.0, {.rtol = 1e-6, .atols = {1e-9, 1e-3}});
     CHECK(c.steps == static_cast<std::size_t>(ref::consecutive_rk45_steps));
     CHECK(scaled_difference(c.y, ref::consecutive_rk45_y, 1e-9, 1e-12) < 1.0);
 }
@@ -426,13 +446,18 @@ TEST_CASE("events are located like scipy's, terminal ones stop the solve", "[ker
         dydt[0] = y[1];
         dydt[1] = -9.81;
     };
-    const pk::ode_event hit_ground{.g = [](double, std::span<const double> y) { return y[0]; }, .terminal = true, .direction = -1};
+    const pk::ode_event hit_ground{.g = [](double, std::span<const double> y) { return y[0]; },
+                                   .terminal = true,
+                                   .direction = -1};
     const pk::ode_event half_height{.g = [](double, std::span<const double> y) { return y[0] - 5.0; }, .direction = -1};
     for (auto method : {pk::ode_method::rk45, pk::ode_method::rosenbrock4}) {
         CAPTURE(static_cast<int>(method));
         const auto r = pk::integrate_ode(ball, vec{10.0, 0.0}, 0.0, 10.0,
-                                         {.rtol = 1e-8, .atol = 1e-10, .method = method,
-                                          .t_eval = pk::linspace(0.0, 10.0, 11), .dense_output = true,
+                                         {.rtol = 1e-8,
+                                          .atol = 1e-10,
+                                          .method = method,
+                                          .t_eval = pk::linspace(0.0, 10.0, 11),
+                                          .dense_output = true,
                                           .events = {hit_ground, half_height}});
         CHECK(r.status == 1);
         REQUIRE(r.t_events.size() == 2);
@@ -454,7 +479,8 @@ TEST_CASE("events are located like scipy's, terminal ones stop the solve", "[ker
         dydt[1] = -y[0];
     };
     const auto r = pk::integrate_ode(oscillator, vec{1.0, 0.0}, 0.0, 10.0,
-                                     {.rtol = 1e-9, .atol = 1e-12,
+                                     {.rtol = 1e-9,
+                                      .atol = 1e-12,
                                       .events = {{.g = [](double, std::span<const double> y) { return y[0]; }}}});
     CHECK(r.status == 0);
     CHECK(r.t_final == 10.0);
@@ -466,8 +492,9 @@ TEST_CASE("dense output is the method interpolant from t0 to t1 and travels betw
     const vec t_eval = pk::linspace(0.0, 15.0, 61);
     for (auto method : {pk::ode_method::rk45, pk::ode_method::rosenbrock4}) {
         CAPTURE(static_cast<int>(method));
-        const auto r = pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 15.0,
-                                         {.rtol = 1e-8, .atol = 1e-10, .method = method, .t_eval = t_eval, .dense_output = true});
+        const auto r =
+            pk::integrate_ode(lotka_volterra, vec{10.0, 5.0}, 0.0, 15.0,
+                              {.rtol = 1e-8, .atol = 1e-10, .method = method, .t_eval = t_eval, .dense_output = true});
         REQUIRE_FALSE(r.sol.empty());
         CHECK(r.sol.degree() == (method == pk::ode_method::rk45 ? 5u : 3u));
         CHECK(r.sol.breaks().size() == r.steps + 1);
@@ -540,6 +567,7 @@ TEST_CASE("bad solve_ivp-style options throw std::invalid_argument naming them",
     throws_with({.atols = {0.0}}, "atols[0]");
     throws_with({.method = static_cast<pk::ode_method>(7)}, "method");
     throws_with({.jacobian = [](double, std::span<const double>, std::span<double>) {}}, "rosenbrock4 only");
-    CHECK_THROWS_WITH(pk::ode_sweep([](double) { return decay; }, vec{1.0, 2.0}, 0.0, 1.0, vec{1.0}, {.ode = {.atols = {1.0}}}),
+    CHECK_THROWS_WITH(pk::ode_sweep([](double) { return decay; }, vec{1.0, 2.0}, 0.0, 1.0, vec{1.0},
+                                    {.ode = {.atols = {1.0}}}),
                       Catch::Contains("atols"));
 }

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <string>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,8 +87,10 @@ TEST_CASE("parallel_reduce is correct at sizes 0, 1, prime and large", "[paralle
     REQUIRE(sum_to(1) == 0);
     REQUIRE(sum_to(7919) == 7919LL * 7918 / 2);
     REQUIRE(sum_to(1'000'003) == 1'000'003LL * 1'000'002 / 2);
-    REQUIRE(parkit::parallel_reduce(3, 3, 17, [](int i) { return i; }, std::plus<>{}) == 17);
-    REQUIRE(parkit::parallel_reduce(0, 1, 17, [](int i) { return i + 5; }, std::plus<>{}) == 22);
+    REQUIRE(parkit::parallel_reduce(
+                3, 3, 17, [](int i) { return i; }, std::plus<>{}) == 17);
+    REQUIRE(parkit::parallel_reduce(
+                0, 1, 17, [](int i) { return i + 5; }, std::plus<>{}) == 22);
 }
 
 TEST_CASE("parallel_reduce keeps the order of a non-commutative reduction", "[parallel_reduce]") {
@@ -98,8 +100,8 @@ TEST_CASE("parallel_reduce keeps the order of a non-commutative reduction", "[pa
     std::string expected = ">";
     for (int i = 0; i < 997; ++i) expected += digits(i);
     for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{13}, std::size_t{5000}}) {
-        REQUIRE(parkit::parallel_reduce(0, 997, std::string(">"), digits, concat,
-                                        {.n_jobs = 2, .chunk_size = chunk}) == expected);
+        REQUIRE(parkit::parallel_reduce(0, 997, std::string(">"), digits, concat, {.n_jobs = 2, .chunk_size = chunk}) ==
+                expected);
     }
 }
 
@@ -138,10 +140,12 @@ TEST_CASE("chunk sizes up to SIZE_MAX hand every index out exactly once", "[para
         // Few slow indices and many workers: every worker claims while the first chunk runs, and
         // a counter advanced by the chunk size would wrap round after four claims.
         std::vector<std::atomic<int>> visits(10);
-        parkit::parallel_for(std::size_t{0}, visits.size(), [&](std::size_t i) {
-            visits[i].fetch_add(1);
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }, {.n_jobs = 8, .chunk_size = chunk});
+        parkit::parallel_for(std::size_t{0}, visits.size(),
+                             [&](std::size_t i) {
+                                 visits[i].fetch_add(1);
+                                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                             },
+                             {.n_jobs = 8, .chunk_size = chunk});
         for (const auto& v : visits) REQUIRE(v.load() == 1);
         const auto squares = parkit::parallel_map([](int x) { return x * x; }, std::vector<int>{1, 2, 3, 4, 5},
                                                   {.n_jobs = 4, .chunk_size = chunk});
@@ -149,7 +153,8 @@ TEST_CASE("chunk sizes up to SIZE_MAX hand every index out exactly once", "[para
     }
 }
 
-TEST_CASE("the chunk dispenser never wraps its counter, whatever the range and chunk size", "[parallel_for][chunking]") {
+TEST_CASE("the chunk dispenser never wraps its counter, whatever the range and chunk size",
+          "[parallel_for][chunking]") {
     using parkit::detail::chunk_dispenser;
     using parkit::detail::index_range;
     constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
@@ -182,17 +187,19 @@ TEST_CASE("the chunk dispenser never wraps its counter, whatever the range and c
     REQUIRE(chunk_dispenser::max_chunks(0, 3) == 0);
 }
 
-TEST_CASE("parallel_reduce with chunk sizes near SIZE_MAX computes one block, never returns init", "[parallel_reduce][chunking][bad_input]") {
+TEST_CASE("parallel_reduce with chunk sizes near SIZE_MAX computes one block, never returns init",
+          "[parallel_reduce][chunking][bad_input]") {
     constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
     auto plus = [](long a, long b) { return a + b; };
     auto identity = [](long i) { return i; };
     for (const std::size_t chunk : {std::size_t{1} << 62, max / 2 + 1, max - 1, max}) {
-        REQUIRE(parkit::parallel_reduce(0L, 1000L, 7L, identity, plus, {.n_jobs = 4, .chunk_size = chunk}) == 7 + 499500);
+        REQUIRE(parkit::parallel_reduce(0L, 1000L, 7L, identity, plus, {.n_jobs = 4, .chunk_size = chunk}) ==
+                7 + 499500);
         REQUIRE(parkit::detail::reduce_block_size(1000, chunk) == 1000);
     }
     // At the top of the index type: the indices, not only their count, stay exact.
     const std::int64_t top = std::numeric_limits<std::int64_t>::max();
-    REQUIRE(parkit::parallel_reduce(top - 10, top, std::int64_t{0}, [&](std::int64_t i) { return top - i; },
-                                    [](std::int64_t a, std::int64_t b) { return a + b; },
-                                    {.n_jobs = 3, .chunk_size = max}) == 55);
+    REQUIRE(parkit::parallel_reduce(
+                top - 10, top, std::int64_t{0}, [&](std::int64_t i) { return top - i; },
+                [](std::int64_t a, std::int64_t b) { return a + b; }, {.n_jobs = 3, .chunk_size = max}) == 55);
 }

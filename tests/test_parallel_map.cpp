@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <list>
@@ -55,7 +55,12 @@ TEST_CASE("parallel_map accepts any sized range", "[parallel_map]") {
 TEST_CASE("parallel_map on empty input returns an empty result", "[parallel_map]") {
     std::vector<double> none;
     std::atomic<int> calls{0};
-    auto out = parkit::parallel_map([&](double x) { ++calls; return x; }, none);
+    auto out = parkit::parallel_map(
+        [&](double x) {
+            ++calls;
+            return x;
+        },
+        none);
     CHECK(out.empty());
     CHECK(calls == 0);
     auto collected = parkit::parallel_map([](double x) { return x; }, none, {.on_error = parkit::on_error::collect});
@@ -167,7 +172,8 @@ TEST_CASE("map on a pool counts n_jobs from the pool's size", "[parallel_map][th
     CHECK_THROWS_AS(pool.map(record, parkit_test::iota(0, 10), {.n_jobs = -5}), std::invalid_argument);
     auto collected = pool.map(record, parkit_test::iota(0, 10), {.n_jobs = 2, .on_error = parkit::on_error::collect});
     CHECK(collected.succeeded() == 10);
-    auto via_free_function = parkit::parallel_map(pool, record, parkit_test::iota(0, 10), {.on_error = parkit::on_error::collect});
+    auto via_free_function =
+        parkit::parallel_map(pool, record, parkit_test::iota(0, 10), {.on_error = parkit::on_error::collect});
     CHECK(via_free_function.ok());
     auto braced = parkit::parallel_map(record, {1, 2, 3}, {.on_error = parkit::on_error::collect});
     CHECK(braced.values() == std::vector<int>{1, 2, 3});
@@ -227,18 +233,26 @@ TEST_CASE("n_jobs far above the inputs starts at most one thread per input", "[p
         if (before > 0) CHECK(most.load() <= before + 9);  // the caller runs one of the 10 itself
         // Fixed chunks: one thread per chunk at most.
         std::atomic<int> calls{0};
-        parkit::parallel_for(0, 10, [&](int) { ++calls; note_threads(); }, {.n_jobs = n_jobs, .chunk_size = 5});
+        parkit::parallel_for(0, 10,
+                             [&](int) {
+                                 ++calls;
+                                 note_threads();
+                             },
+                             {.n_jobs = n_jobs, .chunk_size = 5});
         REQUIRE(calls == 10);
         if (before > 0) CHECK(most.load() <= before + 9);
         // On a given pool and on worker processes as well.
         parkit::thread_pool pool(2);
-        REQUIRE(pool.map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3}, {.n_jobs = n_jobs}) == std::vector<int>{2, 3, 4});
+        REQUIRE(pool.map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3}, {.n_jobs = n_jobs}) ==
+                std::vector<int>{2, 3, 4});
     }
     REQUIRE(parkit::parallel_map([](int x) { return x + 1; }, std::vector<int>{1, 2, 3},
-                                 {.n_jobs = 100000, .backend = parkit::backend::processes}) == std::vector<int>{2, 3, 4});
+                                 {.n_jobs = 100000, .backend = parkit::backend::processes}) ==
+            std::vector<int>{2, 3, 4});
 }
 
-TEST_CASE("a big map of trivially copyable results (pages touched in parallel) returns every value", "[parallel_map][big]") {
+TEST_CASE("a big map of trivially copyable results (pages touched in parallel) returns every value",
+          "[parallel_map][big]") {
     constexpr std::size_t n = 3'000'000;  // 24 MB of doubles: above result_store's touch threshold
     const auto out = parkit::parallel_map([](std::size_t i) { return 2.0 * static_cast<double>(i) + 1.0; },
                                           parkit::indices(n), {.n_jobs = 2});
@@ -252,8 +266,11 @@ TEST_CASE("a big map of trivially copyable results (pages touched in parallel) r
         float b;
     };
     parkit::thread_pool pool(2);
-    const auto pairs = pool.map([](std::size_t i) { return pair_result{static_cast<std::uint32_t>(i), 0.5f}; },
-                                parkit::indices(n));
+    const auto pairs = pool.map(
+        [](std::size_t i) {
+            return pair_result{static_cast<std::uint32_t>(i), 0.5f};
+        },
+        parkit::indices(n));
     REQUIRE(pairs.size() == n);
     CHECK(pairs[n - 1].a == n - 1);
     CHECK(pairs[12345].b == 0.5f);

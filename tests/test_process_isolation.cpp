@@ -12,7 +12,9 @@
 #include <vector>
 
 namespace {
-long identity(long x) { return x; }
+long identity(long x) {
+    return x;
+}
 long crash_at_zero(long x) {
     if (x == 0) ::raise(SIGSEGV);
     return x;
@@ -23,11 +25,12 @@ TEST_CASE("an earlier process_pool shuts down while a later one is alive", "[pro
     auto first = std::make_unique<parkit::process_pool>(2);
     parkit::process_pool second(2);  // its workers were forked while first's sockets were open
     CHECK(first->submit(identity, 1L).get() == 1);
-    first.reset();                   // must not wait for second's workers
+    first.reset();  // must not wait for second's workers
     CHECK(second.submit(identity, 2L).get() == 2);
 }
 
-TEST_CASE("a pool replacing a crashed worker while a process map forks does not hang either", "[processes][isolation]") {
+TEST_CASE("a pool replacing a crashed worker while a process map forks does not hang either",
+          "[processes][isolation]") {
     for (int round = 0; round < 10; ++round) {
         parkit::process_pool pool(2);
         auto crashed = pool.submit(crash_at_zero, 0L);

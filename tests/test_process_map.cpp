@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "reliability_support.hpp"
 #include "iota.hpp"
+#include "reliability_support.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -32,8 +32,8 @@ TEST_CASE("processes backend: any callable, results in order, inputs shared", "[
     REQUIRE(out.size() == 1000);
     CHECK(out[0] == "0:10.500000");
     CHECK(out[999] == "999:10.500000");
-    const auto pids = parkit::parallel_map([](int) { return static_cast<int>(::getpid()); },
-                                           parkit_test::iota(0, 64), processes);
+    const auto pids =
+        parkit::parallel_map([](int) { return static_cast<int>(::getpid()); }, parkit_test::iota(0, 64), processes);
     CHECK(std::find(pids.begin(), pids.end(), static_cast<int>(::getpid())) == pids.end());
 }
 
@@ -73,7 +73,9 @@ TEST_CASE("processes backend: crashes fail only their task, every other result a
         return x * 2;
     };
     const auto out = parkit::parallel_map(f, parkit_test::iota(0, 10'000),
-                                          {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+                                          {.n_jobs = 2,
+                                           .backend = parkit::backend::processes,
+                                           .on_error = parkit::on_error::collect});
     REQUIRE(out.errors.size() == 5);
     CHECK(out.errors[0].index == 100);
     CHECK(out.errors[0].type_name() == "parkit::worker_crashed");
@@ -99,8 +101,10 @@ TEST_CASE("processes backend: a task over task_timeout_s is killed", "[processes
         return x;
     };
     const auto out = parkit::parallel_map(f, parkit_test::iota(0, 8),
-                                          {.n_jobs = 2, .backend = parkit::backend::processes,
-                                           .on_error = parkit::on_error::collect, .task_timeout_s = 0.3});
+                                          {.n_jobs = 2,
+                                           .backend = parkit::backend::processes,
+                                           .on_error = parkit::on_error::collect,
+                                           .task_timeout_s = 0.3});
     REQUIRE(out.errors.size() == 1);
     CHECK(out.errors[0].index == 3);
     CHECK(out.errors[0].type_name() == "parkit::task_timeout");
@@ -135,19 +139,23 @@ TEST_CASE("processes backend returns multi-megabyte results whole", "[processes]
     CHECK(out[2] == out[0]);
 }
 
-TEST_CASE("processes backend: forged headers in a worker's socket fail only their task", "[processes][crash][protocol]") {
+TEST_CASE("processes backend: forged headers in a worker's socket fail only their task",
+          "[processes][crash][protocol]") {
     parkit_test::watchdog dog("forged headers on the process backend", std::chrono::seconds(120));
     auto f = [](int x) {
-        if (x == 10) parkit_test::forge_reply_header(std::uint64_t{1} << 40);  // 1 TiB announced
+        if (x == 10) parkit_test::forge_reply_header(std::uint64_t{1} << 40);   // 1 TiB announced
         if (x == 20) parkit_test::forge_reply_header(std::uint64_t{64} << 20);  // 64 MiB announced
         if (x == 30) {
-            parkit::detail::message_header header{parkit::detail::message_kind::chunk_done, 0, 0, std::uint64_t{1} << 40};
+            parkit::detail::message_header header{parkit::detail::message_kind::chunk_done, 0, 0,
+                                                  std::uint64_t{1} << 40};
             parkit_test::write_to_own_sockets(&header, sizeof header);  // this tree's tag: the size limit stops it
         }
         return x + 1;
     };
     const auto out = parkit::parallel_map(f, parkit_test::iota(0, 40),
-                                          {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+                                          {.n_jobs = 2,
+                                           .backend = parkit::backend::processes,
+                                           .on_error = parkit::on_error::collect});
     std::set<std::size_t> failed;
     for (const auto& e : out.errors) {
         failed.insert(e.index);
@@ -169,7 +177,9 @@ TEST_CASE("processes backend: a task that forks a helper and then crashes is rep
         return x;
     };
     const auto out = parkit::parallel_map(f, parkit_test::iota(0, 8),
-                                          {.n_jobs = 2, .backend = parkit::backend::processes, .on_error = parkit::on_error::collect});
+                                          {.n_jobs = 2,
+                                           .backend = parkit::backend::processes,
+                                           .on_error = parkit::on_error::collect});
     parkit_test::release_helpers();
     REQUIRE(out.errors.size() == 1);
     CHECK(out.errors[0].index == 3);

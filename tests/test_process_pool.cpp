@@ -1,7 +1,7 @@
-#include <parkit/process_pool.hpp>
 #include <parkit/core/as_completed.hpp>
 #include <parkit/core/worker_local.hpp>
 #include <parkit/parallel_map.hpp>
+#include <parkit/process_pool.hpp>
 #include <parkit/thread_pool.hpp>
 
 #include <catch2/catch.hpp>
@@ -9,8 +9,8 @@
 #include "reliability_support.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,8 +20,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <numeric>
 #include <memory>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -32,7 +32,9 @@
 
 namespace {
 
-int square(int x) { return x * x; }
+int square(int x) {
+    return x * x;
+}
 std::string greet(const std::string& name, int times) {
     std::string out;
     for (int i = 0; i < times; ++i) out += "hi " + name + ";";
@@ -43,18 +45,26 @@ std::map<std::string, std::vector<double>> histogram(std::vector<double> xs) {
     for (double x : xs) out[x < 0 ? "neg" : "pos"].push_back(x);
     return out;
 }
-int my_pid(int) { return static_cast<int>(::getpid()); }
+int my_pid(int) {
+    return static_cast<int>(::getpid());
+}
 int throws_invalid(int x) {
     if (x == 3) throw std::invalid_argument("x must not be 3");
     return x;
 }
 int crash(int how) {
     switch (how) {
-        case 0: return parkit_test::null_dereference();
-        case 1: std::abort();
-        case 2: std::exit(7);
-        case 3: ::kill(::getpid(), SIGKILL); break;
-        default: break;
+        case 0:
+            return parkit_test::null_dereference();
+        case 1:
+            std::abort();
+        case 2:
+            std::exit(7);
+        case 3:
+            ::kill(::getpid(), SIGKILL);
+            break;
+        default:
+            break;
     }
     return how;
 }
@@ -74,7 +84,9 @@ std::vector<double> big_matrix(int n) {  // an n x n matrix, row-major
     return m;
 }
 
-std::size_t child_count() { return parkit_test::child_processes().size(); }
+std::size_t child_count() {
+    return parkit_test::child_processes().size();
+}
 
 // The live worker processes of this process's pools (children of their fork servers).
 std::vector<int> live_workers() {
@@ -307,10 +319,12 @@ TEST_CASE("process_pool map batches inputs yet fails only the inputs at fault", 
     for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{333}}) {
         CAPTURE(chunk);
         std::vector<parkit::progress_info> reports;
-        const auto out = pool.map(crash_on_5000, xs,
-                                  parkit::collect_options{.chunk_size = chunk,
-                                                          .on_progress = [&](const parkit::progress_info& p) { reports.push_back(p); },
-                                                          .on_error = parkit::on_error::collect});
+        const auto out =
+            pool.map(crash_on_5000, xs,
+                     parkit::collect_options{.chunk_size = chunk,
+                                             .on_progress =
+                                                 [&](const parkit::progress_info& p) { reports.push_back(p); },
+                                             .on_error = parkit::on_error::collect});
         REQUIRE(out.errors.size() == 11);  // 10 exceptions (x % 1000 == 7) + the crash
         std::size_t crashes = 0;
         for (const auto& failure : out.errors) {
@@ -471,7 +485,9 @@ TEST_CASE("no task is sent ahead to a worker busy with a long task", "[process_p
 }
 
 namespace {
-double sum_of(const std::vector<double>& xs) { return std::accumulate(xs.begin(), xs.end(), 0.0); }
+double sum_of(const std::vector<double>& xs) {
+    return std::accumulate(xs.begin(), xs.end(), 0.0);
+}
 }  // namespace
 
 TEST_CASE("large arguments and results pass through pipelines intact", "[process_pool][large][pipeline]") {
@@ -516,7 +532,9 @@ int wait_for_byte(int fd) {
     return static_cast<int>(::read(fd, &byte, 1));
 }
 
-int forks_helper_then_crashes(int) { parkit_test::fork_helper_then_crash(); }
+int forks_helper_then_crashes(int) {
+    parkit_test::fork_helper_then_crash();
+}
 
 // Writes into its worker's socket a header announcing `bytes` of payload: with the message tag
 // of this process tree (a size check must stop it), or the old 24-byte header (no tag).
@@ -530,15 +548,21 @@ int forges_header(std::uint64_t bytes, bool tagged) {
     return 1;
 }
 
-int forge_one_tib(int) { return forges_header(std::uint64_t{1} << 40, false); }
-int forge_64_mib(int) { return forges_header(std::uint64_t{64} << 20, false); }
-int forge_tagged_one_tib(int) { return forges_header(std::uint64_t{1} << 40, true); }
+int forge_one_tib(int) {
+    return forges_header(std::uint64_t{1} << 40, false);
+}
+int forge_64_mib(int) {
+    return forges_header(std::uint64_t{64} << 20, false);
+}
+int forge_tagged_one_tib(int) {
+    return forges_header(std::uint64_t{1} << 40, true);
+}
 
 }  // namespace
 
 TEST_CASE("a task calling exit in a worker runs none of the parent's static destructors",
           "[process_pool][crash][exit]") {
-    static parent_static guard;        // destroyed at exit: must not run in a worker
+    static parent_static guard;             // destroyed at exit: must not run in a worker
     static parkit::thread_pool threads(2);  // a static pool of the parent, with live threads
     CHECK(threads.submit([] { return 5; }).get() == 5);
     parkit_test::watchdog dog("exit(3) in a worker", std::chrono::seconds(60));
@@ -673,7 +697,9 @@ long worker_index_of_task(int) {
     return index ? static_cast<long>(*index) : -1L;
 }
 
-int abort_task(int) { std::abort(); }
+int abort_task(int) {
+    std::abort();
+}
 
 }  // namespace
 
@@ -723,8 +749,7 @@ TEST_CASE("this_worker::index() inside worker processes is the worker's slot") {
     REQUIRE_FALSE(parkit::this_worker::index().has_value());
 }
 
-TEST_CASE("process_pool_options: an initializer named in the options runs in each worker",
-          "[process_pool][options]") {
+TEST_CASE("process_pool_options: an initializer named in the options runs in each worker", "[process_pool][options]") {
     shared_counters* counters = make_shared_counters();
     {
         parkit::process_pool pool(

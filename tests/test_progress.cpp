@@ -4,11 +4,11 @@
 #include <parkit/parkit.hpp>
 
 #include <algorithm>
-#include <cctype>
-#include <cstdlib>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <ranges>
@@ -56,8 +56,8 @@ private:
 
 TEST_CASE("progress prints joblib-style lines on stderr", "[progress]") {
     stderr_capture capture;
-    auto out = parkit::parallel_map([](int x) { return x + 1; }, parkit_test::iota(0, 100),
-                                    {.n_jobs = 2, .progress = true});
+    auto out =
+        parkit::parallel_map([](int x) { return x + 1; }, parkit_test::iota(0, 100), {.n_jobs = 2, .progress = true});
     const std::string text = capture.text();
     CHECK(out.size() == 100);
     CHECK(text.find("[parkit] Using backend threads with 2 concurrent workers.") != std::string::npos);
@@ -168,16 +168,15 @@ TEST_CASE("task_graph::compute reports its nodes like a map", "[progress][graph]
     auto total = g.add([](const std::vector<int>& v) { return static_cast<int>(v.size()); }, leaves);
     std::vector<parkit::progress_info> seen;  // on_progress is never called concurrently with itself
     stderr_capture capture;
-    g.compute({.n_jobs = 2, .progress = true,
-               .on_progress = [&](const parkit::progress_info& p) { seen.push_back(p); }});
+    g.compute(
+        {.n_jobs = 2, .progress = true, .on_progress = [&](const parkit::progress_info& p) { seen.push_back(p); }});
     const std::string text = capture.text();
     CHECK(g.get(total) == 40);
     REQUIRE_FALSE(seen.empty());
     CHECK(seen.back().done == 41);
     CHECK(seen.back().total == 41);
     CHECK(seen.back().total_known);
-    CHECK(std::is_sorted(seen.begin(), seen.end(),
-                         [](const auto& a, const auto& b) { return a.done < b.done; }));
+    CHECK(std::is_sorted(seen.begin(), seen.end(), [](const auto& a, const auto& b) { return a.done < b.done; }));
     CHECK(text.find("[parkit] Using backend threads with 2 concurrent workers.") != std::string::npos);
     CHECK(text.find("[parkit] Done 41 out of 41 | elapsed: ") != std::string::npos);
 }
@@ -190,7 +189,8 @@ TEST_CASE("a failed task_graph::compute ends its progress with the nodes not run
     (void)skipped;
     std::size_t last_done = 0;
     stderr_capture capture;
-    CHECK_THROWS_AS(g.compute({.backend = parkit::backend::sequential, .progress = true,
+    CHECK_THROWS_AS(g.compute({.backend = parkit::backend::sequential,
+                               .progress = true,
                                .on_progress = [&](const parkit::progress_info& p) { last_done = p.done; }}),
                     parkit::node_error);
     const std::string text = capture.text();
@@ -254,9 +254,8 @@ TEST_CASE("in a real terminal of 60, 80 and 120 columns the bar stays on one lin
     for (const int columns : {60, 80, 120}) {
         for (const bool fail : {false, true}) {
             INFO("columns " << columns << (fail ? ", failing task" : ""));
-            const std::string command = "script -qec 'stty cols " + std::to_string(columns) +
-                                        " rows 40; " + PARKIT_PROGRESS_DEMO + (fail ? " fail" : "") +
-                                        "' /dev/null";
+            const std::string command = "script -qec 'stty cols " + std::to_string(columns) + " rows 40; " +
+                                        PARKIT_PROGRESS_DEMO + (fail ? " fail" : "") + "' /dev/null";
             std::FILE* pipe = ::popen(command.c_str(), "r");
             REQUIRE(pipe != nullptr);
             std::string bytes;

@@ -18,7 +18,7 @@ std::vector<std::uint64_t> draw(parkit::random_stream g, int n) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("random_stream is a uniform random bit generator", "[random]") {
     STATIC_REQUIRE(std::uniform_random_bit_generator<parkit::random_stream>);
@@ -80,8 +80,7 @@ TEST_CASE("per-task streams give identical results for any n_jobs and chunk size
     }
 }
 
-TEST_CASE("random_stream normal draws have the right moments and fixed bits on every standard library",
-          "[random]") {
+TEST_CASE("random_stream normal draws have the right moments and fixed bits on every standard library", "[random]") {
     auto rng = parkit::seed_sequence{42}.stream(0);
     // The exact bits of the first draws (also what the libc++ build prints, see the ctest
     // other_compiler.libcxx_same_draws).

@@ -28,7 +28,9 @@ struct sample {  // a user type with a cereal-style member serialize
     std::vector<point> points;
     std::optional<int> tag;
     template <class Archive>
-    void serialize(Archive& ar) { ar(name, points, tag); }
+    void serialize(Archive& ar) {
+        ar(name, points, tag);
+    }
     bool operator==(const sample&) const = default;
 };
 
@@ -122,7 +124,9 @@ struct bulky {
     std::array<std::string, 1000> cache{};
     std::int64_t key = 0;
     template <class Archive>
-    void serialize(Archive& ar) { ar(key); }
+    void serialize(Archive& ar) {
+        ar(key);
+    }
     bool operator==(const bulky& other) const { return key == other.key; }
 };
 
@@ -135,7 +139,8 @@ std::vector<std::byte> declaring(std::size_t n) {
 
 }  // namespace
 
-TEST_CASE("the decoder checks declared element counts against each element's minimum size", "[serialization][bad_input]") {
+TEST_CASE("the decoder checks declared element counts against each element's minimum size",
+          "[serialization][bad_input]") {
     using parkit::detail::min_encoded_size;
     STATIC_REQUIRE(min_encoded_size<std::array<std::string, 1000>>() == 8000);
     STATIC_REQUIRE(min_encoded_size<std::pair<std::int32_t, std::string>>() == 12);
@@ -153,7 +158,8 @@ TEST_CASE("the decoder checks declared element counts against each element's min
                       Catch::Contains("65000 elements of at least 8000 bytes"));
 }
 
-TEST_CASE("elements of unknown minimum size are built one at a time, as the message holds them", "[serialization][bad_input]") {
+TEST_CASE("elements of unknown minimum size are built one at a time, as the message holds them",
+          "[serialization][bad_input]") {
     // 8,000 bulky elements fit the byte count (8 bytes each) but the message ends after 1,000:
     // a decoder that built the 8,000 first would take 256 MB; this one stops at the 1,001st.
     std::vector<bulky> few(1000);

@@ -23,8 +23,8 @@
 #include <variant>
 #include <vector>
 
-#include "reliability_support.hpp"
 #include "iota.hpp"
+#include "reliability_support.hpp"
 
 using namespace std::chrono_literals;
 using parkit_test::scaled;
@@ -79,7 +79,9 @@ std::uint64_t run_soak_task(parkit::thread_pool& pool, std::uint64_t i, std::ato
     return spin_value(i);
 }
 
-int plus_one(int x) { return x + 1; }
+int plus_one(int x) {
+    return x + 1;
+}
 
 /// Every future of a destroyed pool is ready: with its value `expected(i)`, or (only when the
 /// pool was shut down with `cancel_pending`) cancelled.
@@ -119,8 +121,9 @@ TEST_CASE("soak: 1,000,000 thread_pool tasks with random durations, exceptions a
         const std::uint64_t end = std::min(total, begin + wave);
         futures.clear();
         for (std::uint64_t i = begin; i < end; ++i) {
-            futures.push_back(pool.submit(
-                [&pool, &nested_done](std::uint64_t index) { return run_soak_task(pool, index, nested_done); }, i));
+            futures.push_back(pool.submit([&pool, &nested_done](
+                                              std::uint64_t index) { return run_soak_task(pool, index, nested_done); },
+                                          i));
         }
         for (std::uint64_t i = begin; i < end; ++i) {
             auto& f = futures[i - begin];
@@ -224,8 +227,8 @@ namespace {
 /// producer sees and that every accepted task's future resolves: to its value, or to
 /// task_cancelled when `cancel_pending`.
 template <class Executor, class SubmitOne, class Expected>
-void shutdown_while_producing(Executor& executor, bool cancel_pending, std::size_t producers, std::size_t before_shutdown,
-                              SubmitOne submit_one, Expected expected) {
+void shutdown_while_producing(Executor& executor, bool cancel_pending, std::size_t producers,
+                              std::size_t before_shutdown, SubmitOne submit_one, Expected expected) {
     using future_t = decltype(submit_one(executor, std::uint64_t{0}));
     std::vector<std::vector<std::pair<std::uint64_t, future_t>>> accepted(producers);
     std::vector<std::string> unexpected(producers);
@@ -273,7 +276,8 @@ void shutdown_while_producing(Executor& executor, bool cancel_pending, std::size
 
 }  // namespace
 
-TEST_CASE("stress: thread_pool shutdown while producers still submit loses nothing", "[stress][thread_pool][shutdown]") {
+TEST_CASE("stress: thread_pool shutdown while producers still submit loses nothing",
+          "[stress][thread_pool][shutdown]") {
     watchdog guard("stress: thread_pool shutdown while producers submit", 60s);
     const bool cancel_pending = GENERATE(false, true);
     for (int round = 0; round < (parkit_test::under_sanitizer ? 3 : 20); ++round) {
@@ -284,7 +288,8 @@ TEST_CASE("stress: thread_pool shutdown while producers still submit loses nothi
     }
 }
 
-TEST_CASE("stress: process_pool shutdown while producers still submit loses nothing", "[stress][process_pool][shutdown]") {
+TEST_CASE("stress: process_pool shutdown while producers still submit loses nothing",
+          "[stress][process_pool][shutdown]") {
     watchdog guard("stress: process_pool shutdown while producers submit", 60s);
     const bool cancel_pending = GENERATE(false, true);
     for (int round = 0; round < (parkit_test::under_sanitizer ? 2 : 5); ++round) {

@@ -42,12 +42,18 @@ double value(int fam, std::size_t n, std::size_t i) {
     const std::uint64_t seed = (static_cast<std::uint64_t>(fam) * 1000003u + n) * 0x100000001ull + i;
     const double u = static_cast<double>(splitmix64(seed) >> 11) * 0x1p-53;
     switch (fam) {
-    case random_family: return (u - 0.5) * 200.0;
-    case offset_family: return 1e9 + u;
-    case ties_family: return std::floor(u * 10.0);
-    case large_family: return u * 1e9 + static_cast<double>(i);
-    case nans_family: return (i * 7 + n) % 11 == 0 ? std::nan("") : (u - 0.5) * 200.0;
-    default: throw std::logic_error("no such family");
+        case random_family:
+            return (u - 0.5) * 200.0;
+        case offset_family:
+            return 1e9 + u;
+        case ties_family:
+            return std::floor(u * 10.0);
+        case large_family:
+            return u * 1e9 + static_cast<double>(i);
+        case nans_family:
+            return (i * 7 + n) % 11 == 0 ? std::nan("") : (u - 0.5) * 200.0;
+        default:
+            throw std::logic_error("no such family");
     }
 }
 
@@ -60,7 +66,9 @@ std::vector<double> data(int fam, std::size_t n) {
 // --- helpers -------------------------------------------------------------------------------------
 
 /// The same double, NaN equal to NaN (0 and -0 equal, as numpy's answers do not distinguish).
-bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+bool same(double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || a == b;
+}
 
 constexpr pk::percentile_method all_methods[] = {pk::percentile_method::linear, pk::percentile_method::lower,
                                                  pk::percentile_method::higher, pk::percentile_method::nearest,
@@ -99,7 +107,7 @@ void check_raises_nan(F&& f, const std::string& where) {
     }
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("mean and std equal numpy's bit for bit for every size", "[kernels][statistics][numpy]") {
     for (const auto& c : ref::moments) {
@@ -157,8 +165,9 @@ TEST_CASE("percentiles equal numpy's for every method, size and q", "[kernels][s
                 CHECK(same(bracketed[k], expected));
                 CHECK(same(parallel[k], expected));
             }
-            const auto s = pk::summarize(x, {.lower_q = ref::qs[1], .upper_q = ref::qs[5], .nans = nans,
-                                             .method = all_methods[m]});
+            const auto s =
+                pk::summarize(x,
+                              {.lower_q = ref::qs[1], .upper_q = ref::qs[5], .nans = nans, .method = all_methods[m]});
             CHECK(same(s.lower, c.p[m * nq + 1]));
             CHECK(same(s.upper, c.p[m * nq + 5]));
         }
@@ -189,7 +198,7 @@ TEST_CASE("infinities give numpy's answers, NaNs included", "[kernels][statistic
 }
 
 TEST_CASE("NaN propagates, is omitted or raises, the same in every path", "[kernels][statistics][nan]") {
-    for (std::size_t n : {11u, 13u, 1000u, 100'000u}) { // sizes whose data hold a NaN
+    for (std::size_t n : {11u, 13u, 1000u, 100'000u}) {  // sizes whose data hold a NaN
         const auto x = data(nans_family, n);
         const auto pieces = random_pieces(x, 1 + n / 5, 9);
         std::vector<pk::partial_moments> omit_moments;
@@ -265,10 +274,10 @@ TEST_CASE("all-NaN data and ddof >= count give NaN, as numpy", "[kernels][statis
     CHECK(std::isnan(pk::percentile_in_place(copy, 50, {.nans = pk::nan_policy::omit})));
 
     const std::vector<double> three{1, 2, 4};
-    CHECK(pk::summarize(three, {.ddof = 2}).stddev == 2.1602468994692865); // np.std([1, 2, 4], ddof=2)
+    CHECK(pk::summarize(three, {.ddof = 2}).stddev == 2.1602468994692865);  // np.std([1, 2, 4], ddof=2)
     CHECK(std::isnan(pk::summarize(three, {.ddof = 3}).stddev));
     CHECK(std::isnan(pk::summarize(three, {.ddof = 30}).stddev));
-    CHECK(pk::summarize(three, {.ddof = 3}).mean == 2.3333333333333335); // the rest stays valid
+    CHECK(pk::summarize(three, {.ddof = 3}).mean == 2.3333333333333335);  // the rest stays valid
     CHECK(std::isnan(pk::partial_moments::of(three).variance(3)));
     CHECK(pk::summarize(std::vector<double>{5}).stddev == 0);
 }

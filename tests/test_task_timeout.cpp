@@ -52,7 +52,8 @@ TEST_CASE("task_timeout_s within the limit gives the same results, errors and co
         if (x % 100 == 7) throw std::domain_error("bad " + std::to_string(x));
         return x;
     };
-    auto collected = parkit::parallel_map(throwing, xs, {.n_jobs = 2, .on_error = parkit::on_error::collect, .task_timeout_s = 5.0});
+    auto collected =
+        parkit::parallel_map(throwing, xs, {.n_jobs = 2, .on_error = parkit::on_error::collect, .task_timeout_s = 5.0});
     REQUIRE(collected.errors.size() == 5);
     REQUIRE(collected.errors.front().index == 7);
     REQUIRE(*collected.results[8] == 8);

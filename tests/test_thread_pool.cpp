@@ -158,8 +158,12 @@ TEST_CASE("shutdown with cancel_pending cancels queued tasks only", "[thread_poo
 
 // The flags are named at the call: two positional bools (or one) do not convert.
 template <class Pool>
-concept takes_positional_shutdown_flags =
-    requires(Pool& pool) { pool.shutdown(false); } || requires(Pool& pool) { pool.shutdown(true, true); };
+concept takes_positional_shutdown_flags = requires(Pool& pool) {
+    pool.shutdown(false);
+}
+|| requires(Pool& pool) {
+    pool.shutdown(true, true);
+};
 static_assert(!takes_positional_shutdown_flags<parkit::thread_pool>);
 static_assert(!takes_positional_shutdown_flags<parkit::process_pool>);
 static_assert(!std::is_convertible_v<bool, parkit::shutdown_options>);
@@ -240,7 +244,8 @@ TEST_CASE("bursts from several producers beyond the ring sizes all complete once
         threads.emplace_back([&, p] {
             std::vector<parkit::future<int>> futures;
             futures.reserve(per_producer);
-            for (int i = 0; i < per_producer; ++i) futures.push_back(pool.submit([p, i] { return p * per_producer + i; }));
+            for (int i = 0; i < per_producer; ++i)
+                futures.push_back(pool.submit([p, i] { return p * per_producer + i; }));
             for (auto& f : futures) sum += f.get();
         });
     }
@@ -249,7 +254,8 @@ TEST_CASE("bursts from several producers beyond the ring sizes all complete once
     CHECK(sum.load() == total * (total - 1) / 2);
 }
 
-TEST_CASE("every worker gets a share of a burst submitted while one worker is still spinning", "[thread_pool][wakeup]") {
+TEST_CASE("every worker gets a share of a burst submitted while one worker is still spinning",
+          "[thread_pool][wakeup]") {
     // Each round submits one task per worker, and every task waits (up to 2 s) until all of the
     // round's tasks have started: they only all start if each gets its own worker. Rounds follow
     // each other at once, so the workers are still spinning for work (awake, not sleeping) when
@@ -280,7 +286,8 @@ TEST_CASE("every worker gets a share of a burst submitted while one worker is st
     }
 }
 
-TEST_CASE("50,000 queued tasks that each submit a sub-task and wait for it do not nest on the stack", "[thread_pool][nested]") {
+TEST_CASE("50,000 queued tasks that each submit a sub-task and wait for it do not nest on the stack",
+          "[thread_pool][nested]") {
     for (int threads : {1, 2}) {
         CAPTURE(threads);
         parkit::thread_pool pool(threads);
@@ -295,7 +302,8 @@ TEST_CASE("50,000 queued tasks that each submit a sub-task and wait for it do no
     }
 }
 
-TEST_CASE("50,000 queued tasks that all wait on one slow task neither overflow the stack nor deadlock", "[thread_pool][nested]") {
+TEST_CASE("50,000 queued tasks that all wait on one slow task neither overflow the stack nor deadlock",
+          "[thread_pool][nested]") {
     // The awaited task runs elsewhere, so a waiter cannot run it itself: helping with the next
     // queued task each time would nest 50,000 waits deep. The help depth is bounded instead.
     for (int threads : {1, 2}) {
@@ -343,10 +351,10 @@ TEST_CASE("submit to a parent's thread_pool in a forked child throws std::logic_
             code = 11;  // accepted: would never run
         } catch (const std::logic_error& e) {
             const std::string what = e.what();
-            code = what.find("parkit::thread_pool::submit") != std::string::npos &&
-                           what.find("fork") != std::string::npos
-                       ? 0
-                       : 12;
+            code =
+                what.find("parkit::thread_pool::submit") != std::string::npos && what.find("fork") != std::string::npos
+                    ? 0
+                    : 12;
         } catch (...) {
             code = 13;
         }
@@ -378,7 +386,8 @@ bool eventually(Condition condition) {
 }
 }  // namespace
 
-TEST_CASE("thread_pool::wait blocks until every queued and running task is done and the pool stays open", "[thread_pool][wait]") {
+TEST_CASE("thread_pool::wait blocks until every queued and running task is done and the pool stays open",
+          "[thread_pool][wait]") {
     parkit::thread_pool pool(2);
     std::atomic<int> done{0};
     for (int i = 0; i < 300; ++i) {
@@ -393,7 +402,7 @@ TEST_CASE("thread_pool::wait blocks until every queued and running task is done 
     CHECK(pool.queued() == 0);
     CHECK(pool.running() == 0);
     CHECK(pool.submit([] { return 5; }).get() == 5);  // still open
-    pool.wait();                                        // nothing left: returns at once
+    pool.wait();                                      // nothing left: returns at once
     auto inside = pool.submit([&pool] {
         try {
             pool.wait();
@@ -549,25 +558,29 @@ TEST_CASE("detach runs every task without a future and wait waits for them", "[t
     CHECK(sum.load() == 100'000L * 100'001L / 2 + 1'000);
 }
 
-TEST_CASE("wait rethrows the first exception of a detached task with the count, once", "[thread_pool][detach][errors]") {
+TEST_CASE("wait rethrows the first exception of a detached task with the count, once",
+          "[thread_pool][detach][errors]") {
     parkit::thread_pool pool(2);
     std::atomic<int> ran{0};
     for (int i = 0; i < 100; ++i) {
-        pool.detach([&ran](int v) {
-            ran.fetch_add(1);
-            if (v % 10 == 3) throw std::domain_error("bad " + std::to_string(v));
-        }, i);
+        pool.detach(
+            [&ran](int v) {
+                ran.fetch_add(1);
+                if (v % 10 == 3) throw std::domain_error("bad " + std::to_string(v));
+            },
+            i);
     }
     try {
         pool.wait();
         FAIL("no exception");
     } catch (const parkit::detached_task_error& e) {
         CHECK(e.count() == 10);
-        CHECK_THAT(e.what(), Catch::Contains("parkit::thread_pool::wait") && Catch::Contains("10 detached task(s) threw") &&
-                                 Catch::Contains("std::domain_error") && Catch::Contains("bad "));
+        CHECK_THAT(e.what(), Catch::Contains("parkit::thread_pool::wait") &&
+                                 Catch::Contains("10 detached task(s) threw") && Catch::Contains("std::domain_error") &&
+                                 Catch::Contains("bad "));
         CHECK_THROWS_AS(std::rethrow_exception(e.original()), std::domain_error);
     }
-    CHECK(ran.load() == 100);  // a failure does not stop the others
+    CHECK(ran.load() == 100);    // a failure does not stop the others
     CHECK_NOTHROW(pool.wait());  // collected once
     pool.shutdown();
     CHECK_THROWS_AS(pool.detach([] {}), parkit::executor_closed);
@@ -588,7 +601,8 @@ TEST_CASE("detached tasks cancelled by shutdown never run", "[thread_pool][detac
     CHECK(ran.load() == 0);
 }
 
-TEST_CASE("tasks submitted from inside a task run newest first on their worker, outside ones in order", "[thread_pool][order]") {
+TEST_CASE("tasks submitted from inside a task run newest first on their worker, outside ones in order",
+          "[thread_pool][order]") {
     parkit::thread_pool pool(1);
     std::vector<int> order;
     pool.submit([&] {
@@ -603,7 +617,8 @@ TEST_CASE("tasks submitted from inside a task run newest first on their worker, 
     CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
 }
 
-TEST_CASE("fine-grained fork-join through submit and get gives the right answer on 1 to 4 workers", "[thread_pool][nested]") {
+TEST_CASE("fine-grained fork-join through submit and get gives the right answer on 1 to 4 workers",
+          "[thread_pool][nested]") {
     for (int workers : {1, 2, 4}) {
         CAPTURE(workers);
         parkit::thread_pool pool(workers);

@@ -47,9 +47,8 @@ std::vector<int> parse_workers(const std::string& text) {
         const std::size_t comma = std::min(text.find(',', start), text.size());
         const std::optional<int> value = parse_int(text.substr(start, comma - start), 1, 4096);
         if (!value) {
-            throw std::invalid_argument(
-                "parkit-bench: --workers wants positive counts like 4 or 1,2,4 (got '" + text +
-                "')");
+            throw std::invalid_argument("parkit-bench: --workers wants positive counts like 4 or 1,2,4 (got '" + text +
+                                        "')");
         }
         out.push_back(*value);
         start = comma + 1;
@@ -73,8 +72,7 @@ std::string join_workers(const std::vector<int>& workers) {
 std::optional<config> parse_command_line(int argc, char** argv) {
     config c;
     const auto value_of = [&](int& i, const std::string& option) -> std::string {
-        if (i + 1 >= argc)
-            throw std::invalid_argument("parkit-bench: " + option + " needs a value");
+        if (i + 1 >= argc) throw std::invalid_argument("parkit-bench: " + option + " needs a value");
         return argv[++i];
     };
     for (int i = 1; i < argc; ++i) {
@@ -84,8 +82,7 @@ std::optional<config> parse_command_line(int argc, char** argv) {
         } else if (arg == "--json") {
             c.json_path = value_of(i, arg);
             if (!std::ofstream(c.json_path)) {  // fail now, not after a long run
-                throw std::invalid_argument("parkit-bench: --json: cannot write '" + c.json_path +
-                                            "'");
+                throw std::invalid_argument("parkit-bench: --json: cannot write '" + c.json_path + "'");
             }
         } else if (arg == "--filter") {
             c.filter = value_of(i, arg);
@@ -107,9 +104,8 @@ std::optional<config> parse_command_line(int argc, char** argv) {
             const std::string text = value_of(i, arg);
             const std::optional<int> threads = parse_int(text, 0, 4096);
             if (!threads) {
-                throw std::invalid_argument(
-                    "parkit-bench: --background-load wants a thread count like 2 (got '" + text +
-                    "')");
+                throw std::invalid_argument("parkit-bench: --background-load wants a thread count like 2 (got '" +
+                                            text + "')");
             }
             c.background_load = *threads;
         } else if (arg == "--help" || arg == "-h") {

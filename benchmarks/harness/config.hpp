@@ -10,11 +10,11 @@ namespace parkit_bench {
 
 /// What to run and how, from the command line.
 struct config {
-    bool quick = false;        ///< --quick: fewer repetitions, shorter samples
-    std::string json_path;     ///< --json FILE ("" = no JSON)
-    std::string filter = "";   ///< --filter REGEX on "workload/n" ("" = all)
-    std::vector<int> workers;  ///< --workers N or a list 1,2,4 (default: all cores)
-    bool python = true;        ///< run benchmarks/python/chapter_peers.py when usable
+    bool quick = false;                           ///< --quick: fewer repetitions, shorter samples
+    std::string json_path;                        ///< --json FILE ("" = no JSON)
+    std::string filter = "";                      ///< --filter REGEX on "workload/n" ("" = all)
+    std::vector<int> workers;                     ///< --workers N or a list 1,2,4 (default: all cores)
+    bool python = true;                           ///< run benchmarks/python/chapter_peers.py when usable
     std::string python_exe = "/usr/bin/python3";  ///< --python EXE
     bool list = false;                            ///< --list: print the cases and exit
     /// --background-load N: N threads spinning beside the benchmark for the whole run (a loaded

@@ -16,9 +16,7 @@ namespace parkit_bench {
 std::vector<workload> all_workloads() {
     std::vector<registered_workload> registered = registered_workloads();
     std::stable_sort(registered.begin(), registered.end(),
-                     [](const registered_workload& a, const registered_workload& b) {
-                         return a.rank < b.rank;
-                     });
+                     [](const registered_workload& a, const registered_workload& b) { return a.rank < b.rank; });
     std::vector<workload> out;
     for (const registered_workload& r : registered) out.push_back(r.make());
     return out;
@@ -30,8 +28,7 @@ int run(const config& cfg) {
     const std::regex filter(cfg.filter);
     const std::vector<machine_field> machine = describe_machine(cfg);
     if (!cfg.list) {
-        for (const machine_field& f : machine)
-            std::printf("%s: %s\n", f.key.c_str(), f.value.c_str());
+        for (const machine_field& f : machine) std::printf("%s: %s\n", f.key.c_str(), f.value.c_str());
         std::printf("\n");
         print_table_header(stdout);
     }
@@ -50,8 +47,7 @@ int run(const config& cfg) {
             const std::vector<result_row> case_rows = run_case(w.name, n, c, cfg);
             print_rows(stdout, case_rows);
             rows.insert(rows.end(), case_rows.begin(), case_rows.end());
-            if (!cfg.json_path.empty())
-                write_json(cfg.json_path, machine, rows);  // survives an abort
+            if (!cfg.json_path.empty()) write_json(cfg.json_path, machine, rows);  // survives an abort
         }
     }
     if (cfg.list) return 0;
@@ -61,8 +57,7 @@ int run(const config& cfg) {
         fill_speedups(rows);  // Python rows against the C++ sequential loop of the same case
         std::printf("\nThe chapter's Python (speed-up against the C++ sequential loop):\n");
         print_table_header(stdout);
-        print_rows(stdout,
-                   {rows.end() - static_cast<std::ptrdiff_t>(python_rows.size()), rows.end()});
+        print_rows(stdout, {rows.end() - static_cast<std::ptrdiff_t>(python_rows.size()), rows.end()});
     }
     std::printf("\nload average at the end: %.2f\n", load_average());
     if (!cfg.json_path.empty()) {

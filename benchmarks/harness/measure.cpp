@@ -82,8 +82,7 @@ double median_of(std::vector<double> values) {
     return values.size() % 2 ? values[m] : 0.5 * (values[m - 1] + values[m]);
 }
 
-std::vector<result_row> run_case(const std::string& workload, std::size_t n, const bench_case& c,
-                                 const config& cfg) {
+std::vector<result_row> run_case(const std::string& workload, std::size_t n, const bench_case& c, const config& cfg) {
     const std::vector<int>& worker_counts = c.fixed_workers.empty() ? cfg.workers : c.fixed_workers;
     std::vector<entry> entries;
     for (const implementation& impl : c.impls) {
@@ -97,20 +96,15 @@ std::vector<result_row> run_case(const std::string& workload, std::size_t n, con
         e.run();
         const double once = seconds_since(start);
         const double wanted = cfg.min_sample_s();
-        e.inner =
-            once >= wanted
-                ? 1
-                : static_cast<int>(std::min(1000.0, std::ceil(wanted / std::max(once, 1e-9))));
+        e.inner = once >= wanted ? 1 : static_cast<int>(std::min(1000.0, std::ceil(wanted / std::max(once, 1e-9))));
     }
 
     const auto case_start = clock_type::now();
     for (int round = 0; round < cfg.max_reps(); ++round) {
-        for (std::size_t k = 0; k < entries.size(); ++k)
-            take_sample(entries[(k + round) % entries.size()]);
+        for (std::size_t k = 0; k < entries.size(); ++k) take_sample(entries[(k + round) % entries.size()]);
         if (round + 1 < cfg.min_reps()) continue;
-        const bool stable = std::all_of(entries.begin(), entries.end(), [](const entry& e) {
-            return relative_spread(e.samples) < 0.02;
-        });
+        const bool stable = std::all_of(entries.begin(), entries.end(),
+                                        [](const entry& e) { return relative_spread(e.samples) < 0.02; });
         if (stable || seconds_since(case_start) > cfg.case_budget_s()) break;
     }
 
@@ -139,8 +133,7 @@ void fill_speedups(std::vector<result_row>& rows) {
         const auto baseline = std::find_if(rows.begin(), rows.end(), [&](const result_row& b) {
             return b.workload == r.workload && b.n == r.n && b.impl == "sequential";
         });
-        r.speedup =
-            baseline != rows.end() && r.median_s > 0 ? baseline->median_s / r.median_s : 0.0;
+        r.speedup = baseline != rows.end() && r.median_s > 0 ? baseline->median_s / r.median_s : 0.0;
     }
 }
 

@@ -15,16 +15,16 @@ namespace parkit_bench {
 
 /// One line of the results: an implementation at a worker count on one case.
 struct result_row {
-    std::string workload;   ///< workload name
-    std::size_t n = 0;      ///< size
-    std::string impl;       ///< implementation name
-    int workers = 1;        ///< workers it used
-    double median_s = 0;    ///< median seconds per run
-    double min_s = 0;       ///< fastest run
-    double max_s = 0;       ///< slowest run
-    double speedup = 0;     ///< sequential median / this median (0 when there is no baseline)
-    int reps = 0;           ///< timed repetitions
-    std::size_t items = 0;  ///< items per run (0 = none): per-item time = median_s / items
+    std::string workload;                 ///< workload name
+    std::size_t n = 0;                    ///< size
+    std::string impl;                     ///< implementation name
+    int workers = 1;                      ///< workers it used
+    double median_s = 0;                  ///< median seconds per run
+    double min_s = 0;                     ///< fastest run
+    double max_s = 0;                     ///< slowest run
+    double speedup = 0;                   ///< sequential median / this median (0 when there is no baseline)
+    int reps = 0;                         ///< timed repetitions
+    std::size_t items = 0;                ///< items per run (0 = none): per-item time = median_s / items
     std::string source = "parkit-bench";  ///< who measured it (parkit-bench or the Python script)
 };
 
@@ -55,8 +55,7 @@ double max_over_median(const result_row& r);
 /// returns one row per (implementation, workers), with speed-ups against the first
 /// implementation. Repetitions are interleaved: round r times every implementation once,
 /// in an order rotated each round, so drift of the machine cancels in the ratios.
-std::vector<result_row> run_case(const std::string& workload, std::size_t n, const bench_case& c,
-                                 const config& cfg);
+std::vector<result_row> run_case(const std::string& workload, std::size_t n, const bench_case& c, const config& cfg);
 
 /// Median of `values` (not empty).
 double median_of(std::vector<double> values);

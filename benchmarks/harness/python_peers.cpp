@@ -78,8 +78,9 @@ std::vector<result_row> run_python_peers(const config& cfg) {
     text << in.rdbuf();
     std::remove(out_path);
     if (status == 3) {
-        std::printf("python peers: skipped (numpy, scipy or joblib missing; apt-get install python3-numpy "
-                    "python3-scipy python3-joblib)\n");
+        std::printf(
+            "python peers: skipped (numpy, scipy or joblib missing; apt-get install python3-numpy "
+            "python3-scipy python3-joblib)\n");
         return {};
     }
     if (status != 0) {

@@ -11,8 +11,8 @@ namespace parkit_bench {
 
 /// A registered workload: its place in the run order and the function that describes it.
 struct registered_workload {
-    int rank;                ///< lower runs first
-    workload (*make)();      ///< describes the workload (cheap; data are made per size)
+    int rank;            ///< lower runs first
+    workload (*make)();  ///< describes the workload (cheap; data are made per size)
 };
 
 /// Every registered workload, in registration order (sort by rank before use).

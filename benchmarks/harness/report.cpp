@@ -53,20 +53,17 @@ std::string json_number(double v) {
 }  // namespace
 
 void print_table_header(std::FILE* out) {
-    std::fprintf(out, "%-18s %10s  %-20s %7s %12s %12s %12s %8s %9s %6s %12s\n", "workload", "n",
-                 "impl", "workers", "median", "min", "max", "max/med", "speed-up", "eff.",
-                 "per item");
+    std::fprintf(out, "%-18s %10s  %-20s %7s %12s %12s %12s %8s %9s %6s %12s\n", "workload", "n", "impl", "workers",
+                 "median", "min", "max", "max/med", "speed-up", "eff.", "per item");
 }
 
 void print_rows(std::FILE* out, const std::vector<result_row>& rows) {
     for (const result_row& r : rows) {
-        const std::string per_item =
-            r.items ? human_time(r.median_s / static_cast<double>(r.items)) : "";
-        std::fprintf(out, "%-18s %10zu  %-20s %7d %12s %12s %12s %7.2fx %8.2fx %6.2f %12s\n",
-                     r.workload.c_str(), r.n, r.impl.c_str(), r.workers,
-                     human_time(r.median_s).c_str(), human_time(r.min_s).c_str(),
-                     human_time(r.max_s).c_str(), max_over_median(r), r.speedup,
-                     r.speedup / r.workers, per_item.c_str());
+        const std::string per_item = r.items ? human_time(r.median_s / static_cast<double>(r.items)) : "";
+        std::fprintf(out, "%-18s %10zu  %-20s %7d %12s %12s %12s %7.2fx %8.2fx %6.2f %12s\n", r.workload.c_str(), r.n,
+                     r.impl.c_str(), r.workers, human_time(r.median_s).c_str(), human_time(r.min_s).c_str(),
+                     human_time(r.max_s).c_str(), max_over_median(r), r.speedup, r.speedup / r.workers,
+                     per_item.c_str());
     }
     std::fflush(out);
 }
@@ -77,28 +74,23 @@ void write_json(const std::string& path, const std::vector<machine_field>& machi
     j << "{\n  \"machine\": {";
     for (std::size_t i = 0; i < machine.size(); ++i) {
         const machine_field& f = machine[i];
-        j << (i ? ",\n    " : "\n    ") << json_string(f.key) << ": "
-          << (f.numeric ? f.value : json_string(f.value));
+        j << (i ? ",\n    " : "\n    ") << json_string(f.key) << ": " << (f.numeric ? f.value : json_string(f.value));
     }
     j << "\n  },\n  \"results\": [";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const result_row& r = rows[i];
-        j << (i ? ",\n    " : "\n    ") << "{\"workload\": " << json_string(r.workload)
-          << ", \"n\": " << r.n << ", \"impl\": " << json_string(r.impl)
-          << ", \"workers\": " << r.workers << ", \"median_s\": " << json_number(r.median_s)
-          << ", \"min_s\": " << json_number(r.min_s) << ", \"max_s\": " << json_number(r.max_s)
-          << ", \"max_over_median\": " << json_number(max_over_median(r))
-          << ", \"speedup\": " << json_number(r.speedup)
-          << ", \"efficiency\": " << json_number(r.speedup / r.workers) << ", \"reps\": " << r.reps;
-        if (r.items)
-            j << ", \"items\": " << r.items
-              << ", \"per_item_s\": " << json_number(r.median_s / r.items);
+        j << (i ? ",\n    " : "\n    ") << "{\"workload\": " << json_string(r.workload) << ", \"n\": " << r.n
+          << ", \"impl\": " << json_string(r.impl) << ", \"workers\": " << r.workers
+          << ", \"median_s\": " << json_number(r.median_s) << ", \"min_s\": " << json_number(r.min_s)
+          << ", \"max_s\": " << json_number(r.max_s) << ", \"max_over_median\": " << json_number(max_over_median(r))
+          << ", \"speedup\": " << json_number(r.speedup) << ", \"efficiency\": " << json_number(r.speedup / r.workers)
+          << ", \"reps\": " << r.reps;
+        if (r.items) j << ", \"items\": " << r.items << ", \"per_item_s\": " << json_number(r.median_s / r.items);
         j << ", \"source\": " << json_string(r.source) << "}";
     }
     j << "\n  ]\n}\n";
     std::ofstream file(path);
-    if (!(file << j.str()))
-        throw std::runtime_error("parkit-bench: cannot write --json file '" + path + "'");
+    if (!(file << j.str())) throw std::runtime_error("parkit-bench: cannot write --json file '" + path + "'");
 }
 
 }  // namespace parkit_bench

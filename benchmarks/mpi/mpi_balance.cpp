@@ -30,7 +30,8 @@ std::atomic<long long> busy_ns{0};
 int sleepy(int i) {
     const auto start = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::chrono::microseconds(i % 100 == 0 ? 100000 : 1000));
-    busy_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    busy_ns.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
     return i;
 }
 
@@ -68,10 +69,10 @@ int main(int argc, char** argv) {
             }
         }
         const double ideal = static_cast<double>(all_ns) * 1e-9 / slots;
-        std::printf("mpi_balance ranks=%d threads=%d slots=%d measured=%.3f s ideal=%.3f s efficiency=%.1f %% "
-                    "(nominal work %.3f s per slot)\n",
-                    parkit::mpi::size(), threads, slots, measured, ideal, 100.0 * ideal / measured,
-                    total_sleep_s / slots);
+        std::printf(
+            "mpi_balance ranks=%d threads=%d slots=%d measured=%.3f s ideal=%.3f s efficiency=%.1f %% "
+            "(nominal work %.3f s per slot)\n",
+            parkit::mpi::size(), threads, slots, measured, ideal, 100.0 * ideal / measured, total_sleep_s / slots);
     }
     std::vector<int> ys(4000);
     for (int i = 0; i < 4000; ++i) ys[i] = i;

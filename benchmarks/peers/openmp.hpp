@@ -17,8 +17,7 @@ enum class omp_schedule {
 /// Chunk of the dynamic schedule: about 32 chunks per worker (a tuned user's choice; the
 /// default chunk of 1 makes millions of tiny items far slower than a plain loop).
 inline std::ptrdiff_t omp_dynamic_chunk(std::size_t n, int workers) {
-    return std::max<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(
-                                           n / (32 * static_cast<std::size_t>(workers))));
+    return std::max<std::ptrdiff_t>(1, static_cast<std::ptrdiff_t>(n / (32 * static_cast<std::size_t>(workers))));
 }
 
 #if PARKIT_BENCH_HAVE_OPENMP

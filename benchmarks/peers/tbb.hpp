@@ -24,9 +24,8 @@ public:
     /// Makes the arena.
     explicit tbb_workers(int workers)
         : limit_(static_cast<unsigned>(workers) > std::thread::hardware_concurrency()
-                     ? std::make_unique<tbb::global_control>(
-                           tbb::global_control::max_allowed_parallelism,
-                           static_cast<std::size_t>(workers))
+                     ? std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                             static_cast<std::size_t>(workers))
                      : nullptr),
           arena_(workers) {}
 
@@ -34,10 +33,9 @@ public:
     template <class Body>
     void parallel_for(std::size_t n, const Body& body) {
         arena_.execute([&] {
-            tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n),
-                              [&](const tbb::blocked_range<std::size_t>& r) {
-                                  for (std::size_t i = r.begin(); i != r.end(); ++i) body(i);
-                              });
+            tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n), [&](const tbb::blocked_range<std::size_t>& r) {
+                for (std::size_t i = r.begin(); i != r.end(); ++i) body(i);
+            });
         });
     }
 

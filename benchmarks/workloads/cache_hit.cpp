@@ -20,7 +20,9 @@ namespace parkit_bench {
 namespace {
 
 /// The cached function: cheap, since only the cache's own cost is measured.
-double simulate(int parameter) { return 0.5 * parameter; }
+double simulate(int parameter) {
+    return 0.5 * parameter;
+}
 
 /// A cache directory filled with one entry per key, removed when the case ends.
 class filled_cache {
@@ -65,7 +67,8 @@ workload make_cache_hit() {
                                                     std::pair{"parkit_processes", parkit::backend::processes}}) {
                     c.impls.push_back({name, [=, backend = backend](int workers) -> runner {
                                            return [=] {
-                                               keep_all(parkit::parallel_map([&](std::size_t i) { return (*cache)(i); }, keys,
+                                               keep_all(parkit::parallel_map([&](std::size_t i) { return (*cache)(i); },
+                                                                             keys,
                                                                              {.n_jobs = workers, .backend = backend}));
                                            };
                                        }});

@@ -18,7 +18,9 @@ namespace {
 
 namespace pk = parkit::kernels;
 
-double first_order_model(double t, const Eigen::VectorXd& p) { return p[1] * std::exp(-p[0] * t); }
+double first_order_model(double t, const Eigen::VectorXd& p) {
+    return p[1] * std::exp(-p[0] * t);
+}
 
 /// Experiment i (from its own random stream): k ~ U(0.1, 2), C0 ~ U(0.5, 2), t = linspace(0, 10, 20).
 pk::curve_fit_dataset<> make_experiment(std::size_t i) {
@@ -55,13 +57,15 @@ workload make_curve_fit() {
                                    }});
                 // batch_fit_entry (with its Eigen result) does not travel between processes, so
                 // the process backend returns the fitted parameters (Eigen vectors do).
-                c.impls.push_back({"parkit_processes", [=](int workers) -> runner {
-                                       return [=] {
-                                           keep_all(parkit::parallel_map(
-                                               [](const pk::curve_fit_dataset<>& d) { return fit(d).params; }, *data,
-                                               {.n_jobs = workers, .backend = parkit::backend::processes}));
-                                       };
-                                   }});
+                c.impls.push_back(
+                    {"parkit_processes", [=](int workers) -> runner {
+                         return [=] {
+                             keep_all(
+                                 parkit::parallel_map([](const pk::curve_fit_dataset<>& d) { return fit(d).params; },
+                                                      *data,
+                                                      {.n_jobs = workers, .backend = parkit::backend::processes}));
+                         };
+                     }});
                 peers::add_loop_impls(c.impls, n, [data](std::size_t i) { return fit((*data)[i]); });
                 return c;
             }};

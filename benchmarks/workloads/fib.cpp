@@ -42,8 +42,7 @@ std::size_t spawns(int n, int cutoff) {
 template <class Fork>
 long fib_forked(int n, int cutoff, const Fork& fork) {
     if (n < cutoff) return fib_serial(n);
-    return fork([&] { return fib_forked(n - 1, cutoff, fork); },
-                [&] { return fib_forked(n - 2, cutoff, fork); });
+    return fork([&] { return fib_forked(n - 1, cutoff, fork); }, [&] { return fib_forked(n - 2, cutoff, fork); });
 }
 
 /// fib(n) through nested `parkit::parallel_map(fib, {n - 1, n - 2})` at and above the cutoff
@@ -63,74 +62,66 @@ struct nested_map_fib {
 /// Throws unless `result` is fib(30) (a broken scheduler must not produce a timing).
 void check(long result, const char* impl) {
     if (result != fib_expected) {
-        throw std::runtime_error(std::string("parkit-bench: fib: ") + impl + " returned " +
-                                 std::to_string(result) +
+        throw std::runtime_error(std::string("parkit-bench: fib: ") + impl + " returned " + std::to_string(result) +
                                  ", not fib(30) = " + std::to_string(fib_expected));
     }
 }
 
 workload make_fib() {
-    return {
-        "fib", {12, 20}, [](std::size_t size) {
-            const int cutoff = static_cast<int>(size);
-            bench_case c;
-            c.items = spawns(fib_n, cutoff);
-            c.impls.push_back({"sequential",
-                               [](int) -> runner {
-                                   return [] { check(fib_serial(opaque(fib_n)), "sequential"); };
-                               },
-                               false});
-            c.impls.push_back(
-                {"parkit_submit_get", [=](int workers) -> runner {
-                     auto pool = std::make_shared<parkit::thread_pool>(workers);
-                     // auto f = pool.submit(fib, n - 1); long b = fib(n - 2); return f.get() + b;
-                     const auto fork = [p = pool.get()](const auto& spawned,
-                                                        const auto& inline_part) {
-                         auto f = p->submit(spawned);
-                         const long b = inline_part();
-                         return f.get() + b;
-                     };
-                     return [=] {
-                         const int n = opaque(fib_n);
-                         check(pool->submit([=] { return fib_forked(n, cutoff, fork); }).get(),
-                               "parkit_submit_get");
-                     };
-                 }});
-            c.impls.push_back(
-                {"parkit_nested_map", [=](int workers) -> runner {
-                     return [=] {
-                         check(nested_map_fib{cutoff, workers}(opaque(fib_n)), "parkit_nested_map");
-                     };
-                 }});
+    return {"fib", {12, 20}, [](std::size_t size) {
+                const int cutoff = static_cast<int>(size);
+                bench_case c;
+                c.items = spawns(fib_n, cutoff);
+                c.impls.push_back({"sequential",
+                                   [](int) -> runner { return [] { check(fib_serial(opaque(fib_n)), "sequential"); }; },
+                                   false});
+                c.impls.push_back({"parkit_submit_get", [=](int workers) -> runner {
+                                       auto pool = std::make_shared<parkit::thread_pool>(workers);
+                                       // auto f = pool.submit(fib, n - 1); long b = fib(n - 2); return f.get() + b;
+                                       const auto fork = [p = pool.get()](const auto& spawned,
+                                                                          const auto& inline_part) {
+                                           auto f = p->submit(spawned);
+                                           const long b = inline_part();
+                                           return f.get() + b;
+                                       };
+                                       return [=] {
+                                           const int n = opaque(fib_n);
+                                           check(pool->submit([=] { return fib_forked(n, cutoff, fork); }).get(),
+                                                 "parkit_submit_get");
+                                       };
+                                   }});
+                c.impls.push_back({"parkit_nested_map", [=](int workers) -> runner {
+                                       return [=] {
+                                           check(nested_map_fib{cutoff, workers}(opaque(fib_n)), "parkit_nested_map");
+                                       };
+                                   }});
 #if PARKIT_BENCH_HAVE_TBB
-            c.impls.push_back(
-                {"tbb", [=](int workers) -> runner {
-                     auto arena = std::make_shared<peers::tbb_workers>(workers);
-                     return [=] {
-                         const int n = opaque(fib_n);
-                         const auto fork = [](const auto& spawned, const auto& inline_part) {
-                             return peers::tbb_fork_join(spawned, inline_part);
-                         };
-                         check(arena->execute([&] { return fib_forked(n, cutoff, fork); }), "tbb");
-                     };
-                 }});
+                c.impls.push_back({"tbb", [=](int workers) -> runner {
+                                       auto arena = std::make_shared<peers::tbb_workers>(workers);
+                                       return [=] {
+                                           const int n = opaque(fib_n);
+                                           const auto fork = [](const auto& spawned, const auto& inline_part) {
+                                               return peers::tbb_fork_join(spawned, inline_part);
+                                           };
+                                           check(arena->execute([&] { return fib_forked(n, cutoff, fork); }), "tbb");
+                                       };
+                                   }});
 #endif
 #if PARKIT_BENCH_HAVE_OPENMP
-            c.impls.push_back(
-                {"openmp_tasks", [=](int workers) -> runner {
-                     return [=] {
-                         const int n = opaque(fib_n);
-                         const auto fork = [](const auto& spawned, const auto& inline_part) {
-                             return peers::omp_fork_join(spawned, inline_part);
-                         };
-                         long result = 0;
-                         peers::omp_single(workers, [&] { result = fib_forked(n, cutoff, fork); });
-                         check(result, "openmp_tasks");
-                     };
-                 }});
+                c.impls.push_back({"openmp_tasks", [=](int workers) -> runner {
+                                       return [=] {
+                                           const int n = opaque(fib_n);
+                                           const auto fork = [](const auto& spawned, const auto& inline_part) {
+                                               return peers::omp_fork_join(spawned, inline_part);
+                                           };
+                                           long result = 0;
+                                           peers::omp_single(workers, [&] { result = fib_forked(n, cutoff, fork); });
+                                           check(result, "openmp_tasks");
+                                       };
+                                   }});
 #endif
-            return c;
-        }};
+                return c;
+            }};
 }
 
 }  // namespace

@@ -44,17 +44,18 @@ workload make_fin_monte_carlo() {
                 bench_case c;
                 for (const auto& [name, backend] : {std::pair{"parkit_threads", parkit::backend::threads},
                                                     std::pair{"parkit_processes", parkit::backend::processes}}) {
-                    c.impls.push_back({name, [=, backend = backend](int workers) -> runner {
-                                           return [=] {
-                                               keep(pk::fin_monte_carlo({.n_samples = n,
-                                                                         .execution = {.n_jobs = workers, .backend = backend}})
-                                                        .tip_temperature.mean);
-                                           };
-                                       }});
+                    c.impls.push_back(
+                        {name, [=, backend = backend](int workers) -> runner {
+                             return [=] {
+                                 keep(pk::fin_monte_carlo(
+                                          {.n_samples = n, .execution = {.n_jobs = workers, .backend = backend}})
+                                          .tip_temperature.mean);
+                             };
+                         }});
                 }
                 const std::size_t blocks = (n + block_size - 1) / block_size;
-                peers::add_loop_impls(c.impls, blocks, [n](std::size_t b) { return fin_block(n, b); },
-                                      summarize_blocks{});
+                peers::add_loop_impls(
+                    c.impls, blocks, [n](std::size_t b) { return fin_block(n, b); }, summarize_blocks{});
                 return c;
             }};
 }

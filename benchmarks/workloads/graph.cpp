@@ -14,9 +14,13 @@ namespace parkit_bench {
 namespace {
 
 /// A leaf's value.
-double leaf(std::size_t i) { return 0.5 * static_cast<double>(i); }
+double leaf(std::size_t i) {
+    return 0.5 * static_cast<double>(i);
+}
 /// An inner node: combines its two inputs.
-double combine(const double& a, const double& b) { return a + b; }
+double combine(const double& a, const double& b) {
+    return a + b;
+}
 
 /// The same tree as plain arithmetic: level by level, pairs combined (an odd one carried up).
 double loop_tree(std::size_t leaves) {
@@ -51,26 +55,29 @@ double graph_tree(std::size_t leaves, const Compute& compute) {
 }
 
 workload make_graph() {
-    return {"graph", {100'000}, [](std::size_t n) {
-                const std::size_t leaves = n / 2;  // leaves + inner nodes = n - 1
-                bench_case c;
-                c.items = n;
-                c.impls.push_back({"sequential", [=](int) -> runner { return [=] { keep(loop_tree(leaves)); }; }, false});
-                c.impls.push_back({"parkit_graph_sequential", [=](int) -> runner {
-                                       return [=] {
-                                           keep(graph_tree(leaves, [](parkit::task_graph& g) {
-                                               g.compute({.backend = parkit::backend::sequential});
-                                           }));
-                                       };
-                                   },
-                                   false});
-                c.impls.push_back({"parkit_threads", [=](int workers) -> runner {
-                                       return [=] {
-                                           keep(graph_tree(leaves, [workers](parkit::task_graph& g) { g.compute({.n_jobs = workers}); }));
-                                       };
-                                   }});
-                return c;
-            }};
+    return {
+        "graph", {100'000}, [](std::size_t n) {
+            const std::size_t leaves = n / 2;  // leaves + inner nodes = n - 1
+            bench_case c;
+            c.items = n;
+            c.impls.push_back({"sequential", [=](int) -> runner { return [=] { keep(loop_tree(leaves)); }; }, false});
+            c.impls.push_back({"parkit_graph_sequential",
+                               [=](int) -> runner {
+                                   return [=] {
+                                       keep(graph_tree(leaves, [](parkit::task_graph& g) {
+                                           g.compute({.backend = parkit::backend::sequential});
+                                       }));
+                                   };
+                               },
+                               false});
+            c.impls.push_back(
+                {"parkit_threads", [=](int workers) -> runner {
+                     return [=] {
+                         keep(graph_tree(leaves, [workers](parkit::task_graph& g) { g.compute({.n_jobs = workers}); }));
+                     };
+                 }});
+            return c;
+        }};
 }
 
 }  // namespace

@@ -21,10 +21,14 @@ namespace {
 constexpr std::size_t max_in_memory = 1'000'000;
 
 /// One result: 1,000 bytes that depend on the index.
-std::string make_record(std::size_t i) { return std::string(1000, static_cast<char>('a' + i % 26)); }
+std::string make_record(std::size_t i) {
+    return std::string(1000, static_cast<char>('a' + i % 26));
+}
 
 /// What the consumer does with a result: reads two of its bytes.
-std::size_t consume(const std::string& record) { return static_cast<unsigned char>(record.front()) + record.size(); }
+std::size_t consume(const std::string& record) {
+    return static_cast<unsigned char>(record.front()) + record.size();
+}
 
 /// Resets the peak resident set size of this process (Linux: "5" to /proc/self/clear_refs).
 void reset_peak_rss() {
@@ -66,31 +70,33 @@ workload make_imap_stream() {
                 c.impls.push_back({"parkit_imap", [=](int workers) -> runner {
                                        return measured(n, workers, "imap", [](std::size_t count, int w) {
                                            std::size_t sum = 0;
-                                           for (const std::string& r : parkit::imap(make_record, parkit::indices(count),
-                                                                                    {.n_jobs = w}))
+                                           for (const std::string& r :
+                                                parkit::imap(make_record, parkit::indices(count), {.n_jobs = w}))
                                                sum += consume(r);
                                            return sum;
                                        });
                                    }});
-                c.impls.push_back({"parkit_imap_unordered", [=](int workers) -> runner {
-                                       return measured(n, workers, "imap_unordered", [](std::size_t count, int w) {
-                                           std::size_t sum = 0;
-                                           for (const auto& [i, r] : parkit::imap_unordered(
-                                                    make_record, parkit::indices(count), {.n_jobs = w}))
-                                               sum += consume(r) + i;
-                                           return sum;
-                                       });
-                                   }});
+                c.impls.push_back(
+                    {"parkit_imap_unordered", [=](int workers) -> runner {
+                         return measured(n, workers, "imap_unordered", [](std::size_t count, int w) {
+                             std::size_t sum = 0;
+                             for (const auto& [i, r] :
+                                  parkit::imap_unordered(make_record, parkit::indices(count), {.n_jobs = w}))
+                                 sum += consume(r) + i;
+                             return sum;
+                         });
+                     }});
                 if (n <= max_in_memory) {
-                    c.impls.push_back({"parkit_map", [=](int workers) -> runner {
-                                           return [=] {
-                                               std::size_t sum = 0;
-                                               for (const std::string& r :
-                                                    parkit::parallel_map(make_record, parkit::indices(n), {.n_jobs = workers}))
-                                                   sum += consume(r);
-                                               keep(sum);
-                                           };
-                                       }});
+                    c.impls.push_back(
+                        {"parkit_map", [=](int workers) -> runner {
+                             return [=] {
+                                 std::size_t sum = 0;
+                                 for (const std::string& r :
+                                      parkit::parallel_map(make_record, parkit::indices(n), {.n_jobs = workers}))
+                                     sum += consume(r);
+                                 keep(sum);
+                             };
+                         }});
                 }
                 peers::add_loop_impls(c.impls, n, [](std::size_t i) { return consume(make_record(i)); });
                 return c;

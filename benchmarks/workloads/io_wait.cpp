@@ -26,15 +26,17 @@ workload make_io_wait() {
                 c.fixed_workers = {io_workers};
                 const auto ids = std::views::iota(std::size_t{0}, n);
                 c.impls.push_back({"parkit_threads", [=](int workers) -> runner {
-                                       return [=] { keep_all(parkit::parallel_map(simulated_read, ids, {.n_jobs = workers})); };
-                                   }});
-                c.impls.push_back({"parkit_processes", [=](int workers) -> runner {
                                        return [=] {
-                                           keep_all(parkit::parallel_map(
-                                               simulated_read, ids,
-                                               {.n_jobs = workers, .backend = parkit::backend::processes}));
+                                           keep_all(parkit::parallel_map(simulated_read, ids, {.n_jobs = workers}));
                                        };
                                    }});
+                c.impls.push_back(
+                    {"parkit_processes", [=](int workers) -> runner {
+                         return [=] {
+                             keep_all(parkit::parallel_map(simulated_read, ids,
+                                                           {.n_jobs = workers, .backend = parkit::backend::processes}));
+                         };
+                     }});
                 peers::add_loop_impls(c.impls, n, simulated_read);
                 return c;
             }};

@@ -41,20 +41,17 @@ bench_case make_case(std::size_t n, F task) {
     std::iota(xs->begin(), xs->end(), 0.5);
     bench_case c;
     c.impls.push_back({"parkit_map", [=](int workers) -> runner {
+                           return [=] { keep_all(parkit::parallel_map(task, *xs, {.n_jobs = workers})); };
+                       }});
+    c.impls.push_back({"parkit_for", [=](int workers) -> runner {
+                           auto out = std::make_shared<std::vector<double>>(n);
                            return [=] {
-                               keep_all(parkit::parallel_map(task, *xs, {.n_jobs = workers}));
+                               parkit::parallel_for(std::size_t{0}, n,
+                                                    [&](std::size_t i) { (*out)[i] = task((*xs)[i]); },
+                                                    {.n_jobs = workers});
+                               keep_all(*out);
                            };
                        }});
-    c.impls.push_back(
-        {"parkit_for", [=](int workers) -> runner {
-             auto out = std::make_shared<std::vector<double>>(n);
-             return [=] {
-                 parkit::parallel_for(std::size_t{0}, n,
-                                      [&](std::size_t i) { (*out)[i] = task((*xs)[i]); },
-                                      {.n_jobs = workers});
-                 keep_all(*out);
-             };
-         }});
     peers::add_loop_impls(c.impls, n, [xs, task](std::size_t i) { return task((*xs)[i]); });
     return c;
 }

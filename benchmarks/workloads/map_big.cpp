@@ -29,8 +29,8 @@ void check(const double* out, const std::vector<double>& xs, const char* impl) {
     const std::size_t n = xs.size();
     for (const std::size_t i : {std::size_t{0}, n / 2, n - 1}) {
         if (out[i] != twice_plus_one(xs[i])) {
-            throw std::runtime_error(std::string("parkit-bench: map_big: ") + impl +
-                                     " got a wrong result at " + std::to_string(i));
+            throw std::runtime_error(std::string("parkit-bench: map_big: ") + impl + " got a wrong result at " +
+                                     std::to_string(i));
         }
     }
 }
@@ -46,8 +46,7 @@ workload make_map_big() {
                                        return [=] {
                                            std::vector<double> out;
                                            out.reserve(n);
-                                           for (const double x : *xs)
-                                               out.push_back(twice_plus_one(x));
+                                           for (const double x : *xs) out.push_back(twice_plus_one(x));
                                            check(out.data(), *xs, "sequential");
                                            keep_all(out);
                                        };
@@ -57,8 +56,7 @@ workload make_map_big() {
                                    [=](int) -> runner {
                                        return [=] {
                                            std::vector<double> out(n);
-                                           for (std::size_t i = 0; i < n; ++i)
-                                               out[i] = twice_plus_one((*xs)[i]);
+                                           for (std::size_t i = 0; i < n; ++i) out[i] = twice_plus_one((*xs)[i]);
                                            check(out.data(), *xs, "sequential_zeroed");
                                            keep_all(out);
                                        };
@@ -67,8 +65,7 @@ workload make_map_big() {
                 c.impls.push_back({"parkit_threads", [=](int workers) -> runner {
                                        return [=] {
                                            const std::vector<double> out =
-                                               parkit::parallel_map(twice_plus_one, *xs,
-                                                                    {.n_jobs = workers});
+                                               parkit::parallel_map(twice_plus_one, *xs, {.n_jobs = workers});
                                            check(out.data(), *xs, "parkit_threads");
                                            keep_all(out);
                                        };
@@ -81,9 +78,7 @@ workload make_map_big() {
                                            double* const data = out->data();
                                            const double* const in = xs->data();
                                            parkit::parallel_for(std::size_t{0}, n,
-                                                                [=](std::size_t i) {
-                                                                    data[i] = twice_plus_one(in[i]);
-                                                                },
+                                                                [=](std::size_t i) { data[i] = twice_plus_one(in[i]); },
                                                                 {.n_jobs = workers});
                                            check(data, *xs, "parkit_parallel_for");
                                            keep_all(*out);
@@ -98,9 +93,8 @@ workload make_map_big() {
                                            const std::unique_ptr<double[]> out(new double[n]);
                                            double* const data = out.get();
                                            const double* const in = xs->data();
-                                           arena->parallel_for(n, [=](std::size_t i) {
-                                               data[i] = twice_plus_one(in[i]);
-                                           });
+                                           arena->parallel_for(n,
+                                                               [=](std::size_t i) { data[i] = twice_plus_one(in[i]); });
                                            check(data, *xs, "tbb");
                                            keep(data);
                                        };

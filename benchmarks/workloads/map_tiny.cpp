@@ -24,13 +24,13 @@ workload make_map_tiny() {
                 c.impls.push_back({"parkit_threads", [=](int workers) -> runner {
                                        return [=] { keep_all(parkit::parallel_map(square, *xs, {.n_jobs = workers})); };
                                    }});
-                c.impls.push_back({"parkit_processes", [=](int workers) -> runner {
-                                       return [=] {
-                                           keep_all(parkit::parallel_map(
-                                               square, *xs,
-                                               {.n_jobs = workers, .backend = parkit::backend::processes}));
-                                       };
-                                   }});
+                c.impls.push_back(
+                    {"parkit_processes", [=](int workers) -> runner {
+                         return [=] {
+                             keep_all(parkit::parallel_map(square, *xs,
+                                                           {.n_jobs = workers, .backend = parkit::backend::processes}));
+                         };
+                     }});
                 peers::add_loop_impls(c.impls, n, [xs](std::size_t i) { return square((*xs)[i]); });
                 return c;
             }};

@@ -15,7 +15,9 @@ namespace parkit_bench {
 namespace {
 
 /// The task sent to the workers: trivial, so only the round trip is measured.
-long long next_value(long long x) { return x + 1; }
+long long next_value(long long x) {
+    return x + 1;
+}
 
 /// Throughput: all n tasks submitted to a running pool, then all results collected (the pool
 /// keeps several tasks in flight per worker).
@@ -49,14 +51,15 @@ workload make_process_roundtrip() {
                                    [=](int) -> runner {
                                        return [=] {
                                            std::vector<long long> out(n);
-                                           for (std::size_t i = 0; i < n; ++i) out[i] = next_value(static_cast<long long>(i));
+                                           for (std::size_t i = 0; i < n; ++i)
+                                               out[i] = next_value(static_cast<long long>(i));
                                            keep_all(out);
                                        };
                                    },
                                    false});
                 c.impls.push_back({"parkit_processes", [=](int workers) { return pipelined(workers, n); }});
-                c.impls.push_back({"parkit_processes_one_at_a_time",
-                                   [=](int workers) { return one_at_a_time(workers, n); }});
+                c.impls.push_back(
+                    {"parkit_processes_one_at_a_time", [=](int workers) { return one_at_a_time(workers, n); }});
                 return c;
             }};
 }

@@ -23,8 +23,8 @@ workload make_reaction_sweep() {
                                                     std::pair{"parkit_processes", parkit::backend::processes}}) {
                     c.impls.push_back({name, [=, backend = backend](int workers) -> runner {
                                            return [=] {
-                                               keep_all(pk::reaction_sweep(
-                                                   *ks, {.execution = {.n_jobs = workers, .backend = backend}}));
+                                               keep_all(pk::reaction_sweep(*ks, {.execution = {.n_jobs = workers,
+                                                                                               .backend = backend}}));
                                            };
                                        }});
                 }

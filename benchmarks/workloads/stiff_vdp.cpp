@@ -44,16 +44,16 @@ workload make_stiff_vdp() {
                 c.items = n;
                 for (const auto& [name, backend] : {std::pair{"parkit_threads", parkit::backend::threads},
                                                     std::pair{"parkit_processes", parkit::backend::processes}}) {
-                    c.impls.push_back({name, [=, backend = backend](int workers) -> runner {
-                                           return [=] {
-                                               keep_all(pk::ode_sweep(
-                                                   [](double mu) { return van_der_pol{mu}; }, state{2.0, 0.0}, 0.0,
-                                                   t_final, *mus,
-                                                   {.ode = stiff_method,
-                                                    .execution = {.n_jobs = workers, .backend = backend}},
-                                                   [](const pk::ode_result<state>& r) { return r.y[0]; }));
-                                           };
-                                       }});
+                    c.impls.push_back(
+                        {name, [=, backend = backend](int workers) -> runner {
+                             return [=] {
+                                 keep_all(pk::ode_sweep([](double mu) { return van_der_pol{mu}; }, state{2.0, 0.0}, 0.0,
+                                                        t_final, *mus,
+                                                        {.ode = stiff_method,
+                                                         .execution = {.n_jobs = workers, .backend = backend}},
+                                                        [](const pk::ode_result<state>& r) { return r.y[0]; }));
+                             };
+                         }});
                 }
                 peers::add_loop_impls(c.impls, n, [mus](std::size_t i) { return solve_van_der_pol((*mus)[i]); });
                 return c;

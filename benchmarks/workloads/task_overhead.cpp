@@ -60,23 +60,20 @@ workload make_task_overhead() {
                 c.impls.push_back({"openmp_tasks", [=](int workers) -> runner {
                                        return [=] {
                                            std::vector<std::size_t> out(n);
-                                           peers::omp_tasks(n, workers, [&](std::size_t i) {
-                                               out[i] = trivial(i);
-                                           });
+                                           peers::omp_tasks(n, workers, [&](std::size_t i) { out[i] = trivial(i); });
                                            keep_all(out);
                                        };
                                    }});
 #endif
 #if PARKIT_BENCH_HAVE_TBB
-                c.impls.push_back(
-                    {"tbb", [=](int workers) -> runner {
-                         auto arena = std::make_shared<peers::tbb_workers>(workers);
-                         return [=] {
-                             std::vector<std::size_t> out(n);
-                             arena->run_tasks(n, [&](std::size_t i) { out[i] = trivial(i); });
-                             keep_all(out);
-                         };
-                     }});
+                c.impls.push_back({"tbb", [=](int workers) -> runner {
+                                       auto arena = std::make_shared<peers::tbb_workers>(workers);
+                                       return [=] {
+                                           std::vector<std::size_t> out(n);
+                                           arena->run_tasks(n, [&](std::size_t i) { out[i] = trivial(i); });
+                                           keep_all(out);
+                                       };
+                                   }});
 #endif
                 return c;
             }};

@@ -31,4 +31,4 @@ private:
     int failed_ = 0;
 };
 
-} // namespace examples
+}  // namespace examples

@@ -30,13 +30,19 @@ inline void write_csv(const std::filesystem::path& file, std::initializer_list<s
     std::ofstream out(file);
     if (!out) throw std::runtime_error("cannot write " + file.string());
     const char* sep = "";
-    for (const auto& h : header) { out << sep << h; sep = ","; }
+    for (const auto& h : header) {
+        out << sep << h;
+        sep = ",";
+    }
     out << '\n';
     const std::size_t rows = columns.size() ? columns.begin()->size() : 0;
     out.precision(10);
     for (std::size_t r = 0; r < rows; ++r) {
         sep = "";
-        for (const auto& c : columns) { out << sep << c[r]; sep = ","; }
+        for (const auto& c : columns) {
+            out << sep << c[r];
+            sep = ",";
+        }
         out << '\n';
     }
     std::cout << "wrote " << file.string() << '\n';
@@ -45,16 +51,21 @@ inline void write_csv(const std::filesystem::path& file, std::initializer_list<s
 // Writes a CSV whose first column is a text label per row (commas in it become spaces),
 // followed by equally long numeric columns; `header` names every column, the label's first.
 inline void write_csv(const std::filesystem::path& file, std::initializer_list<std::string> header,
-                      const std::vector<std::string>& row_labels, std::initializer_list<std::span<const double>> columns) {
+                      const std::vector<std::string>& row_labels,
+                      std::initializer_list<std::span<const double>> columns) {
     std::ofstream out(file);
     if (!out) throw std::runtime_error("cannot write " + file.string());
     const char* sep = "";
-    for (const auto& h : header) { out << sep << h; sep = ","; }
+    for (const auto& h : header) {
+        out << sep << h;
+        sep = ",";
+    }
     out << '\n';
     out.precision(10);
     for (std::size_t r = 0; r < row_labels.size(); ++r) {
         std::string label = row_labels[r];
-        for (char& c : label) if (c == '\n' || c == ',') c = ' ';
+        for (char& c : label)
+            if (c == '\n' || c == ',') c = ' ';
         out << label;
         for (const auto& c : columns) out << ',' << c[r];
         out << '\n';
@@ -69,8 +80,10 @@ inline bool have_tool(const std::string& tool) {
 
 // Runs `command` in `dir`; prints `done` on success, a note on failure.
 inline void run_in(const std::filesystem::path& dir, const std::string& command, const std::string& done) {
-    if (std::system(("cd '" + dir.string() + "' && " + command).c_str()) != 0) std::cout << "failed: " << command << '\n';
-    else std::cout << done << '\n';
+    if (std::system(("cd '" + dir.string() + "' && " + command).c_str()) != 0)
+        std::cout << "failed: " << command << '\n';
+    else
+        std::cout << done << '\n';
 }
 
 // Saves a gnuplot script next to the data and runs it to make a PNG.
@@ -140,11 +153,14 @@ inline void plot_time_panels(const std::filesystem::path& dir, const std::string
     for (std::size_t p = 0; p < panels.size(); ++p) {
         const time_panel& panel = panels[p];
         if (panel.labels.size() != panel.seconds.size() || panel.labels.empty())
-            throw std::invalid_argument("examples::plot_time_panels: labels and seconds must be non-empty and equally long");
+            throw std::invalid_argument(
+                "examples::plot_time_panels: labels and seconds must be non-empty and equally long");
         for (std::size_t i = 0; i < panel.labels.size(); ++i) {
             std::string one_line = panel.labels[i];
-            for (char& c : one_line) if (c == '\n' || c == ',') c = ' ';
-            label_lines = std::max<std::size_t>(label_lines, 1 + std::count(panel.labels[i].begin(), panel.labels[i].end(), '\n'));
+            for (char& c : one_line)
+                if (c == '\n' || c == ',') c = ' ';
+            label_lines = std::max<std::size_t>(label_lines,
+                                                1 + std::count(panel.labels[i].begin(), panel.labels[i].end(), '\n'));
             if (several) out << p << ',';
             out << i << ',' << one_line << ',' << panel.seconds[i] << ','
                 << (panel.seconds[i] > 0 ? panel.seconds[0] / panel.seconds[i] : 0.0) << '\n';
@@ -157,29 +173,40 @@ inline void plot_time_panels(const std::filesystem::path& dir, const std::string
             panel_scripts += "set origin " + std::to_string(double(bars_before) / double(bars)) + ",0; set size " +
                              std::to_string(double(panel.labels.size()) / double(bars)) + ",0.93\n";
         bars_before += panel.labels.size();
-        panel_scripts += "set title '" + (several ? panel.title : title) + "'\n"
-                         "set xtics " + gnuplot_xtics(panel.labels) + "\n"
-                         "set xrange [-0.6:" + std::to_string(panel.labels.size() - 1) + ".6]\n" +
+        panel_scripts += "set title '" + (several ? panel.title : title) +
+                         "'\n"
+                         "set xtics " +
+                         gnuplot_xtics(panel.labels) +
+                         "\n"
+                         "set xrange [-0.6:" +
+                         std::to_string(panel.labels.size() - 1) + ".6]\n" +
                          (panel.log_y ? std::string(log_y_decades) + "set yrange [*:*]\n"
                                       : "unset logscale y; set ytics autofreq; set yrange [0:*]\n") +
-                         "plot '" + name + ".csv' using " + row + ":" + t + " skip 1 with boxes lc 'steelblue' notitle, \\\n"
-                         "     '' using " + row + ":" + t + ":(sprintf(\"%.3g s\\n%.3gx\", $" + t + ", $" + s +
+                         "plot '" + name + ".csv' using " + row + ":" + t +
+                         " skip 1 with boxes lc 'steelblue' notitle, \\\n"
+                         "     '' using " +
+                         row + ":" + t + ":(sprintf(\"%.3g s\\n%.3gx\", $" + t + ", $" + s +
                          ")) skip 1 with labels offset 0,2 notitle\n";
     }
     out.close();
     std::cout << "wrote " << csv.string() << '\n';
     const std::string width = std::to_string(std::max<std::size_t>(800, 150 * bars + 130 * panels.size()));
-    plot(dir / (name + ".gp"), "set terminal pngcairo size " + width + ",500 noenhanced\n"
-                               "set output '" + name + ".png'\n"
-                               "set datafile separator ','\n"
-                               "set ylabel 'Wall time (s)'\n"
-                               "set style fill solid 0.7 border -1\n"
-                               "set boxwidth 0.6\n"
-                               "set grid y\n"
-                               "set bmargin " + std::to_string(label_lines + 2) + "\n"
-                               "set offsets 0, 0, graph 0.15, 0\n" +
-                               (several ? "set multiplot title '" + title + "'\n" : "") +
-                               panel_scripts + (several ? "unset multiplot\n" : ""));
+    plot(dir / (name + ".gp"), "set terminal pngcairo size " + width +
+                                   ",500 noenhanced\n"
+                                   "set output '" +
+                                   name +
+                                   ".png'\n"
+                                   "set datafile separator ','\n"
+                                   "set ylabel 'Wall time (s)'\n"
+                                   "set style fill solid 0.7 border -1\n"
+                                   "set boxwidth 0.6\n"
+                                   "set grid y\n"
+                                   "set bmargin " +
+                                   std::to_string(label_lines + 2) +
+                                   "\n"
+                                   "set offsets 0, 0, graph 0.15, 0\n" +
+                                   (several ? "set multiplot title '" + title + "'\n" : "") + panel_scripts +
+                                   (several ? "unset multiplot\n" : ""));
 }
 
 // Writes <name>.csv (index, label, seconds, speed-up over the first entry) and a bar chart
@@ -189,4 +216,4 @@ inline void plot_times(const std::filesystem::path& dir, const std::string& name
     plot_time_panels(dir, name, title, {{title, labels, seconds}});
 }
 
-} // namespace examples
+}  // namespace examples

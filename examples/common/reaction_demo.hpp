@@ -23,10 +23,12 @@ inline bool compare_reaction_sweeps(const std::vector<double>& ks, std::vector<d
                                     const parkit::options& execution = {}) {
     namespace pk = parkit::kernels;
     std::vector<double> sequential;
-    const double t_seq = seconds([&] {
-        sequential.clear();
-        for (double k : ks) sequential.push_back(pk::solve_reaction(k));
-    }, 3);
+    const double t_seq = seconds(
+        [&] {
+            sequential.clear();
+            for (double k : ks) sequential.push_back(pk::solve_reaction(k));
+        },
+        3);
     const double t_par = seconds([&] { parallel = pk::reaction_sweep(ks, {.execution = execution}); }, 3);
     std::printf("Sequential: %.6f seconds\n", t_seq);
     std::printf("Parallel (%d cores): %.6f seconds\n", parkit::resolve_n_jobs(execution.n_jobs), t_par);
@@ -39,7 +41,8 @@ inline bool compare_reaction_sweeps(const std::vector<double>& ks, std::vector<d
 /// Largest |conversion - (1 - exp(-10 k))| over the sweep (the exact solution at t = 10 s).
 inline double largest_reaction_error(const std::vector<double>& ks, const std::vector<double>& conversions) {
     double worst = 0;
-    for (std::size_t i = 0; i < ks.size(); ++i) worst = std::max(worst, std::abs(conversions[i] - (1.0 - std::exp(-10.0 * ks[i]))));
+    for (std::size_t i = 0; i < ks.size(); ++i)
+        worst = std::max(worst, std::abs(conversions[i] - (1.0 - std::exp(-10.0 * ks[i]))));
     return worst;
 }
 
@@ -50,7 +53,8 @@ inline void plot_conversion(const std::filesystem::path& dir, const std::string&
     std::vector<double> exact;
     for (double k : ks) exact.push_back(1.0 - std::exp(-10.0 * k));
     write_csv(dir / "conversion.csv", {"k", "conversion", "exact"}, {ks, conversions, exact});
-    plot(dir / "plot.gp", "set terminal pngcairo size 800,500\nset output '" + name + ".png'\n" + R"(set datafile separator ','
+    plot(dir / "plot.gp",
+         "set terminal pngcairo size 800,500\nset output '" + name + ".png'\n" + R"(set datafile separator ','
 set title 'First-order Reaction: Conversion vs Rate Constant'
 set xlabel 'Rate constant k (1/s)'; set ylabel 'Conversion X'
 set grid; set yrange [0:1.05]; set key bottom right
@@ -59,4 +63,4 @@ plot 'conversion.csv' using 1:2 skip 1 with lines lw 2 lc 'blue' title 'ODE solv
 )");
 }
 
-} // namespace examples
+}  // namespace examples

@@ -6,7 +6,8 @@
 namespace examples {
 
 /// Wall-clock seconds of f(), the best of `repeats` runs (1 = a single run).
-template <class F> double seconds(F&& f, int repeats = 1) {
+template <class F>
+double seconds(F&& f, int repeats = 1) {
     double best = 1e300;
     for (int i = 0; i < repeats; ++i) {
         const auto start = std::chrono::steady_clock::now();
@@ -17,6 +18,8 @@ template <class F> double seconds(F&& f, int repeats = 1) {
 }
 
 /// a / b as a speed-up factor (0 when b is 0).
-inline double speedup(double a, double b) { return b > 0 ? a / b : 0.0; }
+inline double speedup(double a, double b) {
+    return b > 0 ? a / b : 0.0;
+}
 
-} // namespace examples
+}  // namespace examples

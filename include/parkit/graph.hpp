@@ -174,12 +174,12 @@ struct graph_node_base {
     virtual void run(const task_graph& graph) = 0;
 
     std::string name;
-    std::vector<std::size_t> inputs;      // distinct upstream nodes
-    std::vector<std::size_t> dependents;  // downstream nodes
-    std::atomic<std::size_t> waiting{0};  // inputs not finished in the current compute
+    std::vector<std::size_t> inputs;              // distinct upstream nodes
+    std::vector<std::size_t> dependents;          // downstream nodes
+    std::atomic<std::size_t> waiting{0};          // inputs not finished in the current compute
     std::atomic<std::size_t> failed_input{none};  // lowest failed root among the inputs
-    node_state state = node_state::pending;  // written by the runner that finishes the node
-    std::exception_ptr error;                 // failed: its exception
+    node_state state = node_state::pending;       // written by the runner that finishes the node
+    std::exception_ptr error;                     // failed: its exception
 };
 
 /// A node whose result has type `T`: where dependents find it.
@@ -223,15 +223,15 @@ public:
     /// is replaced by that node's result. Returns the new node's handle (`node<R>`).
     /// @throws std::invalid_argument when a handle belongs to another graph.
     template <class F, class... Args>
-        requires std::invocable<std::decay_t<F>&&, detail::graph_argument_t<std::decay_t<Args>>...>
-    auto add(F&& f, Args&&... args) {
+    requires std::invocable<std::decay_t<F> &&, detail::graph_argument_t<std::decay_t<Args>>...> auto add(
+        F&& f, Args&&... args) {
         return add_named(std::string(), std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     /// `add` with a name, used in error messages and `to_dot()`.
     template <class F, class... Args>
-        requires std::invocable<std::decay_t<F>&&, detail::graph_argument_t<std::decay_t<Args>>...>
-    auto add_named(std::string name, F&& f, Args&&... args) {
+    requires std::invocable<std::decay_t<F> &&, detail::graph_argument_t<std::decay_t<Args>>...> auto add_named(
+        std::string name, F&& f, Args&&... args) {
         using R = std::remove_cvref_t<
             std::invoke_result_t<std::decay_t<F>&&, detail::graph_argument_t<std::decay_t<Args>>...>>;
         static_assert((!std::is_same_v<std::decay_t<Args>, node<void>> && ...),
@@ -244,8 +244,9 @@ public:
             inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
         }
 
-        auto made = std::make_unique<detail::graph_node<R, std::decay_t<F>, std::decay_t<Args>...>>(
-            std::forward<F>(f), std::forward<Args>(args)...);
+        auto made = std::make_unique<detail::graph_node<R, std::decay_t<F>, std::decay_t<Args>...>>(std::forward<F>(f),
+                                                                                                    std::forward<Args>(
+                                                                                                        args)...);
         made->name = std::move(name);
         made->inputs = std::move(inputs);
         // Room first, so a failing allocation leaves the graph unchanged.
@@ -262,8 +263,7 @@ public:
     void compute(const graph_options& opts = {}) {
         if (opts.backend == backend::sequential) return run_compute(nullptr, 1, opts);
         if (opts.backend != backend::threads) {
-            throw std::invalid_argument(
-                "parkit::task_graph::compute: options.backend must be threads or sequential");
+            throw std::invalid_argument("parkit::task_graph::compute: options.backend must be threads or sequential");
         }
         const int workers = resolve_n_jobs(opts.n_jobs);
         thread_pool& pool = default_thread_pool();
@@ -317,7 +317,11 @@ public:
         }
         for (std::size_t id = 0; id < nodes_.size(); ++id) {
             for (std::size_t input : nodes_[id]->inputs) {
-                out.append("  n").append(std::to_string(input)).append(" -> n").append(std::to_string(id)).append(";\n");
+                out.append("  n")
+                    .append(std::to_string(input))
+                    .append(" -> n")
+                    .append(std::to_string(id))
+                    .append(";\n");
             }
         }
         out.append("}\n");
@@ -445,8 +449,7 @@ void graph_node<T, F, Args...>::run(const task_graph& graph) {
 /// round trip along chains) and shares the others through a LIFO stack.
 class task_graph::scheduler {
 public:
-    scheduler(task_graph& graph, std::vector<std::size_t> ready, std::size_t count,
-              detail::progress_reporter& progress)
+    scheduler(task_graph& graph, std::vector<std::size_t> ready, std::size_t count, detail::progress_reporter& progress)
         : graph_(graph), progress_(progress), ready_(std::move(ready)), remaining_(count) {}
 
     /// Runs ready nodes until every node of this compute has finished.

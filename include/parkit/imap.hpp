@@ -119,15 +119,17 @@ auto make_imap(F&& f, Range&& inputs, const basic_options<OnError>& opts, const 
 /// - `progress` / `on_progress`: counted as results are consumed; an unsized input shows the
 ///   count and the rate (the total is unknown).
 template <class F, std::ranges::input_range Range>
-    requires std::invocable<std::decay_t<F>&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>&>
-auto imap(F&& f, Range&& inputs, const options& opts = {}) {
+requires std::invocable < std::decay_t<F>
+&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>& >
+       auto imap(F&& f, Range&& inputs, const options& opts = {}) {
     return detail::make_imap<true>(std::forward<F>(f), std::forward<Range>(inputs), opts, "parkit::imap");
 }
 
 /// `imap` with `on_error::collect`: every element is a `task_outcome<R>` (index, value or error).
 template <class F, std::ranges::input_range Range>
-    requires std::invocable<std::decay_t<F>&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>&>
-auto imap(F&& f, Range&& inputs, const collect_options& opts) {
+requires std::invocable < std::decay_t<F>
+&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>& >
+       auto imap(F&& f, Range&& inputs, const collect_options& opts) {
     return detail::make_imap<true>(std::forward<F>(f), std::forward<Range>(inputs), opts, "parkit::imap");
 }
 
@@ -135,15 +137,17 @@ auto imap(F&& f, Range&& inputs, const collect_options& opts) {
 /// tasks finish (chunk by chunk), like multiprocessing's `imap_unordered` and joblib's
 /// `return_as='generator_unordered'`. Same inputs, options and errors as `imap`.
 template <class F, std::ranges::input_range Range>
-    requires std::invocable<std::decay_t<F>&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>&>
-auto imap_unordered(F&& f, Range&& inputs, const options& opts = {}) {
+requires std::invocable < std::decay_t<F>
+&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>& >
+       auto imap_unordered(F&& f, Range&& inputs, const options& opts = {}) {
     return detail::make_imap<false>(std::forward<F>(f), std::forward<Range>(inputs), opts, "parkit::imap_unordered");
 }
 
 /// `imap_unordered` with `on_error::collect`: yields `std::pair<std::size_t, task_outcome<R>>`.
 template <class F, std::ranges::input_range Range>
-    requires std::invocable<std::decay_t<F>&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>&>
-auto imap_unordered(F&& f, Range&& inputs, const collect_options& opts) {
+requires std::invocable < std::decay_t<F>
+&, const std::remove_cvref_t<std::ranges::range_reference_t<Range>>& >
+       auto imap_unordered(F&& f, Range&& inputs, const collect_options& opts) {
     return detail::make_imap<false>(std::forward<F>(f), std::forward<Range>(inputs), opts, "parkit::imap_unordered");
 }
 

@@ -86,10 +86,10 @@ struct memory_options {
 
 /// Counts of cache events seen by one `memory` object in this process (all its functions).
 struct cache_stats {
-    std::uint64_t hits = 0;           ///< results read from disk
-    std::uint64_t misses = 0;         ///< results computed (no usable entry)
-    std::uint64_t corrupt = 0;        ///< unusable entries found (each also counts as a miss)
-    std::uint64_t store_failed = 0;   ///< results that could not be written
+    std::uint64_t hits = 0;          ///< results read from disk
+    std::uint64_t misses = 0;        ///< results computed (no usable entry)
+    std::uint64_t corrupt = 0;       ///< unusable entries found (each also counts as a miss)
+    std::uint64_t store_failed = 0;  ///< results that could not be written
 };
 
 namespace detail {
@@ -127,12 +127,11 @@ struct memory_state {
 /// starting with '.'.
 inline void check_cache_name(std::string_view name, const char* function) {
     const bool valid_chars = std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-' || c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.';
     });
     if (name.empty() || name.size() > 200 || name.front() == '.' || !valid_chars) {
-        throw std::invalid_argument(std::string("parkit::memory::") + function + ": name '" +
-                                    std::string(name) +
+        throw std::invalid_argument(std::string("parkit::memory::") + function + ": name '" + std::string(name) +
                                     "' must be 1-200 characters from [A-Za-z0-9_.-], not starting with '.'");
     }
 }
@@ -149,7 +148,7 @@ public:
     /// serializable and default-constructible (see parkit/core/serialization.hpp), and so must
     /// the arguments be serializable.
     template <class... Args>
-        requires std::invocable<const F&, const Args&...>
+    requires std::invocable<const F&, const Args&...>
     auto operator()(const Args&... args) const {
         using R = std::remove_cvref_t<std::invoke_result_t<const F&, const Args&...>>;
         static_assert(!std::is_void_v<R>, "parkit::memory: a cached function must return a value");
@@ -208,8 +207,7 @@ private:
           directory_(state_->root + "/" + name_ + "/"),
           fn_(std::move(fn)) {}
 
-    void report(cache_event_kind kind, const detail::hash128& hash, double seconds,
-                std::string_view reason) const {
+    void report(cache_event_kind kind, const detail::hash128& hash, double seconds, std::string_view reason) const {
         const std::string key = detail::hash_hex(hash);
         state_->report(cache_event{kind, name_, key, seconds, reason});
     }

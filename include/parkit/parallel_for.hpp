@@ -97,9 +97,8 @@ inline std::size_t reduce_block_size(std::size_t n, std::size_t chunk_size) noex
 /// array) or use `parallel_reduce` / `parallel_map` to bring values back. A throwing body makes
 /// every rank throw the same `task_error` (nesting a `remote_error` naming the rank).
 /// @throws std::invalid_argument for an invalid `n_jobs` or `backend::processes`.
-template <detail::loop_index First, detail::loop_index Last, class F,
-          class I = std::common_type_t<First, Last>>
-    requires std::invocable<F&, I>
+template <detail::loop_index First, detail::loop_index Last, class F, class I = std::common_type_t<First, Last>>
+requires std::invocable<F&, I>
 void parallel_for(First first_index, Last last_index, F&& f, const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_for");
     detail::require_no_checkpoint(opts.checkpoint, "parkit::parallel_for");
@@ -134,11 +133,10 @@ void parallel_for(First first_index, Last last_index, F&& f, const options& opts
 /// @throws std::invalid_argument for an invalid `n_jobs` or `backend::processes`.
 template <detail::loop_index First, detail::loop_index Last, class T, class Map, class Reduce,
           class I = std::common_type_t<First, Last>>
-    requires std::invocable<Map&, I> && std::convertible_to<std::invoke_result_t<Map&, I>, T> &&
-             std::invocable<Reduce&, T, T> &&
-             std::convertible_to<std::invoke_result_t<Reduce&, T, T>, T>
-T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&& reduce,
-                  const options& opts = {}) {
+requires std::invocable<Map&, I> && std::convertible_to<std::invoke_result_t<Map&, I>, T> &&
+    std::invocable<Reduce&, T, T> && std::convertible_to<std::invoke_result_t<Reduce&, T, T>, T>
+        T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&& reduce,
+                          const options& opts = {}) {
     detail::require_loop_backend(opts.backend, "parallel_reduce");
     detail::require_no_checkpoint(opts.checkpoint, "parkit::parallel_reduce");
     detail::require_no_in_flight_window(opts.max_in_flight, "parkit::parallel_reduce");
@@ -155,16 +153,15 @@ T parallel_reduce(First first_index, Last last_index, T init, Map&& map, Reduce&
         auto index = [first](std::size_t offset) { return detail::index_at(first, offset); };
         T partial = static_cast<T>(std::invoke(map, index(begin)));
         for (std::size_t k = begin + 1; k < end; ++k) {
-            partial = static_cast<T>(std::invoke(reduce, std::move(partial),
-                                                 static_cast<T>(std::invoke(map, index(k)))));
+            partial =
+                static_cast<T>(std::invoke(reduce, std::move(partial), static_cast<T>(std::invoke(map, index(k)))));
         }
         return partial;
     };
     options block_opts = opts;
     block_opts.chunk_size = 0;  // the blocks are fixed above; how they are batched does not matter
     if (opts.backend == backend::mpi) block_opts.mpi.broadcast = true;  // every rank folds every block result
-    std::vector<T> partials =
-        detail::dispatch_backend(reduce_block, detail::iota_range{0, blocks}, block_opts);
+    std::vector<T> partials = detail::dispatch_backend(reduce_block, detail::iota_range{0, blocks}, block_opts);
 
     T result = std::move(init);
     for (T& partial : partials) {

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "core/options.hpp"
-#include "detail/map/argument_checks.hpp"
-#include "detail/frontend/checkpointed_map.hpp"
-#include "detail/map/option_checks.hpp"
 #include "detail/distributed/distributed_map.hpp"
+#include "detail/frontend/checkpointed_map.hpp"
+#include "detail/map/argument_checks.hpp"
 #include "detail/map/map_engine.hpp"
-#include "detail/process/process_map.hpp"
+#include "detail/map/option_checks.hpp"
 #include "detail/map/timed_map.hpp"
+#include "detail/process/process_map.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {
@@ -200,41 +200,46 @@ auto dispatch_map(F& f, Range&& inputs, const basic_options<OnError>& opts) {
 /// @throws std::invalid_argument for an invalid `n_jobs`.
 template <class F, class Range>
 auto parallel_map(F&& f, Range&& inputs, const options& opts = {}) {
-    if constexpr (detail::map_arguments_fit<F, Range>()) return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
+    if constexpr (detail::map_arguments_fit<F, Range>())
+        return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
 }
 
 /// `parallel_map` with `on_error::collect`: returns `parkit::collected<R>` (every result as an
 /// optional, every failure with its index), like the chapter's "Successful: 9 / Failed: 1".
 template <class F, class Range>
 auto parallel_map(F&& f, Range&& inputs, const collect_options& opts) {
-    if constexpr (detail::map_arguments_fit<F, Range>()) return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
+    if constexpr (detail::map_arguments_fit<F, Range>())
+        return detail::dispatch_map(f, std::forward<Range>(inputs), opts);
 }
 
 /// Chosen only when `f` names an overload set or a function template (`parallel_map(std::sqrt,
 /// xs)`), which no other overload can take: stops the build with one line saying to pass a
 /// lambda instead (with `options` or `collect_options`).
 template <class Range, class Options = options>
-    requires std::ranges::range<Range> &&
-             (std::same_as<Options, options> || std::same_as<Options, collect_options>)
-auto parallel_map(detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const Options& = {}) {
-    static_assert(detail::always_false_v<Range>, "parkit::parallel_map: f names an overload set (such as std::sqrt) "
-                                                 "or a function template: pass a lambda, e.g. [](double x) { "
-                                                 "return std::sqrt(x); }");
+requires std::ranges::range<Range> &&
+    (std::same_as<Options, options> || std::same_as<Options, collect_options>)auto parallel_map(
+        detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const Options& = {}) {
+    static_assert(detail::always_false_v<Range>,
+                  "parkit::parallel_map: f names an overload set (such as std::sqrt) "
+                  "or a function template: pass a lambda, e.g. [](double x) { "
+                  "return std::sqrt(x); }");
     // No follow-up errors at the call: the type a real call would return.
-    if constexpr (std::same_as<Options, collect_options>) return collected<std::ranges::range_value_t<Range>>{};
-    else return std::vector<std::ranges::range_value_t<Range>>{};
+    if constexpr (std::same_as<Options, collect_options>)
+        return collected<std::ranges::range_value_t<Range>>{};
+    else
+        return std::vector<std::ranges::range_value_t<Range>>{};
 }
 
 /// `parallel_map` over a braced list: `parallel_map(f, {1, 2, 3})`.
 template <class F, class T>
-    requires std::invocable<F&, const T&>
+requires std::invocable<F&, const T&>
 auto parallel_map(F&& f, std::initializer_list<T> inputs, const options& opts = {}) {
     return detail::dispatch_map(f, inputs, opts);
 }
 
 /// `parallel_map` over a braced list with `on_error::collect`.
 template <class F, class T>
-    requires std::invocable<F&, const T&>
+requires std::invocable<F&, const T&>
 auto parallel_map(F&& f, std::initializer_list<T> inputs, const collect_options& opts) {
     return detail::dispatch_map(f, inputs, opts);
 }
@@ -242,16 +247,14 @@ auto parallel_map(F&& f, std::initializer_list<T> inputs, const collect_options&
 /// `parallel_map` on a given pool (its workers, not the process-wide ones): `pool.map(f, inputs,
 /// opts)`. `n_jobs` counts from the pool's size (-1 = the whole pool).
 template <class F, class Range>
-    requires std::ranges::sized_range<Range> &&
-             std::invocable<F&, std::ranges::range_reference_t<Range>>
+requires std::ranges::sized_range<Range> && std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map(thread_pool& pool, F&& f, Range&& inputs, const options& opts = {}) {
     return pool.map(f, std::forward<Range>(inputs), opts);
 }
 
 /// `parallel_map` on a given pool with `on_error::collect`.
 template <class F, class Range>
-    requires std::ranges::sized_range<Range> &&
-             std::invocable<F&, std::ranges::range_reference_t<Range>>
+requires std::ranges::sized_range<Range> && std::invocable<F&, std::ranges::range_reference_t<Range>>
 auto parallel_map(thread_pool& pool, F&& f, Range&& inputs, const collect_options& opts) {
     return pool.map(f, std::forward<Range>(inputs), opts);
 }

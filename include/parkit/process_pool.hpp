@@ -32,15 +32,15 @@
 #include "core/serialization.hpp"
 #include "core/shutdown_options.hpp"
 #include "detail/map/argument_checks.hpp"
+#include "detail/map/map_engine.hpp"
 #include "detail/map/option_checks.hpp"
-#include "detail/support/fork_generation.hpp"
 #include "detail/process/fork_server.hpp"
 #include "detail/process/pool_worker.hpp"
 #include "detail/process/process_io.hpp"
-#include "detail/map/map_engine.hpp"
-#include "detail/progress/progress_reporter.hpp"
-#include "detail/task/shared_state.hpp"
 #include "detail/process/task_codec.hpp"
+#include "detail/progress/progress_reporter.hpp"
+#include "detail/support/fork_generation.hpp"
+#include "detail/task/shared_state.hpp"
 
 namespace parkit {
 
@@ -164,8 +164,7 @@ public:
     /// task, as `ProcessPoolExecutor(initializer=...)` (see `process_pool_options::initializer`).
     /// @throws std::invalid_argument for a bad n_jobs.
     process_pool(int n_jobs, std::function<void()> initializer)
-        : process_pool(
-              process_pool_options{.n_jobs = n_jobs, .initializer = std::move(initializer)}) {}
+        : process_pool(process_pool_options{.n_jobs = n_jobs, .initializer = std::move(initializer)}) {}
 
     /// Forks the fork server and the workers with the settings named in `opts`:
     /// `parkit::process_pool pool({.n_jobs = 4, .task_timeout_s = 60});`
@@ -243,8 +242,8 @@ public:
                       "parkit::process_pool::submit: the result type must be default-constructible");
         detail::require_callable(f, "parkit::process_pool::submit", "f");
         check_usable("submit");
-        return enqueue<R>(&detail::run_transferred_task<F, R, std::decay_t<Args>...>, &detail::complete_from_reply<R>, 1,
-                          "submit", [&](output_archive& out) {
+        return enqueue<R>(&detail::run_transferred_task<F, R, std::decay_t<Args>...>, &detail::complete_from_reply<R>,
+                          1, "submit", [&](output_archive& out) {
                               if constexpr (std::is_pointer_v<F>) out.write_bytes(&f, sizeof f);
                               out(static_cast<const std::decay_t<Args>&>(args)...);
                           });
@@ -323,13 +322,13 @@ private:
     /// One worker process and what the manager knows of it.
     struct worker_slot {
         detail::worker_process process;
-        detail::message_reader inbox;       // the worker's replies, read in batches
-        std::deque<queued_task> in_flight;  // sent, not answered, in the worker's order: front() runs
-        std::size_t in_flight_bytes = 0;    // payload bytes still held in in_flight
+        detail::message_reader inbox;                    // the worker's replies, read in batches
+        std::deque<queued_task> in_flight;               // sent, not answered, in the worker's order: front() runs
+        std::size_t in_flight_bytes = 0;                 // payload bytes still held in in_flight
         std::chrono::steady_clock::time_point started;   // when front() started
         std::chrono::steady_clock::time_point deadline;  // of front(), from when it started
-        std::uint64_t answered = 0;  // replies completed from this worker process
-        bool withdrawn = false;      // its unstarted tasks were taken back: retire it when idle
+        std::uint64_t answered = 0;                      // replies completed from this worker process
+        bool withdrawn = false;                          // its unstarted tasks were taken back: retire it when idle
     };
     using clock = std::chrono::steady_clock;
 
@@ -452,7 +451,9 @@ private:
                     [&](std::size_t i, auto&& value) {
                         if constexpr (!std::is_void_v<R>) results.put(i, std::move(value));
                     },
-                    [&](std::size_t i, std::exception_ptr error) { failures.push_back(task_failure{i, std::move(error)}); });
+                    [&](std::size_t i, std::exception_ptr error) {
+                        failures.push_back(task_failure{i, std::move(error)});
+                    });
                 progress.advance(b.end - b.begin);
             }
         } catch (...) {
@@ -554,7 +555,8 @@ private:
     void requeue_pipeline(worker_slot& slot) {
         {
             std::lock_guard lock(mutex_);
-            for (; !slot.in_flight.empty(); slot.in_flight.pop_back()) queue_.push_front(std::move(slot.in_flight.back()));
+            for (; !slot.in_flight.empty(); slot.in_flight.pop_back())
+                queue_.push_front(std::move(slot.in_flight.back()));
         }
         slot.in_flight_bytes = 0;
     }
@@ -579,7 +581,8 @@ private:
         std::size_t best = slots_.size();
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             const worker_slot& slot = slots_[i];
-            if (slot.process.fd < 0 || slot.withdrawn || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now)))
+            if (slot.process.fd < 0 || slot.withdrawn ||
+                (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now)))
                 continue;
             if (best == slots_.size() || slot.in_flight.size() < slots_[best].in_flight.size()) best = i;
         }
@@ -641,13 +644,16 @@ private:
         std::size_t idle_workers = static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), idle));
         for (std::size_t i = 0; i < slots_.size() && idle_workers > 0; ++i) {
             worker_slot& slot = slots_[i];
-            if (slot.process.fd < 0 || slot.withdrawn || slot.in_flight.size() < 2 || now < withdraw_time(slot)) continue;
+            if (slot.process.fd < 0 || slot.withdrawn || slot.in_flight.size() < 2 || now < withdraw_time(slot))
+                continue;
             std::uint64_t claimed = claims_[i].load(std::memory_order_acquire);
-            while (!claims_[i].compare_exchange_weak(claimed, claimed | detail::claims_closed, std::memory_order_acq_rel)) {
+            while (!claims_[i].compare_exchange_weak(claimed, claimed | detail::claims_closed,
+                                                     std::memory_order_acq_rel)) {
             }
             slot.withdrawn = true;
             // Tasks the worker started (claimed) and has not answered stay; the rest never run there.
-            const std::size_t keep = static_cast<std::size_t>(std::min<std::uint64_t>(claimed - slot.answered, slot.in_flight.size()));
+            const std::size_t keep =
+                static_cast<std::size_t>(std::min<std::uint64_t>(claimed - slot.answered, slot.in_flight.size()));
             std::lock_guard lock(mutex_);
             while (slot.in_flight.size() > std::max<std::size_t>(keep, 1)) {
                 slot.in_flight_bytes -= slot.in_flight.back().payload.size();
@@ -666,7 +672,8 @@ private:
     // When the tasks sent ahead behind slot's running task may be taken back (withdraw_stuck_pipelines).
     clock::time_point withdraw_time(const worker_slot& slot) const {
         const double after_us = std::max(detail::pipeline_withdraw_after_us, 10 * task_us_);
-        return slot.started + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::micro>(after_us));
+        return slot.started +
+               std::chrono::duration_cast<clock::duration>(std::chrono::duration<double, std::micro>(after_us));
     }
 
     // Replaces a worker whose pipeline was withdrawn once it has answered every task it started.
@@ -730,7 +737,8 @@ private:
                     in_order = !slot.in_flight.empty() && header.id == slot.in_flight.front().id;
                     if (in_order) complete_front(slot, header, payload);
                 }
-                more = open && in_order && !slot.inbox.bad() && (mode == read_mode::to_end || (mode == read_mode::then_dead && got));
+                more = open && in_order && !slot.inbox.bad() &&
+                       (mode == read_mode::to_end || (mode == read_mode::then_dead && got));
             }
         } catch (const std::exception& e) {
             problem = std::string("a reply that could not be received (") + e.what() + ")";
@@ -787,8 +795,9 @@ private:
         fds.assign(1, pollfd{wake_[0], POLLIN, 0});
         owners.assign(1, poll_owner{slots_.size(), -1, false});
         auto next = clock::time_point::max();
-        const bool any_idle = std::any_of(slots_.begin(), slots_.end(),
-                                          [](const worker_slot& s) { return s.process.fd >= 0 && s.in_flight.empty(); });
+        const bool any_idle = std::any_of(slots_.begin(), slots_.end(), [](const worker_slot& s) {
+            return s.process.fd >= 0 && s.in_flight.empty();
+        });
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             const worker_slot& slot = slots_[i];
             if (slot.process.fd < 0) continue;
@@ -847,7 +856,8 @@ private:
             const auto now = clock::now();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
                 if (!slots_[i].in_flight.empty() && now >= slots_[i].deadline)
-                    fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_), true);
+                    fail_running(i, detail::make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_),
+                                 true);
             }
         }
         for (auto& slot : slots_) server_.stop(slot.process);
@@ -862,19 +872,19 @@ private:
     const std::size_t size_;
     const double timeout_s_;
     detail::shared_array<std::atomic<std::uint64_t>> claims_;  // per slot: tasks its worker started (see claim_task)
-    std::function<void()> initializer_;  // run by each worker before its first task (may be empty)
+    std::function<void()> initializer_;   // run by each worker before its first task (may be empty)
     detail::process_worker_setup setup_;  // what the workers inherit: claims_, initializer_
-    detail::fork_server server_;      // forks the workers (constructor, then manager thread)
+    detail::fork_server server_;          // forks the workers (constructor, then manager thread)
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only
     std::vector<std::size_t> fresh_;  // manager: tasks assigned to each worker, not yet sent
     detail::message_batch batch_;     // manager: the messages of one send
     double task_us_ = -1.0;           // manager: estimated run time of a task (µs), < 0 = none yet
     std::thread manager_;
-    std::mutex mutex_;                // guards queue_ and closed_
+    std::mutex mutex_;  // guards queue_ and closed_
     std::deque<queued_task> queue_;
     bool closed_ = false;
-    bool wake_on_submit_ = true;      // the manager waits for a submit (guarded by mutex_)
+    bool wake_on_submit_ = true;  // the manager waits for a submit (guarded by mutex_)
     std::atomic<bool> abort_running_{false};
     std::atomic<std::size_t> next_index_{0};
     std::mutex join_mutex_;

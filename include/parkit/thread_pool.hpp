@@ -25,15 +25,15 @@
 #include "core/options.hpp"
 #include "core/shutdown_options.hpp"
 #include "detail/map/argument_checks.hpp"
-#include "detail/support/cpu_placement.hpp"
-#include "detail/task/detached_task.hpp"
-#include "detail/support/fork_generation.hpp"
-#include "detail/map/option_checks.hpp"
 #include "detail/map/map_engine.hpp"
+#include "detail/map/option_checks.hpp"
+#include "detail/support/cpu_placement.hpp"
+#include "detail/support/fork_generation.hpp"
+#include "detail/task/detached_task.hpp"
 #include "detail/task/shared_state.hpp"
+#include "detail/task/worker_context.hpp"
 #include "detail/threads/work_deque.hpp"
 #include "detail/threads/work_queue.hpp"
-#include "detail/task/worker_context.hpp"
 
 namespace parkit {
 
@@ -97,7 +97,7 @@ public:
     /// @throws executor_closed after `shutdown()` (tasks of this pool may still submit while it
     ///         drains); std::logic_error in a fork()ed child of the process that made the pool.
     template <class F, class... Args>
-        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     auto submit(F&& f, Args&&... args) {
         return submit_as(priority::normal, std::forward<F>(f), std::forward<Args>(args)...);
     }
@@ -106,7 +106,7 @@ public:
     /// normal one, `priority::low` ones after them (see `parkit::priority`).
     /// @throws std::invalid_argument for a value that is no `priority`; as `submit` otherwise.
     template <class F, class... Args>
-        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     auto submit(priority level, F&& f, Args&&... args) {
         if (level != priority::low && level != priority::normal && level != priority::high) {
             throw std::invalid_argument("parkit::thread_pool::submit: priority must be low, normal or high (got " +
@@ -122,7 +122,7 @@ public:
     /// reported on stderr when the pool is destroyed, never lost silently.
     /// @throws executor_closed after `shutdown()`; std::logic_error in a forked child.
     template <class F, class... Args>
-        requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
+    requires std::invocable<std::decay_t<F>, std::decay_t<Args>...>
     void detach(F&& f, Args&&... args) {
         using task = detail::detached_task<std::decay_t<F>, std::decay_t<Args>...>;
         detail::require_callable(f, "parkit::thread_pool::detach", "f");
@@ -270,8 +270,9 @@ private:
 
     static std::function<void()> require_initializer(std::function<void()> initializer) {
         if (!initializer) {
-            throw std::invalid_argument("parkit::thread_pool: initializer is empty (pass a callable, or use "
-                                        "thread_pool(n_jobs) for none)");
+            throw std::invalid_argument(
+                "parkit::thread_pool: initializer is empty (pass a callable, or use "
+                "thread_pool(n_jobs) for none)");
         }
         return initializer;
     }
@@ -378,9 +379,7 @@ private:
     }
 
     // After shutdown only the pool's own tasks may add work (while it drains).
-    bool refuses_work() const noexcept {
-        return closed_.load(std::memory_order_seq_cst) && !owns_current_thread();
-    }
+    bool refuses_work() const noexcept { return closed_.load(std::memory_order_seq_cst) && !owns_current_thread(); }
 
     // Refuses work after shutdown and in a forked child: the child has the pool's memory but
     // none of its worker threads, so an accepted task would never run.
@@ -423,7 +422,8 @@ private:
         // worker_main: either the sleeper sees this task or this thread sees the sleeper.
         // A worker that is searching for work will find the task itself: no wake-up then.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0) wake_one();
+        if (sleepers_.load(std::memory_order_relaxed) > 0 && searching_.load(std::memory_order_relaxed) == 0)
+            wake_one();
     }
 
     void wake_one() {
@@ -584,8 +584,8 @@ private:
     const unsigned generation_ = detail::fork_generation();
     const std::size_t size_;
     const bool spin_;
-    std::vector<detail::work_queue> queues_;   // per worker: tasks from outside, FIFO
-    std::vector<detail::work_deque> deques_;   // per worker: tasks its own tasks submit
+    std::vector<detail::work_queue> queues_;  // per worker: tasks from outside, FIFO
+    std::vector<detail::work_deque> deques_;  // per worker: tasks its own tasks submit
     std::vector<detail::worker_context> contexts_;
     std::vector<worker_stats> stats_;
     detail::work_queue high_queue_;
@@ -601,7 +601,7 @@ private:
     alignas(64) std::atomic<std::size_t> next_index_{0};  // written by submitters
     std::atomic<bool> closed_{false};
     std::atomic<bool> paused_{false};
-    std::atomic<std::size_t> dropped_{0};  // submissions that never ran on a worker (cancelled, failed)
+    std::atomic<std::size_t> dropped_{0};       // submissions that never ran on a worker (cancelled, failed)
     alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers
     std::atomic<int> searching_{0};             // workers spinning for work (awake, idle)
     std::atomic<int> waker_cpu_{-1};            // CPU of the last submit that woke a sleeper
@@ -645,7 +645,8 @@ inline thread_pool& default_thread_pool() {
         }
     } join_at_exit;
     (void)join_at_exit;
-    if (pool->made_in_this_process()) [[likely]] return *pool;
+    if (pool->made_in_this_process()) [[likely]]
+        return *pool;
     return detail::forked_default_pool();
 }
 

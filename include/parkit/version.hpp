@@ -14,6 +14,5 @@
 namespace parkit {
 /// The library version, as MAJOR * 10000 + MINOR * 100 + PATCH (0.2.0 is 200), for
 /// compile-time checks such as `static_assert(parkit::version >= 200)`.
-inline constexpr int version =
-    PARKIT_VERSION_MAJOR * 10000 + PARKIT_VERSION_MINOR * 100 + PARKIT_VERSION_PATCH;
+inline constexpr int version = PARKIT_VERSION_MAJOR * 10000 + PARKIT_VERSION_MINOR * 100 + PARKIT_VERSION_PATCH;
 }  // namespace parkit

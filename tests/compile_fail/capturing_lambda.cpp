@@ -2,7 +2,9 @@
 // data cannot cross a process boundary). With PARKIT_EXPECT_OK, the accepted form must compile.
 #include <parkit/process_pool.hpp>
 
-int add(int x, int offset) { return x + offset; }
+int add(int x, int offset) {
+    return x + offset;
+}
 
 int main() {
     parkit::process_pool pool(1);

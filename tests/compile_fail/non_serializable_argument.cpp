@@ -9,11 +9,15 @@ struct unsendable_record {
     double value = 0;
 #ifdef PARKIT_EXPECT_OK
     template <class Archive>
-    void serialize(Archive& ar) { ar(name, value); }
+    void serialize(Archive& ar) {
+        ar(name, value);
+    }
 #endif
 };
 
-double value_of(unsendable_record r) { return r.value; }
+double value_of(unsendable_record r) {
+    return r.value;
+}
 
 int main() {
     parkit::process_pool pool(1);

@@ -10,11 +10,15 @@ struct unsendable_summary {
     std::string label;
 #ifdef PARKIT_EXPECT_OK
     template <class Archive>
-    void serialize(Archive& ar) { ar(label); }
+    void serialize(Archive& ar) {
+        ar(label);
+    }
 #endif
 };
 
-unsendable_summary summarize(int x) { return {std::to_string(x)}; }
+unsendable_summary summarize(int x) {
+    return {std::to_string(x)};
+}
 
 int main() {
     parkit::process_pool pool(1);

@@ -41,7 +41,8 @@ using parkit::detail::encode_entry;
 
 /// The key of one cached call, as parkit::memory builds it (name, signature, arguments).
 const std::vector<std::byte>& fixed_key() {
-    static const std::vector<std::byte> key = parkit::to_bytes(std::string("simulate_v1"), std::string("FdidE"), 2.5, 7);
+    static const std::vector<std::byte> key =
+        parkit::to_bytes(std::string("simulate_v1"), std::string("FdidE"), 2.5, 7);
     return key;
 }
 
@@ -101,8 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             file_size %= parkit::detail::max_entry_bytes + 1;  // read_entry_file refuses larger files first
             const char* why = nullptr;
             if (parkit::detail::header_fits(header, file_size, why)) {
-                const unsigned __int128 declared = static_cast<unsigned __int128>(sizeof header) + header.key_bytes +
-                                                   header.payload_bytes;
+                const unsigned __int128 declared =
+                    static_cast<unsigned __int128>(sizeof header) + header.key_bytes + header.payload_bytes;
                 if (declared != file_size) fail("a header was accepted for a size it does not declare");
             } else if (why == nullptr) {
                 fail("a header was refused without a reason");
@@ -111,7 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         default: {
             if (rest.empty()) break;
-            const std::size_t payload_size = std::min<std::size_t>(std::to_integer<std::size_t>(rest[0]), rest.size() - 1);
+            const std::size_t payload_size =
+                std::min<std::size_t>(std::to_integer<std::size_t>(rest[0]), rest.size() - 1);
             const std::vector<std::byte> original = valid_entry(rest.subspan(1, payload_size));
             std::vector<std::byte> file = original;
             auto edits = rest.subspan(1 + payload_size);
@@ -120,8 +122,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 edits = edits.subspan(1);
             }
             for (std::size_t i = 0; i + 2 < edits.size(); i += 3) {
-                const std::size_t offset = std::to_integer<std::size_t>(edits[i]) |
-                                           std::to_integer<std::size_t>(edits[i + 1]) << 8;
+                const std::size_t offset =
+                    std::to_integer<std::size_t>(edits[i]) | std::to_integer<std::size_t>(edits[i + 1]) << 8;
                 if (!file.empty()) file[offset % file.size()] ^= edits[i + 2];
             }
             if (const auto payload = read_entry(file)) {

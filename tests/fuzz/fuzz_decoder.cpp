@@ -146,7 +146,8 @@ std::vector<std::byte> message_stream(std::span<const std::byte> bytes) {
 int socket_holding(const std::vector<std::byte>& stream) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) fail("socketpair");
-    if (!stream.empty() && ::send(fds[0], stream.data(), stream.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(stream.size()))
+    if (!stream.empty() &&
+        ::send(fds[0], stream.data(), stream.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(stream.size()))
         fail("send");
     ::close(fds[0]);
     return fds[1];
@@ -278,7 +279,8 @@ int main(int argc, char** argv) {
     write_seed(dir, d++, parkit::to_bytes(std::vector<std::vector<double>>{{1.5}, {}, {2.0, -3.0}}));
     write_seed(dir, d++, parkit::to_bytes(std::vector<bool>{true, false, true}));
     write_seed(dir, d++, parkit::to_bytes(std::map<std::string, std::vector<int>>{{"a", {1}}, {"b", {2, 3}}}));
-    write_seed(dir, d++, parkit::to_bytes(std::map<int, std::map<std::string, std::string>>{{1, {{"k", "v"}}}, {2, {}}}));
+    write_seed(dir, d++,
+               parkit::to_bytes(std::map<int, std::map<std::string, std::string>>{{1, {{"k", "v"}}}, {2, {}}}));
     write_seed(dir, d++, parkit::to_bytes(std::unordered_map<std::string, std::int64_t>{{"x", 1}, {"y", -1}}));
     write_seed(dir, d++, parkit::to_bytes(std::multimap<int, std::string>{{1, "a"}, {1, "b"}}));
     write_seed(dir, d++, parkit::to_bytes(std::set<std::string>{"p", "q"}));
@@ -315,7 +317,8 @@ int main(int argc, char** argv) {
     write_seed(dir, d++, parkit::to_bytes(Eigen::VectorXf::LinSpaced(4, 0.0f, 1.0f).eval()));
     write_seed(dir, d++, parkit::to_bytes(Eigen::Matrix3d::Ones().eval()));
     write_seed(dir, d++, parkit::to_bytes(Eigen::ArrayXXi::Constant(2, 2, 7).eval()));
-    write_seed(dir, d++, parkit::to_bytes(Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, 4, 4>::Zero(3, 4).eval()));
+    write_seed(dir, d++,
+               parkit::to_bytes(Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, 4, 4>::Zero(3, 4).eval()));
 #endif
     {
         std::vector<std::array<std::string, 1000>> arrays(2);

@@ -25,7 +25,7 @@ void check(bool ok, const char* what) {
         ++failures;
     }
 }
-} // namespace
+}  // namespace
 
 int main() {
     std::vector<int> xs{1, 2, 3, 4, 5, 6, 7, 8};
@@ -35,8 +35,8 @@ int main() {
     std::vector<double> filled(1000);
     parkit::parallel_for(0, 1000, [&](std::size_t i) { filled[i] = double(i); }, {.n_jobs = 2});
     check(filled[999] == 999.0, "parallel_for");
-    const double sum = parkit::parallel_reduce(0, 1000, 0.0, [](std::size_t i) { return double(i); },
-                                               std::plus<>{}, {.n_jobs = 2});
+    const double sum =
+        parkit::parallel_reduce(0, 1000, 0.0, [](std::size_t i) { return double(i); }, std::plus<>{}, {.n_jobs = 2});
     check(sum == 499500.0, "parallel_reduce");
 
     parkit::thread_pool pool(2);
@@ -48,7 +48,8 @@ int main() {
     check(total == 140, "thread_pool submit + as_completed");
 
     parkit::process_pool processes(2);
-    const auto doubled = processes.map(+[](int x) { return 2 * x; }, xs);
+    const auto doubled = processes.map(
+        +[](int x) { return 2 * x; }, xs);
     check(doubled[7] == 16, "process_pool map");
 
 #ifdef PARKIT_TEST_KERNELS

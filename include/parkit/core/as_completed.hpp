@@ -35,9 +35,8 @@ public:
     /// Watches `futures` (they must outlive the range); each must be valid. With a deadline,
     /// iterating past it throws `timeout_error` (`limit_s` is the limit named in its message).
     /// @throws std::invalid_argument if one is empty.
-    explicit completed_range(std::vector<future<T>*> futures,
-                             std::optional<clock::time_point> deadline = std::nullopt, double limit_s = 0.0,
-                             const char* call = "parkit::as_completed")
+    explicit completed_range(std::vector<future<T>*> futures, std::optional<clock::time_point> deadline = std::nullopt,
+                             double limit_s = 0.0, const char* call = "parkit::as_completed")
         : futures_(std::move(futures)),
           queue_(std::make_unique<detail::completion_queue>()),
           listeners_(futures_.size()),
@@ -75,9 +74,7 @@ public:
             return *this;
         }
         void operator++(int) { advance(); }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-            return it.range_ == nullptr;
-        }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.range_ == nullptr; }
 
     private:
         friend class completed_range;
@@ -153,16 +150,20 @@ auto future_pointers(Futures& futures) {
 /// `timeout` as a deadline from now, and in seconds for messages.
 /// @throws std::invalid_argument naming `call` for a negative timeout.
 template <class Rep, class Period>
-std::pair<std::chrono::steady_clock::time_point, double> deadline_after(const std::chrono::duration<Rep, Period>& timeout,
-                                                                       const char* call) {
+std::pair<std::chrono::steady_clock::time_point, double> deadline_after(
+    const std::chrono::duration<Rep, Period>& timeout, const char* call) {
     const double seconds = std::chrono::duration<double>(timeout).count();
     if (!(seconds >= 0.0)) {
-        throw std::invalid_argument(std::string(call) + ": timeout must be >= 0 (got " + std::to_string(seconds) + " s)");
+        throw std::invalid_argument(std::string(call) + ": timeout must be >= 0 (got " + std::to_string(seconds) +
+                                    " s)");
     }
     const auto now = std::chrono::steady_clock::now();
     const auto room = std::chrono::steady_clock::time_point::max() - now;
-    if (std::chrono::duration<double>(room).count() <= seconds) return {std::chrono::steady_clock::time_point::max(), seconds};
-    return {now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)), seconds};
+    if (std::chrono::duration<double>(room).count() <= seconds)
+        return {std::chrono::steady_clock::time_point::max(), seconds};
+    return {now +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)),
+            seconds};
 }
 
 }  // namespace detail
@@ -174,7 +175,7 @@ std::pair<std::chrono::steady_clock::time_point, double> deadline_after(const st
 /// for (parkit::future<int>& f : parkit::as_completed(futures)) use(f.index(), f.get());
 /// @endcode
 template <std::ranges::range Futures>
-    requires std::is_lvalue_reference_v<Futures>
+requires std::is_lvalue_reference_v<Futures>
 auto as_completed(Futures&& futures) {
     using value = typename std::ranges::range_value_t<Futures>::value_type;
     return completed_range<value>(detail::future_pointers(futures));
@@ -185,7 +186,7 @@ auto as_completed(Futures&& futures) {
 /// `parkit::timeout_error` naming how many were still pending (their tasks keep running).
 /// @throws std::invalid_argument for a negative timeout.
 template <std::ranges::range Futures, class Rep, class Period>
-    requires std::is_lvalue_reference_v<Futures>
+requires std::is_lvalue_reference_v<Futures>
 auto as_completed(Futures&& futures, const std::chrono::duration<Rep, Period>& timeout) {
     using value = typename std::ranges::range_value_t<Futures>::value_type;
     const auto [deadline, seconds] = detail::deadline_after(timeout, "parkit::as_completed");

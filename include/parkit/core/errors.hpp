@@ -22,8 +22,7 @@ namespace detail {
 inline std::string demangle(const char* name) {
 #if defined(__GNUC__) || defined(__clang__)
     int status = 0;
-    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                               std::free);
+    std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
     if (status == 0 && out) return out.get();
 #endif
     return name;
@@ -68,8 +67,7 @@ public:
     /// set; `detail::make_task_error` does that for you.
     task_error(std::size_t index, std::exception_ptr original)
         : std::runtime_error("parkit: task " + std::to_string(index) + " failed with " +
-                             detail::exception_type_name(original) + ": " +
-                             detail::exception_message(original)),
+                             detail::exception_type_name(original) + ": " + detail::exception_message(original)),
           index_(index),
           original_(std::move(original)) {}
 
@@ -91,8 +89,7 @@ class task_cancelled : public std::runtime_error {
 public:
     /// Builds the error for the cancelled task with submission index `index`.
     explicit task_cancelled(std::size_t index)
-        : std::runtime_error("parkit: task " + std::to_string(index) +
-                             " was cancelled before it started"),
+        : std::runtime_error("parkit: task " + std::to_string(index) + " was cancelled before it started"),
           index_(index) {}
     /// Submission index of the cancelled task.
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
@@ -119,8 +116,7 @@ public:
     /// `pending` of `total` tasks not finished.
     timeout_error(const std::string& call, double limit_s, std::size_t pending, std::size_t total)
         : std::runtime_error(call + ": timed out after " + format_seconds(limit_s) + " s with " +
-                             std::to_string(pending) + " of " + std::to_string(total) +
-                             " tasks still pending"),
+                             std::to_string(pending) + " of " + std::to_string(total) + " tasks still pending"),
           pending_(pending) {}
     /// Number of tasks that had not finished when the time was up.
     [[nodiscard]] std::size_t pending() const noexcept { return pending_; }

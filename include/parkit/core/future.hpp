@@ -69,8 +69,9 @@ public:
     T get() {
         detail::shared_state<T>& s = checked("get");
         if (retrieved_) {
-            throw std::logic_error("parkit::future::get: the result was already taken by an "
-                                   "earlier get() or then() (it is moved out; call get() once)");
+            throw std::logic_error(
+                "parkit::future::get: the result was already taken by an "
+                "earlier get() or then() (it is moved out; call get() once)");
         }
         s.wait();
         retrieved_ = true;
@@ -109,9 +110,7 @@ public:
     bool cancel() { return checked("cancel").try_cancel(); }
 
     /// True when the task was cancelled before it started.
-    [[nodiscard]] bool cancelled() const {
-        return checked("cancelled").current_phase() == detail::phase::cancelled;
-    }
+    [[nodiscard]] bool cancelled() const { return checked("cancelled").current_phase() == detail::phase::cancelled; }
 
     /// Waits, then returns the task's exception (null if it succeeded), like Python's
     /// `Future.exception()`; the result stays available to `get()`.
@@ -137,8 +136,9 @@ public:
         using result = detail::then_result_t<T, fn>;
         checked("then");
         if (retrieved_) {
-            throw std::logic_error("parkit::future::then: the result was already taken by get() or "
-                                   "an earlier then()");
+            throw std::logic_error(
+                "parkit::future::then: the result was already taken by get() or "
+                "an earlier then()");
         }
         auto next = detail::then_state<result, T, fn>::start(state_, fn(std::forward<F>(f)));
         retrieved_ = true;
@@ -155,8 +155,8 @@ public:
     template <class Callback>
     void add_done_callback(Callback&& callback) {
         checked("add_done_callback");
-        detail::done_callback<T, std::decay_t<Callback>>::start(
-            state_, std::decay_t<Callback>(std::forward<Callback>(callback)));
+        detail::done_callback<T, std::decay_t<Callback>>::start(state_, std::decay_t<Callback>(
+                                                                            std::forward<Callback>(callback)));
     }
 
 private:
@@ -166,8 +166,7 @@ private:
     friend class completed_range;
     friend struct detail::future_access;
 
-    explicit future(detail::state_ptr<detail::shared_state<T>> state) noexcept
-        : state_(std::move(state)) {}
+    explicit future(detail::state_ptr<detail::shared_state<T>> state) noexcept : state_(std::move(state)) {}
 
     detail::shared_state<T>& checked(const char* what) const {
         if (!state_) {

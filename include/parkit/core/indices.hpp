@@ -12,7 +12,9 @@ namespace parkit {
 /// `parkit::parallel_map(f, parkit::indices(n))`. It does what `std::views::iota(0, n)` does
 /// (which parkit accepts too), but also compiles with Debian 12's clang 14, whose libstdc++ 12
 /// `iota_view` clang cannot compile.
-constexpr detail::iota_range indices(std::size_t n) noexcept { return detail::iota_range{0, n}; }
+constexpr detail::iota_range indices(std::size_t n) noexcept {
+    return detail::iota_range{0, n};
+}
 
 /// The indices [first, last) (empty when last <= first), as `indices(n)`.
 constexpr detail::iota_range indices(std::size_t first, std::size_t last) noexcept {

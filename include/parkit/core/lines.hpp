@@ -66,6 +66,8 @@ private:
 };
 
 /// The lines of `in` as an input range: `for (auto& r : parkit::imap(parse, parkit::lines(file)))`.
-[[nodiscard]] inline line_range lines(std::istream& in) noexcept { return line_range(in); }
+[[nodiscard]] inline line_range lines(std::istream& in) noexcept {
+    return line_range(in);
+}
 
 }  // namespace parkit

@@ -45,8 +45,7 @@ inline std::string first_line_of(const char* path) noexcept {
     const std::size_t length = static_cast<std::size_t>(got);
     const auto* newline = static_cast<const char*>(std::memchr(buffer, '\n', length));
     try {
-        line.assign(buffer,
-                    newline != nullptr ? static_cast<std::size_t>(newline - buffer) : length);
+        line.assign(buffer, newline != nullptr ? static_cast<std::size_t>(newline - buffer) : length);
     } catch (...) {
         line.clear();
     }
@@ -84,9 +83,8 @@ inline int resolve_workers(int n_jobs, int capacity, const char* of) {
     if (n_jobs > 0) return n_jobs;
     if (n_jobs < 0 && n_jobs >= -capacity) return capacity + 1 + n_jobs;
     throw std::invalid_argument("parkit: n_jobs = " + std::to_string(n_jobs) +
-                                " is invalid; use a positive worker count, or -1 (all " +
-                                std::to_string(capacity) + ", " + of + ") down to -" +
-                                std::to_string(capacity) + " (one worker)");
+                                " is invalid; use a positive worker count, or -1 (all " + std::to_string(capacity) +
+                                ", " + of + ") down to -" + std::to_string(capacity) + " (one worker)");
 }
 
 /// Most workers one map starts, whatever `n_jobs` asks for: room for waiting work (downloads,

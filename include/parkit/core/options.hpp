@@ -31,8 +31,8 @@ public:
 
     /// Checkpoints into `cache`, naming the function `name` (empty: after the callable's type).
     template <class Memory>
-        requires std::same_as<std::remove_cvref_t<Memory>, memory>
-    checkpoint_store(Memory&& cache, std::string name = {})  // NOLINT(google-explicit-constructor): `.checkpoint = memory{dir}`
+    requires std::same_as<std::remove_cvref_t<Memory>, memory> checkpoint_store(
+        Memory&& cache, std::string name = {})  // NOLINT(google-explicit-constructor): `.checkpoint = memory{dir}`
         : cache_(std::make_shared<const memory>(std::forward<Memory>(cache))), name_(std::move(name)) {}
 
     /// True when a cache was given.
@@ -103,18 +103,17 @@ inline constexpr collect_t collect{collect_t::token{}};
 
 /// A snapshot of a running map, given to the progress callback.
 struct progress_info {
-    std::size_t done = 0;        ///< tasks finished (successfully or not)
-    std::size_t total = 0;       ///< tasks in the call
-    double elapsed_s = 0.0;      ///< seconds since the call started
-    int workers = 1;             ///< workers taking part
-    bool total_known = true;     ///< false for a stream of unknown length (`imap` over an unsized range)
+    std::size_t done = 0;     ///< tasks finished (successfully or not)
+    std::size_t total = 0;    ///< tasks in the call
+    double elapsed_s = 0.0;   ///< seconds since the call started
+    int workers = 1;          ///< workers taking part
+    bool total_known = true;  ///< false for a stream of unknown length (`imap` over an unsized range)
 
     /// Tasks per second so far (0 before the first finishes).
     [[nodiscard]] double rate() const noexcept { return elapsed_s > 0 ? done / elapsed_s : 0.0; }
     /// Estimated seconds left at the current rate (0 when done or unknown).
     [[nodiscard]] double eta_s() const noexcept {
-        return total_known && done > 0 && done < total ? elapsed_s * static_cast<double>(total - done) / done
-                                        : 0.0;
+        return total_known && done > 0 && done < total ? elapsed_s * static_cast<double>(total - done) / done : 0.0;
     }
     /// Fraction done in [0, 1] (1 for an empty call, 0 while the total is unknown).
     [[nodiscard]] double fraction() const noexcept {
@@ -169,16 +168,16 @@ struct basic_options {
 /// The default options (`on_error::raise`); the fields mean what they mean in `basic_options`.
 template <>
 struct basic_options<on_error::raise_t> {
-    int n_jobs = -1;                                      ///< workers (joblib rule)
-    parkit::backend backend = parkit::backend::threads;   ///< where tasks run
-    std::size_t chunk_size = 0;                           ///< tasks per chunk, 0 = automatic
-    bool progress = false;                                ///< report on stderr
+    int n_jobs = -1;                                             ///< workers (joblib rule)
+    parkit::backend backend = parkit::backend::threads;          ///< where tasks run
+    std::size_t chunk_size = 0;                                  ///< tasks per chunk, 0 = automatic
+    bool progress = false;                                       ///< report on stderr
     std::function<void(const progress_info&)> on_progress = {};  ///< progress callback
-    on_error::raise_t on_error = on_error::raise;         ///< stop at the first failure
-    double task_timeout_s = 0.0;                          ///< per-task limit, 0 = none
-    mpi_options mpi{};                                    ///< mpi only: broadcast, threads per rank
-    std::size_t max_in_flight = 0;                        ///< imap only: inputs taken ahead, 0 = auto
-    checkpoint_store checkpoint{};                        ///< parallel_map only: resume from a disk cache
+    on_error::raise_t on_error = on_error::raise;                ///< stop at the first failure
+    double task_timeout_s = 0.0;                                 ///< per-task limit, 0 = none
+    mpi_options mpi{};                                           ///< mpi only: broadcast, threads per rank
+    std::size_t max_in_flight = 0;                               ///< imap only: inputs taken ahead, 0 = auto
+    checkpoint_store checkpoint{};                               ///< parallel_map only: resume from a disk cache
 };
 
 /// Options with the default error policy (`on_error::raise`).

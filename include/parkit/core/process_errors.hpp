@@ -21,10 +21,10 @@ public:
     /// Builds the error for task `index` that threw a `type_name` saying `message` on MPI rank
     /// `rank` (-1: in a worker process).
     remote_error(std::size_t index, std::string type_name, std::string message, int rank)
-        : std::runtime_error("parkit: task " + std::to_string(index) + " threw " + type_name +
-                             (rank < 0 ? std::string(" in a worker process: ")
-                                       : " on MPI rank " + std::to_string(rank) + ": ") +
-                             message),
+        : std::runtime_error(
+              "parkit: task " + std::to_string(index) + " threw " + type_name +
+              (rank < 0 ? std::string(" in a worker process: ") : " on MPI rank " + std::to_string(rank) + ": ") +
+              message),
           index_(index),
           rank_(rank),
           type_name_(std::move(type_name)),
@@ -51,8 +51,7 @@ class worker_crashed : public std::runtime_error {
 public:
     /// Builds the error for task `index`; `how` is e.g. "killed by signal 11 (SIGSEGV)".
     worker_crashed(std::size_t index, int signal, int exit_code, const std::string& how)
-        : std::runtime_error("parkit: the worker process running task " + std::to_string(index) +
-                             " died: " + how),
+        : std::runtime_error("parkit: the worker process running task " + std::to_string(index) + " died: " + how),
           index_(index),
           signal_(signal),
           exit_code_(exit_code),

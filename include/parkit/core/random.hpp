@@ -39,11 +39,10 @@ constexpr std::uint64_t splitmix64_mix(std::uint64_t z) noexcept {
 /// Derives a child key from a parent key and an index; distinct (key, index) pairs give
 /// unrelated keys.
 constexpr std::uint64_t derive_key(std::uint64_t key, std::uint64_t index) noexcept {
-    return splitmix64_mix(splitmix64_mix(key + 0x9e3779b97f4a7c15ULL) ^
-                          splitmix64_mix(index + 0xd1b54a32d192ed03ULL));
+    return splitmix64_mix(splitmix64_mix(key + 0x9e3779b97f4a7c15ULL) ^ splitmix64_mix(index + 0xd1b54a32d192ed03ULL));
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// A fast 64-bit generator (xoshiro256++) satisfying std::uniform_random_bit_generator,
 /// usable with every <random> distribution. Obtain one from seed_sequence::stream().
@@ -82,9 +81,7 @@ public:
 
     /// A uniform double in [0, 1) with 53 random bits (independent of the standard
     /// library's distribution implementations, so identical on every platform).
-    constexpr double uniform01() noexcept {
-        return static_cast<double>((*this)() >> 11) * 0x1.0p-53;
-    }
+    constexpr double uniform01() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
     /// A draw from Normal(mean, stddev) by Marsaglia's polar method on uniform01(): pairs
     /// (u, v) uniform in the square (−1, 1)² are kept when 0 < s = u² + v² < 1 and give
@@ -130,4 +127,4 @@ private:
     std::uint64_t key_;
 };
 
-} // namespace parkit
+}  // namespace parkit

@@ -99,7 +99,7 @@ concept eigen_dense = requires(T m, const T cm) {
     T::RowsAtCompileTime;
     { cm.rows() } -> std::convertible_to<std::ptrdiff_t>;
     { cm.cols() } -> std::convertible_to<std::ptrdiff_t>;
-    { cm.data() };
+    {cm.data()};
     m.resize(std::ptrdiff_t{}, std::ptrdiff_t{});
 };
 
@@ -116,24 +116,22 @@ concept contiguous_container = requires(T c) {
     typename T::value_type;
     { c.data() } -> std::convertible_to<const typename T::value_type*>;
     c.resize(std::size_t{});
-} && (is_specialization_v<T, std::vector> || is_specialization_v<T, std::basic_string>);
+}
+&&(is_specialization_v<T, std::vector> || is_specialization_v<T, std::basic_string>);
 
 template <class T>
 concept list_like = is_specialization_v<T, std::deque> || is_specialization_v<T, std::list> ||
-                    (is_specialization_v<T, std::vector> && !contiguous_container<T>);  // vector<bool>
+    (is_specialization_v<T, std::vector> && !contiguous_container<T>);  // vector<bool>
 
 template <class T>
 concept associative = is_specialization_v<T, std::map> || is_specialization_v<T, std::multimap> ||
-                      is_specialization_v<T, std::unordered_map> ||
-                      is_specialization_v<T, std::unordered_multimap> ||
-                      is_specialization_v<T, std::set> || is_specialization_v<T, std::multiset> ||
-                      is_specialization_v<T, std::unordered_set> ||
-                      is_specialization_v<T, std::unordered_multiset>;
+    is_specialization_v<T, std::unordered_map> || is_specialization_v<T, std::unordered_multimap> ||
+    is_specialization_v<T, std::set> || is_specialization_v<T, std::multiset> ||
+    is_specialization_v<T, std::unordered_set> || is_specialization_v<T, std::unordered_multiset>;
 
 #if PARKIT_HAS_CEREAL
 template <class T>
-concept cereal_serializable =
-    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
+concept cereal_serializable = cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
     cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
 #else
 template <class T>
@@ -143,14 +141,16 @@ concept cereal_serializable = false;
 template <class T>
 inline constexpr bool all_alternatives_serializable = false;
 
-} // namespace detail
+}  // namespace detail
 
 /// True when values of `T` can be sent to and received from a worker process.
 template <class T>
 inline constexpr bool is_serializable_v = [] {
     using U = std::remove_cvref_t<T>;
-    if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>) return false;
-    else if constexpr (detail::memcpy_serializable<U> || std::is_same_v<U, bool>) return true;
+    if constexpr (std::is_pointer_v<U> || std::is_member_pointer_v<U>)
+        return false;
+    else if constexpr (detail::memcpy_serializable<U> || std::is_same_v<U, bool>)
+        return true;
     else if constexpr (detail::contiguous_container<U> || detail::list_like<U> || detail::associative<U> ||
                        detail::is_std_array_v<U>)
         return is_serializable_v<typename U::value_type>;
@@ -184,7 +184,9 @@ struct decoded_element {
 };
 /// See the primary template.
 template <class T>
-    requires requires { typename T::mapped_type; }
+requires requires {
+    typename T::mapped_type;
+}
 struct decoded_element<T> {
     using type = std::pair<typename T::key_type, typename T::mapped_type>;  ///< a map's (key, mapped)
 };
@@ -212,21 +214,32 @@ inline constexpr std::size_t variant_min_encoded_size_v<std::variant<Ts...>> = s
 template <class T>
 constexpr std::size_t min_encoded_size() noexcept {
     using U = std::remove_cvref_t<T>;
-    if constexpr (std::is_same_v<U, bool>) return 1;
-    else if constexpr (memcpy_serializable<U>) return sizeof(U);
-    else if constexpr (contiguous_container<U> || list_like<U> || associative<U>) return sizeof(std::size_t);
-    else if constexpr (is_std_array_v<U>) return std::tuple_size_v<U> * min_encoded_size<typename U::value_type>();
+    if constexpr (std::is_same_v<U, bool>)
+        return 1;
+    else if constexpr (memcpy_serializable<U>)
+        return sizeof(U);
+    else if constexpr (contiguous_container<U> || list_like<U> || associative<U>)
+        return sizeof(std::size_t);
+    else if constexpr (is_std_array_v<U>)
+        return std::tuple_size_v<U> * min_encoded_size<typename U::value_type>();
     else if constexpr (is_specialization_v<U, std::pair>)
         return min_encoded_size<typename U::first_type>() + min_encoded_size<typename U::second_type>();
-    else if constexpr (is_specialization_v<U, std::tuple>) return tuple_min_encoded_size_v<U>;
-    else if constexpr (is_specialization_v<U, std::optional>) return 1;
-    else if constexpr (is_specialization_v<U, std::variant>) return sizeof(std::size_t) + variant_min_encoded_size_v<U>;
-    else if constexpr (eigen_dense<U>) return 2 * sizeof(std::int64_t);
-    else if constexpr (has_member_serialize<U>) return 0;
-    else if constexpr (cereal_serializable<U>) return sizeof(std::size_t);  // sent as a string
-    else return 0;
+    else if constexpr (is_specialization_v<U, std::tuple>)
+        return tuple_min_encoded_size_v<U>;
+    else if constexpr (is_specialization_v<U, std::optional>)
+        return 1;
+    else if constexpr (is_specialization_v<U, std::variant>)
+        return sizeof(std::size_t) + variant_min_encoded_size_v<U>;
+    else if constexpr (eigen_dense<U>)
+        return 2 * sizeof(std::int64_t);
+    else if constexpr (has_member_serialize<U>)
+        return 0;
+    else if constexpr (cereal_serializable<U>)
+        return sizeof(std::size_t);  // sent as a string
+    else
+        return 0;
 }
-} // namespace detail
+}  // namespace detail
 
 /// Writes values into a byte buffer. Call `ar(a, b, c)`, like a cereal archive.
 class output_archive {
@@ -290,10 +303,10 @@ private:
         } else if constexpr (eigen_dense<T>) {
             save(static_cast<std::int64_t>(value.rows()));
             save(static_cast<std::int64_t>(value.cols()));
-            write_bytes(value.data(), static_cast<std::size_t>(value.rows() * value.cols()) *
-                                          sizeof(typename T::Scalar));
+            write_bytes(value.data(),
+                        static_cast<std::size_t>(value.rows() * value.cols()) * sizeof(typename T::Scalar));
         } else if constexpr (has_member_serialize<T>) {
-            const_cast<T&>(value).serialize(*this); // cereal's convention: one member for both ways
+            const_cast<T&>(value).serialize(*this);  // cereal's convention: one member for both ways
         } else if constexpr (cereal_serializable<T>) {
 #if PARKIT_HAS_CEREAL
             std::ostringstream stream(std::ios::binary);
@@ -331,9 +344,8 @@ public:
     /// Reads `size` raw bytes.
     void read_bytes(void* data, std::size_t size) {
         if (size > bytes_.size() - position_)
-            throw serialization_error("parkit: truncated message from another process (wanted " +
-                                      std::to_string(size) + " bytes, " +
-                                      std::to_string(bytes_.size() - position_) + " left)");
+            throw serialization_error("parkit: truncated message from another process (wanted " + std::to_string(size) +
+                                      " bytes, " + std::to_string(bytes_.size() - position_) + " left)");
         if (size != 0) std::memcpy(data, bytes_.data() + position_, size);
         position_ += size;
     }
@@ -491,4 +503,4 @@ T from_bytes(std::span<const std::byte> bytes) {
     return value;
 }
 
-} // namespace parkit
+}  // namespace parkit

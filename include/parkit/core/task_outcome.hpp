@@ -17,9 +17,9 @@ namespace parkit {
 /// in input order, `imap_unordered` as `std::pair<std::size_t, task_outcome<R>>`.
 template <class R>
 struct task_outcome {
-    std::size_t index = 0;      ///< position of the task's input in the input range
-    std::optional<R> value;     ///< the result; empty when the task failed
-    std::exception_ptr error;   ///< the task's exception; null when it succeeded
+    std::size_t index = 0;     ///< position of the task's input in the input range
+    std::optional<R> value;    ///< the result; empty when the task failed
+    std::exception_ptr error;  ///< the task's exception; null when it succeeded
 
     /// True when the task succeeded.
     [[nodiscard]] bool ok() const noexcept { return error == nullptr; }

@@ -39,8 +39,10 @@ wait_result wait_for_group(std::vector<future<T>*> futures, return_when when,
                            std::optional<std::chrono::steady_clock::time_point> deadline, double limit_s) {
     if (when != return_when::first_completed && when != return_when::first_exception &&
         when != return_when::all_completed) {
-        throw std::invalid_argument("parkit::wait: return_when must be first_completed, first_exception or "
-                                    "all_completed (got " + std::to_string(static_cast<int>(when)) + ")");
+        throw std::invalid_argument(
+            "parkit::wait: return_when must be first_completed, first_exception or "
+            "all_completed (got " +
+            std::to_string(static_cast<int>(when)) + ")");
     }
     completed_range<T> range(futures, deadline, limit_s, "parkit::wait");
     while (const std::optional<std::size_t> slot = range.next_completed()) {
@@ -60,8 +62,8 @@ wait_result wait_for_group(std::vector<future<T>*> futures, return_when when,
 /// positions of the futures done and not done at that moment.
 /// @throws std::invalid_argument if a future is empty or `when` is no return_when value.
 template <std::ranges::range Futures>
-    requires std::is_lvalue_reference_v<Futures>
-wait_result wait(Futures&& futures, return_when when = return_when::all_completed) {
+requires std::is_lvalue_reference_v<Futures> wait_result wait(Futures&& futures,
+                                                              return_when when = return_when::all_completed) {
     return detail::wait_for_group(detail::future_pointers(futures), when, std::nullopt, 0.0);
 }
 
@@ -69,8 +71,8 @@ wait_result wait(Futures&& futures, return_when when = return_when::all_complete
 /// Python: the futures still pending are in `not_done`).
 /// @throws std::invalid_argument for a negative timeout, an empty future or a bad `when`.
 template <std::ranges::range Futures, class Rep, class Period>
-    requires std::is_lvalue_reference_v<Futures>
-wait_result wait(Futures&& futures, return_when when, const std::chrono::duration<Rep, Period>& timeout) {
+requires std::is_lvalue_reference_v<Futures> wait_result wait(Futures&& futures, return_when when,
+                                                              const std::chrono::duration<Rep, Period>& timeout) {
     const auto [deadline, seconds] = detail::deadline_after(timeout, "parkit::wait");
     return detail::wait_for_group(detail::future_pointers(futures), when, deadline, seconds);
 }

@@ -52,7 +52,10 @@ public:
 
 protected:
     explicit group_state(std::vector<state_ptr<shared_state<T>>> sources)
-        : shared_state<R>(0), sources_(std::move(sources)), listeners_(sources_.size()), remaining_(sources_.size() + 1) {
+        : shared_state<R>(0),
+          sources_(std::move(sources)),
+          listeners_(sources_.size()),
+          remaining_(sources_.size() + 1) {
         this->try_start();  // never pending: a group cannot be cancelled
     }
 

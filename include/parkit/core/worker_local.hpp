@@ -54,13 +54,11 @@ template <class T>
 class worker_local {
 public:
     /// Values built with `T()`.
-    worker_local()
-        requires std::default_initializable<T>
-        : factory_([] { return T(); }) {}
+    worker_local() requires std::default_initializable<T> : factory_([] { return T(); }) {}
 
     /// Values built with `factory()` (called once per thread, on its first `get()`).
     template <class Factory>
-        requires std::invocable<Factory&> && std::convertible_to<std::invoke_result_t<Factory&>, T>
+    requires std::invocable<Factory&> && std::convertible_to<std::invoke_result_t<Factory&>, T>
     explicit worker_local(Factory factory) : factory_(std::move(factory)) {}
 
     worker_local(const worker_local&) = delete;
@@ -70,7 +68,8 @@ public:
     /// @throws whatever the factory or T's constructor throws (nothing is stored then).
     T& get() {
         last_use& last = last_used();
-        if (last.id == id_) [[likely]] return *last.value;
+        if (last.id == id_) [[likely]]
+            return *last.value;
         T& value = lookup();
         last = last_use{id_, &value};
         return value;

@@ -110,7 +110,7 @@ struct curve_fit_options {
 
 /// The outcome of a fit (scipy's popt, pcov and `least_squares`' OptimizeResult fields).
 struct curve_fit_result {
-    Eigen::VectorXd params;      ///< the fitted parameters (popt)
+    Eigen::VectorXd params;  ///< the fitted parameters (popt)
     /// Their covariance (pcov): all +inf when m <= n; +inf in every entry that involves a
     /// parameter combination the data cannot determine (rank-deficient Jacobian).
     Eigen::MatrixXd covariance;
@@ -122,7 +122,7 @@ struct curve_fit_result {
     std::size_t njev = 0;        ///< Jacobian evaluations
     std::size_t iterations = 0;  ///< trust-region iterations
     curve_fit_status status = curve_fit_status::max_nfev_reached;  ///< why it stopped
-    std::string message;         ///< scipy's text for the status
+    std::string message;                                           ///< scipy's text for the status
     /// False when the Jacobian at params is rank-deficient (e.g. a·b·x: only a·b is
     /// determined): the covariance is then partly +inf where scipy reports ~1e26 or inf.
     bool identifiable = true;
@@ -176,8 +176,7 @@ inline constexpr std::size_t fit_std_array_size<std::array<double, N>> = N;
 template <class T>
 inline constexpr std::size_t fit_fixed_vector_size = 0;
 template <int N, int Options, int MaxRows>
-    requires(N > 0)
-inline constexpr std::size_t fit_fixed_vector_size<Eigen::Matrix<double, N, 1, Options, MaxRows, 1>> =
+requires(N > 0) inline constexpr std::size_t fit_fixed_vector_size<Eigen::Matrix<double, N, 1, Options, MaxRows, 1>> =
     static_cast<std::size_t>(N);
 
 /// The parameter form of a call signature R(X, P...): its kind and parameter count.
@@ -190,9 +189,11 @@ struct fit_parameter_form {
 template <class X, class... P>
 struct fit_parameter_form<X, P...> {
     static constexpr bool all_double = sizeof...(P) > 0 && (std::is_same_v<std::remove_cvref_t<P>, double> && ...);
-    static constexpr std::size_t array_size = sizeof...(P) == 1 ? (fit_std_array_size<std::remove_cvref_t<P>> + ...) : 0;
-    static constexpr std::size_t fixed_size = sizeof...(P) == 1 ? (fit_fixed_vector_size<std::remove_cvref_t<P>> + ...) : 0;
-    static constexpr fit_parameter_kind kind = all_double ? fit_parameter_kind::scalars
+    static constexpr std::size_t array_size =
+        sizeof...(P) == 1 ? (fit_std_array_size<std::remove_cvref_t<P>> + ...) : 0;
+    static constexpr std::size_t fixed_size =
+        sizeof...(P) == 1 ? (fit_fixed_vector_size<std::remove_cvref_t<P>> + ...) : 0;
+    static constexpr fit_parameter_kind kind = all_double   ? fit_parameter_kind::scalars
                                                : array_size ? fit_parameter_kind::std_array
                                                : fixed_size ? fit_parameter_kind::fixed_vector
                                                             : fit_parameter_kind::vector;
@@ -226,7 +227,9 @@ template <class F>
 struct fit_parameters : fit_signature<std::remove_cv_t<F>>::form {};
 /// A lambda or functor with one non-template call operator: the form of that operator.
 template <class F>
-    requires std::is_class_v<F> && requires { &F::operator(); }
+requires std::is_class_v<F> && requires {
+    &F::operator();
+}
 struct fit_parameters<F> : fit_signature<decltype(&F::operator())>::form {};
 
 /// The number of parameters of a model, from its signature (0 = unknown: p0 must be given).
@@ -243,7 +246,8 @@ auto call_with_parameters(const F& f, X&& x, const Eigen::VectorXd& p) {
     if constexpr (form::kind == fit_parameter_kind::scalars) {
         return [&]<std::size_t... j>(std::index_sequence<j...>) {
             return f(std::forward<X>(x), p[static_cast<Eigen::Index>(j)]...);
-        }(std::make_index_sequence<form::count>{});
+        }
+        (std::make_index_sequence<form::count>{});
     } else if constexpr (form::kind == fit_parameter_kind::std_array) {
         std::array<double, form::count> a{};
         for (std::size_t j = 0; j < form::count; ++j) a[j] = p[static_cast<Eigen::Index>(j)];
@@ -265,13 +269,13 @@ inline constexpr bool fit_scalars_invocable<F, X, std::index_sequence<j...>> =
 
 /// True when call_with_parameters(f, x, p) is well-formed for an x of type X.
 template <class F, class X>
-concept fit_callable =
-    (fit_parameters<F>::kind == fit_parameter_kind::scalars &&
-     fit_scalars_invocable<F, X, std::make_index_sequence<fit_parameters<F>::count>>) ||
-    (fit_parameters<F>::kind == fit_parameter_kind::std_array &&
-     std::is_invocable_v<const F&, X, const std::array<double, fit_parameters<F>::count>&>) ||
-    (fit_parameters<F>::kind != fit_parameter_kind::scalars && fit_parameters<F>::kind != fit_parameter_kind::std_array &&
-     std::is_invocable_v<const F&, X, const Eigen::VectorXd&>);
+concept fit_callable = (fit_parameters<F>::kind == fit_parameter_kind::scalars &&
+                        fit_scalars_invocable<F, X, std::make_index_sequence<fit_parameters<F>::count>>) ||
+                       (fit_parameters<F>::kind == fit_parameter_kind::std_array &&
+                        std::is_invocable_v<const F&, X, const std::array<double, fit_parameters<F>::count>&>) ||
+                       (fit_parameters<F>::kind != fit_parameter_kind::scalars &&
+                        fit_parameters<F>::kind != fit_parameter_kind::std_array &&
+                        std::is_invocable_v<const F&, X, const Eigen::VectorXd&>);
 
 }  // namespace detail
 
@@ -279,7 +283,7 @@ concept fit_callable =
 /// model to `curve_fit` to skip finite differences.
 template <class Model, class Gradient>
 struct model_with_jacobian {
-    Model model;        ///< model(x_i, params) -> double
+    Model model;  ///< model(x_i, params) -> double
     /// gradient(x_i, params) -> Eigen vector (or std::array<double, N>) of ∂model/∂params_j;
     /// it takes the parameters in the same form as the model (vector, N doubles, std::array).
     Gradient gradient;
@@ -308,11 +312,10 @@ concept curve_fit_x_range = std::ranges::random_access_range<const R> && std::ra
 /// `double` arguments `model(x_i, a, b, ...)`, or as one `std::array<double, N>`. The last two
 /// and `Eigen::Matrix<double, N, 1>` (N fixed) give the parameter count, so p0 may be omitted.
 template <class M, class X>
-concept curve_fit_model =
-    curve_fit_x_range<X> && detail::fit_callable<M, std::ranges::range_reference_t<const X>> &&
+concept curve_fit_model = curve_fit_x_range<X> && detail::fit_callable<M, std::ranges::range_reference_t<const X>> &&
     requires(const M& m, std::ranges::range_reference_t<const X> xi, const Eigen::VectorXd& p) {
-        { detail::call_with_parameters(m, xi, p) } -> std::convertible_to<double>;
-    };
+    { detail::call_with_parameters(m, xi, p) } -> std::convertible_to<double>;
+};
 
 namespace detail {
 
@@ -327,13 +330,18 @@ inline constexpr double fit_inf = std::numeric_limits<double>::infinity();
 /// scipy's text for a status.
 inline std::string fit_status_message(curve_fit_status s) {
     switch (s) {
-        case curve_fit_status::max_nfev_reached: return "The maximum number of function evaluations is exceeded.";
-        case curve_fit_status::gtol_satisfied: return "`gtol` termination condition is satisfied.";
-        case curve_fit_status::ftol_satisfied: return "`ftol` termination condition is satisfied.";
-        case curve_fit_status::xtol_satisfied: return "`xtol` termination condition is satisfied.";
+        case curve_fit_status::max_nfev_reached:
+            return "The maximum number of function evaluations is exceeded.";
+        case curve_fit_status::gtol_satisfied:
+            return "`gtol` termination condition is satisfied.";
+        case curve_fit_status::ftol_satisfied:
+            return "`ftol` termination condition is satisfied.";
+        case curve_fit_status::xtol_satisfied:
+            return "`xtol` termination condition is satisfied.";
         case curve_fit_status::ftol_and_xtol_satisfied:
             return "Both `ftol` and `xtol` termination conditions are satisfied.";
-        case curve_fit_status::jacobian_not_finite: return "The Jacobian is not finite.";
+        case curve_fit_status::jacobian_not_finite:
+            return "The Jacobian is not finite.";
     }
     return "unknown status";
 }
@@ -350,9 +358,12 @@ inline Eigen::VectorXd default_p0(const Eigen::VectorXd& lower, const Eigen::Vec
     Eigen::VectorXd p0 = Eigen::VectorXd::Ones(lower.size());
     for (Eigen::Index j = 0; j < p0.size(); ++j) {
         const bool lb = std::isfinite(lower[j]), ub = std::isfinite(upper[j]);
-        if (lb && ub) p0[j] = 0.5 * (lower[j] + upper[j]);
-        else if (lb) p0[j] = lower[j] + 1;
-        else if (ub) p0[j] = upper[j] - 1;
+        if (lb && ub)
+            p0[j] = 0.5 * (lower[j] + upper[j]);
+        else if (lb)
+            p0[j] = lower[j] + 1;
+        else if (ub)
+            p0[j] = upper[j] - 1;
     }
     return p0;
 }
@@ -363,12 +374,13 @@ inline Eigen::VectorXd default_p0(const Eigen::VectorXd& lower, const Eigen::Vec
 inline fit_box make_fit_box(const std::vector<double>& p0, const curve_fit_bounds& bounds,
                             std::size_t model_count = 0) {
     if (p0.empty() && model_count == 0)
-        fit_fail("p0 is empty (one start value per parameter is needed; scipy's default p0 of ones needs a model "
-                 "whose signature gives the parameter count: N double parameters, std::array<double, N> or "
-                 "Eigen::Matrix<double, N, 1> after x)");
+        fit_fail(
+            "p0 is empty (one start value per parameter is needed; scipy's default p0 of ones needs a model "
+            "whose signature gives the parameter count: N double parameters, std::array<double, N> or "
+            "Eigen::Matrix<double, N, 1> after x)");
     if (!p0.empty() && model_count != 0 && p0.size() != model_count)
-        fit_fail("p0 has " + std::to_string(p0.size()) + " values but the model takes " +
-                 std::to_string(model_count) + " parameters");
+        fit_fail("p0 has " + std::to_string(p0.size()) + " values but the model takes " + std::to_string(model_count) +
+                 " parameters");
     const std::size_t count = p0.empty() ? model_count : p0.size();
     const auto n = static_cast<Eigen::Index>(count);
     const std::string count_owner = p0.empty() ? "the model takes " : "p0 has ";
@@ -393,10 +405,18 @@ inline fit_box make_fit_box(const std::vector<double>& p0, const curve_fit_bound
         const std::string interval = std::to_string(box.lower[j]).append(", ").append(std::to_string(box.upper[j]));
         if (!(box.lower[j] < box.upper[j]))
             fit_fail(std::string("bounds: each lower bound must be strictly less than its upper bound (parameter ")
-                         .append(std::to_string(j)).append(": [").append(interval).append("])"));
+                         .append(std::to_string(j))
+                         .append(": [")
+                         .append(interval)
+                         .append("])"));
         if (box.p0[j] < box.lower[j] || box.p0[j] > box.upper[j])
-            fit_fail(std::string("p0[").append(std::to_string(j)).append("] = ").append(std::to_string(box.p0[j]))
-                         .append(" is outside bounds [").append(interval).append("]"));
+            fit_fail(std::string("p0[")
+                         .append(std::to_string(j))
+                         .append("] = ")
+                         .append(std::to_string(box.p0[j]))
+                         .append(" is outside bounds [")
+                         .append(interval)
+                         .append("]"));
     }
     box.bounded = (box.lower.array() > -fit_inf).any() || (box.upper.array() < fit_inf).any();
     return box;
@@ -416,9 +436,14 @@ inline void check_fit_options(const curve_fit_options& o) {
     if (!(o.f_scale > 0) || !std::isfinite(o.f_scale))
         fit_fail("options.f_scale must be finite and > 0, got " + std::to_string(o.f_scale));
     switch (o.loss) {
-        case fit_loss::linear: case fit_loss::soft_l1: case fit_loss::huber: case fit_loss::cauchy:
-        case fit_loss::arctan: break;
-        default: fit_fail("options.loss has an unknown value");
+        case fit_loss::linear:
+        case fit_loss::soft_l1:
+        case fit_loss::huber:
+        case fit_loss::cauchy:
+        case fit_loss::arctan:
+            break;
+        default:
+            fit_fail("options.loss has an unknown value");
     }
     if (!o.sigma.empty() && o.sigma_matrix.size() != 0)
         fit_fail("options.sigma and options.sigma_matrix are both given (give one: errors or their covariance)");
@@ -429,8 +454,8 @@ inline void check_fit_options(const curve_fit_options& o) {
 /// sqrt(a_ii a_jj)) and positive definite. `name` is the argument named in the errors.
 inline Eigen::MatrixXd sigma_cholesky(const Eigen::MatrixXd& sigma, const std::string& name) {
     if (sigma.rows() != sigma.cols())
-        fit_fail(name + " must be square (the covariance of the y values), got " + std::to_string(sigma.rows()) +
-                 "x" + std::to_string(sigma.cols()));
+        fit_fail(name + " must be square (the covariance of the y values), got " + std::to_string(sigma.rows()) + "x" +
+                 std::to_string(sigma.cols()));
     if (!sigma.allFinite()) fit_fail(name + " contains NaN or inf");
     for (Eigen::Index j = 0; j < sigma.cols(); ++j)
         for (Eigen::Index i = j + 1; i < sigma.rows(); ++i)
@@ -447,8 +472,8 @@ inline Eigen::MatrixXd sigma_cholesky(const Eigen::MatrixXd& sigma, const std::s
 /// What the residuals are divided by in one fit: nothing, one σ per point, or the Cholesky
 /// factor L of their covariance (residuals L⁻¹ (model − y)).
 struct fit_uncertainty {
-    std::span<const double> sigma = {};      ///< 1-D sigma (empty = none)
-    const Eigen::MatrixXd* lower = nullptr;  ///< L of a 2-D sigma (null = none)
+    std::span<const double> sigma = {};               ///< 1-D sigma (empty = none)
+    const Eigen::MatrixXd* lower = nullptr;           ///< L of a 2-D sigma (null = none)
     std::string lower_name = "options.sigma_matrix";  ///< how errors about L's size name it
 };
 
@@ -460,8 +485,10 @@ inline constexpr bool has_gradient<model_with_jacobian<M, G>> = true;
 /// A gradient's value as something with size() and transpose() (std::array is mapped).
 template <class G>
 decltype(auto) fit_gradient_vector(const G& g) {
-    if constexpr (fit_std_array_size<G> != 0) return Eigen::Map<const Eigen::VectorXd>(g.data(), std::ssize(g));
-    else return (g);
+    if constexpr (fit_std_array_size<G> != 0)
+        return Eigen::Map<const Eigen::VectorXd>(g.data(), std::ssize(g));
+    else
+        return (g);
 }
 
 /// The weighted residual function r_i(p) = (model(x_i, p) − y_i) · w_i, or with a 2-D sigma
@@ -471,7 +498,7 @@ struct residual_function {
     const Model& model;
     const XRange& x;
     std::span<const double> y;
-    Eigen::VectorXd weight;  ///< 1/σ_i (ones with a 2-D sigma)
+    Eigen::VectorXd weight;                  ///< 1/σ_i (ones with a 2-D sigma)
     const Eigen::MatrixXd* lower = nullptr;  ///< Cholesky factor L of a 2-D sigma, or null
 
     Eigen::Index size() const { return static_cast<Eigen::Index>(y.size()); }
@@ -495,15 +522,16 @@ struct residual_function {
                 const auto value = call_with_parameters(model.gradient, x_at(i), p);
                 const auto& grad = fit_gradient_vector(value);
                 if (grad.size() != p.size())
-                    fit_fail("the model's jacobian returned " + std::to_string(grad.size()) +
-                             " values for " + std::to_string(p.size()) + " parameters");
+                    fit_fail("the model's jacobian returned " + std::to_string(grad.size()) + " values for " +
+                             std::to_string(p.size()) + " parameters");
                 J.row(i) = grad.transpose() * weight[i];
             }
             if (lower) lower->triangularView<Eigen::Lower>().solveInPlace(J);
         } else {
             Eigen::VectorXd shifted = p, r_shifted(size());
             for (Eigen::Index j = 0; j < p.size(); ++j) {
-                const double magnitude = relative_step ? (p[j] == 0 ? 1.0 : std::abs(p[j])) : std::max(1.0, std::abs(p[j]));
+                const double magnitude =
+                    relative_step ? (p[j] == 0 ? 1.0 : std::abs(p[j])) : std::max(1.0, std::abs(p[j]));
                 double h = std::sqrt(fit_eps) * (p[j] >= 0 ? 1.0 : -1.0) * magnitude;
                 if (p[j] + h < box.lower[j] || p[j] + h > box.upper[j]) {
                     const double below = p[j] - box.lower[j], above = box.upper[j] - p[j];
@@ -527,8 +555,10 @@ inline Eigen::VectorXd strictly_feasible(Eigen::VectorXd x, const fit_box& box, 
         const double lt = rstep * std::max(1.0, std::abs(lb)), ut = rstep * std::max(1.0, std::abs(ub));
         const bool at_upper = rstep == 0 ? x[j] >= ub : std::isfinite(ub) && ub - x[j] <= std::min(x[j] - lb, ut);
         const bool at_lower = rstep == 0 ? x[j] <= lb : std::isfinite(lb) && x[j] - lb <= std::min(ub - x[j], lt);
-        if (at_upper) x[j] = rstep == 0 ? std::nextafter(ub, lb) : ub - ut;
-        else if (at_lower) x[j] = rstep == 0 ? std::nextafter(lb, ub) : lb + lt;
+        if (at_upper)
+            x[j] = rstep == 0 ? std::nextafter(ub, lb) : ub - ut;
+        else if (at_lower)
+            x[j] = rstep == 0 ? std::nextafter(lb, ub) : lb + lt;
         if (x[j] < lb || x[j] > ub) x[j] = 0.5 * (lb + ub);
     }
     return x;
@@ -693,8 +723,7 @@ inline void coleman_li(const Eigen::VectorXd& x, const Eigen::VectorXd& g, const
 /// directions is infinite: entry (i, j) is +inf when both parameters take part in one of them
 /// (components above sqrt(eps)), and `identifiable` becomes false. scipy's 'lm' reports
 /// 1/rounding-error there (~1e26) or inf; the pseudo-inverse alone would report small numbers.
-inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, bool absolute_sigma,
-                                      bool& identifiable) {
+inline Eigen::MatrixXd fit_covariance(const Eigen::MatrixXd& J, double cost, bool absolute_sigma, bool& identifiable) {
     const Eigen::Index m = J.rows(), n = J.cols();
     identifiable = true;
     if (!J.allFinite()) return Eigen::MatrixXd::Constant(n, n, fit_inf);
@@ -727,7 +756,8 @@ inline loss_terms robust_loss(fit_loss loss, double r, double f_scale) {
     const double z = (r / f_scale) * (r / f_scale);
     loss_terms t{z, 1, 0};
     switch (loss) {
-        case fit_loss::linear: break;
+        case fit_loss::linear:
+            break;
         case fit_loss::soft_l1: {
             const double u = 1 + z;
             t = {2 * (std::sqrt(u) - 1), 1 / std::sqrt(u), -0.5 / (u * std::sqrt(u))};
@@ -736,7 +766,9 @@ inline loss_terms robust_loss(fit_loss loss, double r, double f_scale) {
         case fit_loss::huber:
             if (z > 1) t = {2 * std::sqrt(z) - 1, 1 / std::sqrt(z), -0.5 / (z * std::sqrt(z))};
             break;
-        case fit_loss::cauchy: t = {std::log1p(z), 1 / (1 + z), -1 / ((1 + z) * (1 + z))}; break;
+        case fit_loss::cauchy:
+            t = {std::log1p(z), 1 / (1 + z), -1 / ((1 + z) * (1 + z))};
+            break;
         case fit_loss::arctan: {
             const double u = 1 + z * z;
             t = {std::atan(z), 1 / u, -2 * z / (u * u)};
@@ -854,8 +886,10 @@ curve_fit_result solve_least_squares(const Residuals& residuals, const fit_box& 
             const double predicted = step.predicted_reduction;
             const double ratio = predicted > 0 ? reduction / predicted : (predicted == 0 && reduction == 0 ? 1 : 0);
             double Delta_new = Delta;
-            if (ratio < 0.25) Delta_new = 0.25 * step_h_norm;
-            else if (ratio > 0.75 && step_h_norm > 0.95 * Delta) Delta_new = 2 * Delta;
+            if (ratio < 0.25)
+                Delta_new = 0.25 * step_h_norm;
+            else if (ratio > 0.75 && step_h_norm > 0.95 * Delta)
+                Delta_new = 2 * Delta;
             const bool ftol_ok = reduction < o.ftol * cost && ratio > 0.25;
             const bool xtol_ok = step.step.norm() < o.xtol * (o.xtol + x.norm());
             if (ftol_ok || xtol_ok) {
@@ -909,9 +943,8 @@ curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const do
     Eigen::VectorXd weight = Eigen::VectorXd::Ones(y_vec.size());
     const std::span<const double> sigma = uncertainty.sigma;
     if (uncertainty.lower && uncertainty.lower->rows() != y_vec.size())
-        fit_fail(uncertainty.lower_name + " must be m x m for the m = " + std::to_string(y.size()) +
-                 " y values, got " + std::to_string(uncertainty.lower->rows()) + "x" +
-                 std::to_string(uncertainty.lower->cols()));
+        fit_fail(uncertainty.lower_name + " must be m x m for the m = " + std::to_string(y.size()) + " y values, got " +
+                 std::to_string(uncertainty.lower->rows()) + "x" + std::to_string(uncertainty.lower->cols()));
     if (!sigma.empty()) {
         if (sigma.size() != y.size())
             fit_fail("sigma must have one value per y value, got " + std::to_string(sigma.size()) + " for " +
@@ -953,10 +986,11 @@ curve_fit_result fit_one(const Model& model, const XRange& x, std::span<const do
 /// p0 for a model whose count is unknown, lower >= upper, p0 outside the bounds, negative
 /// tolerances, or residuals that are not finite at p0.
 template <class Model, class XRange>
-    requires curve_fit_model<Model, XRange>
-curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const double> y,
-                           const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
-                           const curve_fit_options& options = {}) {
+requires curve_fit_model<Model, XRange> curve_fit_result curve_fit(const Model& model, const XRange& x,
+                                                                   std::span<const double> y,
+                                                                   const std::vector<double>& p0,
+                                                                   const curve_fit_bounds& bounds = {},
+                                                                   const curve_fit_options& options = {}) {
     detail::check_fit_options(options);
     const detail::fit_box box = detail::make_fit_box(p0, bounds, detail::model_parameter_count<Model>);
     Eigen::MatrixXd lower;
@@ -976,8 +1010,8 @@ curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const 
 /// empty p0: `curve_fit(model, x, y, {}, bounds, options)`. Does not compile (static_assert)
 /// for a model taking `const Eigen::VectorXd&`, whose count only p0 can give.
 template <class Model, class XRange>
-    requires curve_fit_model<Model, XRange>
-curve_fit_result curve_fit(const Model& model, const XRange& x, std::span<const double> y) {
+requires curve_fit_model<Model, XRange> curve_fit_result curve_fit(const Model& model, const XRange& x,
+                                                                   std::span<const double> y) {
     static_assert(detail::model_parameter_count<Model> != 0,
                   "parkit::kernels::curve_fit without p0: the model's signature does not give the number of "
                   "parameters. Give p0, or let the model take N double parameters, std::array<double, N> or "
@@ -1027,12 +1061,11 @@ struct batch_fit_entry {
 /// What `batch_curve_fit` takes: a sized range of datasets, each with `x` (a curve_fit x range)
 /// and `y` (viewable as doubles), that `Model` can fit.
 template <class Datasets, class Model>
-concept curve_fit_datasets =
-    std::ranges::sized_range<const Datasets> &&
+concept curve_fit_datasets = std::ranges::sized_range<const Datasets> &&
     requires(const std::ranges::range_value_t<Datasets>& d) {
-        { d.x } -> curve_fit_x_range;
-        { std::span<const double>(d.y) };
-    } && curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>;
+    { d.x } -> curve_fit_x_range;
+    {std::span<const double>(d.y)};
+} && curve_fit_model<Model, decltype(std::declval<std::ranges::range_value_t<Datasets>&>().x)>;
 
 /// Fits `model` to every dataset in parallel with `parkit::parallel_map` (the chapter's
 /// `Parallel(n_jobs=-1)(delayed(fit)(d) for d in datasets)`). Each element of `datasets`
@@ -1049,11 +1082,9 @@ concept curve_fit_datasets =
 /// an options.sigma_matrix that is not square, symmetric and positive definite (its size is
 /// checked per dataset), or an invalid n_jobs.
 template <class Model, class Datasets>
-    requires curve_fit_datasets<Datasets, Model>
-std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model,
-                                             const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
-                                             const curve_fit_options& fit_options = {},
-                                             const parkit::options& execution = {}) {
+requires curve_fit_datasets<Datasets, Model> std::vector<batch_fit_entry> batch_curve_fit(
+    const Datasets& datasets, const Model& model, const std::vector<double>& p0, const curve_fit_bounds& bounds = {},
+    const curve_fit_options& fit_options = {}, const parkit::options& execution = {}) {
     detail::check_fit_options(fit_options);
     const detail::fit_box box = detail::make_fit_box(p0, bounds, detail::model_parameter_count<Model>);
     std::optional<Eigen::MatrixXd> shared_lower;  // factorised once for all datasets
@@ -1082,8 +1113,10 @@ std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Mod
                     own = true;
                 }
             if (!own) {
-                if (shared_lower) uncertainty.lower = &*shared_lower;
-                else uncertainty.sigma = fit_options.sigma;
+                if (shared_lower)
+                    uncertainty.lower = &*shared_lower;
+                else
+                    uncertainty.sigma = fit_options.sigma;
             }
             entry.fit = detail::fit_one(model, data.x, data.y, uncertainty, box, fit_options);
             if (!entry.fit->success()) entry.error = "Optimal parameters not found: " + entry.fit->message;
@@ -1100,8 +1133,8 @@ std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Mod
 /// signature gives the number of parameters, as `curve_fit(model, x, y)`; with bounds or
 /// options pass an empty p0. Does not compile (static_assert) for a `const Eigen::VectorXd&` model.
 template <class Model, class Datasets>
-    requires curve_fit_datasets<Datasets, Model>
-std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets, const Model& model) {
+requires curve_fit_datasets<Datasets, Model> std::vector<batch_fit_entry> batch_curve_fit(const Datasets& datasets,
+                                                                                          const Model& model) {
     static_assert(detail::model_parameter_count<Model> != 0,
                   "parkit::kernels::batch_curve_fit without p0: the model's signature does not give the number of "
                   "parameters. Give p0, or let the model take N double parameters, std::array<double, N> or "

@@ -72,14 +72,14 @@ inline double fin_tip_temperature(double h, const fin_parameters& fin = {}) {
 
 /// Settings of a fin Monte Carlo study.
 struct fin_study_options {
-    double h_nominal = 50.0;           ///< mean of the heat transfer coefficient (W/m²·K)
-    double h_std = 5.0;                ///< its standard deviation
-    std::size_t n_samples = 10'000;    ///< samples kept (non-positive draws are redrawn)
-    std::uint64_t seed = 42;           ///< root seed of the per-block random streams
-    std::size_t block_size = 4096;     ///< samples per random stream / task (part of the result's identity)
-    bool keep_samples = false;         ///< also return every h and T_tip
-    fin_parameters fin{};              ///< fin geometry and material
-    parkit::options execution{};       ///< n_jobs, backend, chunk_size, progress for the blocks
+    double h_nominal = 50.0;         ///< mean of the heat transfer coefficient (W/m²·K)
+    double h_std = 5.0;              ///< its standard deviation
+    std::size_t n_samples = 10'000;  ///< samples kept (non-positive draws are redrawn)
+    std::uint64_t seed = 42;         ///< root seed of the per-block random streams
+    std::size_t block_size = 4096;   ///< samples per random stream / task (part of the result's identity)
+    bool keep_samples = false;       ///< also return every h and T_tip
+    fin_parameters fin{};            ///< fin geometry and material
+    parkit::options execution{};     ///< n_jobs, backend, chunk_size, progress for the blocks
 };
 
 /// Smallest probability P(h > 0) of one draw of N(h_nominal, h_std) that fin_monte_carlo
@@ -129,7 +129,8 @@ inline fin_block_result fin_block(const fin_study_options& o, const seed_sequenc
     if (o.keep_samples) r.h_samples.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
         double h;
-        do h = rng.normal(o.h_nominal, o.h_std); while (!(h > 0.0));
+        do h = rng.normal(o.h_nominal, o.h_std);
+        while (!(h > 0.0));
         if (o.keep_samples) r.h_samples.push_back(h);
         r.tip_temperatures.push_back(fin_tip_temperature(h, o.fin));
     }
@@ -142,8 +143,8 @@ inline fin_block_result fin_block(const fin_study_options& o, const seed_sequenc
 /// would only cost) — n_jobs of them, or mpi.threads_per_rank for backend::mpi.
 inline parkit::options summary_execution(const parkit::options& execution) {
     parkit::options local;
-    local.backend = execution.backend == parkit::backend::sequential ? parkit::backend::sequential
-                                                                      : parkit::backend::threads;
+    local.backend =
+        execution.backend == parkit::backend::sequential ? parkit::backend::sequential : parkit::backend::threads;
     local.n_jobs = execution.backend == parkit::backend::mpi ? execution.mpi.threads_per_rank : execution.n_jobs;
     return local;
 }
@@ -170,7 +171,7 @@ inline sample_summary summarize_blocks(const std::vector<fin_block_result>& bloc
     return summarize_pieces(block_pieces(blocks, &fin_block_result::tip_temperatures), moments, 2.5, 97.5, for_each);
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// Runs the Monte Carlo study described by `o` (the chapter's by default: 10,000 samples of
 /// h ~ N(50, 5), seed 42). The blocks run as parallel tasks on `o.execution`; each returns its
@@ -195,19 +196,19 @@ inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
         o.h_std == 0 ? (o.h_nominal > 0 ? 1.0 : 0.0) : 0.5 * std::erfc(-o.h_nominal / (o.h_std * std::sqrt(2.0)));
     if (!(p_positive >= fin_min_positive_probability))
         fail("h_nominal = " + std::to_string(o.h_nominal) + ", h_std = " + std::to_string(o.h_std) +
-             " give P(h > 0) = " + std::to_string(p_positive) + ", below fin_min_positive_probability = " +
-             std::to_string(fin_min_positive_probability) + " (non-positive draws are redrawn, so almost every draw would be)");
+             " give P(h > 0) = " + std::to_string(p_positive) +
+             ", below fin_min_positive_probability = " + std::to_string(fin_min_positive_probability) +
+             " (non-positive draws are redrawn, so almost every draw would be)");
     detail::check_fin_parameters(o.fin, "fin_monte_carlo");
 
     const seed_sequence seeds{o.seed};
     const std::size_t blocks = (o.n_samples + o.block_size - 1) / o.block_size;
-    const auto per_block = parkit::parallel_map(
-        [&](std::size_t b) { return detail::fin_block(o, seeds, b); },
-        parkit::detail::iota_range{0, blocks}, o.execution);
+    const auto per_block = parkit::parallel_map([&](std::size_t b) { return detail::fin_block(o, seeds, b); },
+                                                parkit::detail::iota_range{0, blocks}, o.execution);
 
     fin_study_result r;
     r.nominal_tip_temperature = fin_tip_temperature(std::max(o.h_nominal, 0.0), o.fin);
-    if (per_block.size() != blocks) return r; // an MPI rank without the results
+    if (per_block.size() != blocks) return r;  // an MPI rank without the results
     r.tip_temperature = detail::summarize_blocks(per_block, o.execution);
     if (o.keep_samples) {
         r.h_samples = detail::concatenate(detail::block_pieces(per_block, &detail::fin_block_result::h_samples));
@@ -217,4 +218,4 @@ inline fin_study_result fin_monte_carlo(const fin_study_options& o = {}) {
     return r;
 }
 
-} // namespace parkit::kernels
+}  // namespace parkit::kernels

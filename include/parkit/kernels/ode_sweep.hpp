@@ -38,8 +38,9 @@ namespace parkit::kernels {
 /// A state an ODE solve can use: a random-access, sized range of `double` that can be copied
 /// (`std::vector<double>`, `std::array<double, N>`, ...).
 template <class S>
-concept ode_state = std::ranges::random_access_range<S> && std::ranges::sized_range<S> &&
-                    std::same_as<std::ranges::range_value_t<S>, double> && std::copyable<S>;
+concept ode_state =
+    std::ranges::random_access_range<S> && std::ranges::sized_range<S> && std::same_as < std::ranges::range_value_t<S>,
+double > &&std::copyable<S>;
 
 /// The right-hand side of dy/dt = f(y, t) in Boost.Odeint's form: `rhs(y, dydt, t)` writes
 /// f(y, t) into `dydt` (which has y's size).
@@ -108,18 +109,18 @@ struct ode_sweep_options {
 /// Serializable (for the process backend), the dense output included: it is plain data.
 template <class State>
 struct ode_result {
-    State y{};                        ///< the state at t1 (or at a terminal event: `t_final`)
-    std::size_t steps = 0;            ///< accepted steps
-    std::size_t rejected_steps = 0;   ///< steps rejected by the error control (and retried smaller)
-    std::size_t rhs_evaluations = 0;  ///< calls of the right-hand side (those for Jacobians included)
-    std::size_t jacobian_evaluations = 0;  ///< Jacobians computed (rosenbrock4)
-    std::vector<double> t{};          ///< the `t_eval` times reached
-    std::vector<State> ys{};          ///< the state at each time of `t`
+    State y{};                                    ///< the state at t1 (or at a terminal event: `t_final`)
+    std::size_t steps = 0;                        ///< accepted steps
+    std::size_t rejected_steps = 0;               ///< steps rejected by the error control (and retried smaller)
+    std::size_t rhs_evaluations = 0;              ///< calls of the right-hand side (those for Jacobians included)
+    std::size_t jacobian_evaluations = 0;         ///< Jacobians computed (rosenbrock4)
+    std::vector<double> t{};                      ///< the `t_eval` times reached
+    std::vector<State> ys{};                      ///< the state at each time of `t`
     std::vector<std::vector<double>> t_events{};  ///< per event of `ode_options::events`, its times
     std::vector<std::vector<State>> y_events{};   ///< per event, the states at those times
-    ode_solution<State> sol{};        ///< the continuous solution, when `dense_output` was asked for
-    int status = 0;                   ///< 0: reached t1; 1: stopped by a terminal event (scipy's)
-    double t_final = 0.0;             ///< the time of `y`: t1, or the terminal event's time
+    ode_solution<State> sol{};                    ///< the continuous solution, when `dense_output` was asked for
+    int status = 0;                               ///< 0: reached t1; 1: stopped by a terminal event (scipy's)
+    double t_final = 0.0;                         ///< the time of `y`: t1, or the terminal event's time
 
     /// Serialization (parkit's and cereal's archives).
     template <class Archive>
@@ -177,8 +178,10 @@ inline std::string ode_number(double value) {
 /// Checks the options of a solve that do not depend on the interval or the state; `where`
 /// names the public call.
 inline void check_ode_options(const char* where, const ode_options& o) {
-    if (!std::isfinite(o.rtol) || !(o.rtol > 0)) ode_invalid(where, "rtol must be finite and > 0, got " + ode_number(o.rtol));
-    if (!std::isfinite(o.atol) || !(o.atol > 0)) ode_invalid(where, "atol must be finite and > 0, got " + ode_number(o.atol));
+    if (!std::isfinite(o.rtol) || !(o.rtol > 0))
+        ode_invalid(where, "rtol must be finite and > 0, got " + ode_number(o.rtol));
+    if (!std::isfinite(o.atol) || !(o.atol > 0))
+        ode_invalid(where, "atol must be finite and > 0, got " + ode_number(o.atol));
     if (!std::isfinite(o.first_step) || !(o.first_step >= 0))
         ode_invalid(where, "first_step must be finite and >= 0 (0 = automatic), got " + ode_number(o.first_step));
     if (!(o.max_step > 0)) ode_invalid(where, "max_step must be > 0, got " + ode_number(o.max_step));
@@ -188,7 +191,8 @@ inline void check_ode_options(const char* where, const ode_options& o) {
                                std::to_string(static_cast<int>(o.method)));
     for (std::size_t i = 0; i < o.atols.size(); ++i)
         if (!std::isfinite(o.atols[i]) || !(o.atols[i] > 0))
-            ode_invalid(where, "atols[" + std::to_string(i) + "] must be finite and > 0, got " + ode_number(o.atols[i]));
+            ode_invalid(where,
+                        "atols[" + std::to_string(i) + "] must be finite and > 0, got " + ode_number(o.atols[i]));
     for (std::size_t i = 0; i < o.events.size(); ++i) {
         if (!o.events[i].g) ode_invalid(where, "events[" + std::to_string(i) + "].g is empty");
         if (std::isnan(o.events[i].direction))
@@ -203,7 +207,8 @@ inline void check_ode_options(const char* where, const ode_options& o) {
 inline void check_ode_arguments(const char* where, double t0, double t1, const ode_options& o) {
     if (!std::isfinite(t0)) ode_invalid(where, "t0 must be finite, got " + ode_number(t0));
     if (!std::isfinite(t1) || t1 == t0)
-        ode_invalid(where, "t1 must be finite and differ from t0, got t0 = " + ode_number(t0) + ", t1 = " + ode_number(t1));
+        ode_invalid(where,
+                    "t1 must be finite and differ from t0, got t0 = " + ode_number(t0) + ", t1 = " + ode_number(t1));
     check_ode_options(where, o);
     const double direction = t1 > t0 ? 1.0 : -1.0;
     for (std::size_t i = 0; i < o.t_eval.size(); ++i) {
@@ -213,8 +218,8 @@ inline void check_ode_arguments(const char* where, double t0, double t1, const o
                                    ode_number(t0) + ", " + ode_number(t1) + "]");
         if (i > 0 && direction * (t - o.t_eval[i - 1]) < 0)
             ode_invalid(where, std::string("t_eval must be sorted ") + (direction > 0 ? "increasing" : "decreasing") +
-                                   " (the direction of integration), but t_eval[" + std::to_string(i) + "] = " +
-                                   ode_number(t) + " follows " + ode_number(o.t_eval[i - 1]));
+                                   " (the direction of integration), but t_eval[" + std::to_string(i) +
+                                   "] = " + ode_number(t) + " follows " + ode_number(o.t_eval[i - 1]));
     }
 }
 
@@ -238,7 +243,8 @@ struct component_atol {
 /// std::nextafter(t, ±inf) for a finite t, without the library call (a solve asks for it on
 /// every step): the neighbouring double in the direction of `direction`'s sign.
 inline double next_double(double t, double direction) noexcept {
-    if (t == 0) return direction > 0 ? std::numeric_limits<double>::denorm_min() : -std::numeric_limits<double>::denorm_min();
+    if (t == 0)
+        return direction > 0 ? std::numeric_limits<double>::denorm_min() : -std::numeric_limits<double>::denorm_min();
     auto bits = std::bit_cast<std::uint64_t>(t);
     bits = (t > 0) == (direction > 0) ? bits + 1 : bits - 1;  // away from or towards zero
     return std::bit_cast<double>(bits);
@@ -278,8 +284,8 @@ double initial_step(System& rhs, const State& y0, const State& f0, double t0, do
     rhs(y1, f1, t0 + direction * h0);
     const auto g = std::ranges::begin(f1);
     const double d2 = rms_norm(n, [&](std::size_t i) { return (g[i] - f[i]) / scale(i); }) / h0;
-    const double h1 = d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
-                                                   : std::pow(0.01 / std::max(d1, d2), 1.0 / (order + 1));
+    const double h1 =
+        d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / std::max(d1, d2), 1.0 / (order + 1));
     return std::min({100 * h0, h1, span, o.max_step});
 }
 
@@ -354,7 +360,8 @@ void solve_with(Method& m, System& rhs, State y, double t0, double t1, const ode
                 const double ratio = stiffness_ratio(rhs, y, t, h_abs);
                 if (ratio > 1.0)
                     why += "; the system is stiff here (step size times the Jacobian's spectral radius = " +
-                           ode_number(ratio) + ", at the explicit method's stability bound): use .method = "
+                           ode_number(ratio) +
+                           ", at the explicit method's stability bound): use .method = "
                            "parkit::kernels::ode_method::rosenbrock4";
             }
             fail(why, t);
@@ -415,7 +422,8 @@ void solve_with(Method& m, System& rhs, State y, double t0, double t1, const ode
                 const double g_new = o.events[e].g(t_new, ode_span(y_new, scratch));
                 if (event_active(g[e], g_new, o.events[e].direction)) {
                     double theta = 1.0;
-                    if (g[e] == 0) theta = 0.0;
+                    if (g[e] == 0)
+                        theta = 0.0;
                     else if (g_new != 0) {
                         const auto g_of = [&](double th) {
                             return o.events[e].g(t + th * h, ode_span(step_poly.evaluate(0, th), scratch));
@@ -466,8 +474,10 @@ void solve_with(Method& m, System& rhs, State y, double t0, double t1, const ode
 /// y0 itself, or y0(param) when the sweep's initial state is a function of the parameter.
 template <class Initial, class Param>
 decltype(auto) initial_state(const Initial& y0, const Param& param) {
-    if constexpr (std::invocable<const Initial&, const Param&>) return std::invoke(y0, param);
-    else return (y0);
+    if constexpr (std::invocable<const Initial&, const Param&>)
+        return std::invoke(y0, param);
+    else
+        return (y0);
 }
 
 }  // namespace detail
@@ -516,8 +526,8 @@ ode_result<State> integrate_ode(System&& rhs, State y0, double t0, double t1, co
 /// @code
 /// // dy/dt = -k y for k in 0.1 .. 2, keeping y(10) only
 /// auto y10 = parkit::kernels::ode_sweep(
-///     [](double k) { return [k](const std::vector<double>& y, std::vector<double>& d, double) { d[0] = -k * y[0]; }; },
-///     std::vector<double>{1.0}, 0.0, 10.0, parkit::kernels::linspace(0.1, 2.0, 20), {},
+///     [](double k) { return [k](const std::vector<double>& y, std::vector<double>& d, double) { d[0] = -k * y[0]; };
+///     }, std::vector<double>{1.0}, 0.0, 10.0, parkit::kernels::linspace(0.1, 2.0, 20), {},
 ///     [](const auto& r) { return r.y[0]; });
 /// @endcode
 /// `make_system`, `y0` (when a function) and `extract` are called concurrently from several

@@ -47,46 +47,46 @@ namespace parkit::kernels {
 
 /// What the statistics do with NaN values, as scipy.stats' `nan_policy`.
 enum class nan_policy {
-    propagate, ///< a NaN makes the mean, std and percentiles NaN (np.mean / np.std / np.percentile)
-    omit,      ///< NaNs are left out (np.nanmean / np.nanstd / np.nanpercentile)
-    raise,     ///< a NaN makes the call throw std::invalid_argument
+    propagate,  ///< a NaN makes the mean, std and percentiles NaN (np.mean / np.std / np.percentile)
+    omit,       ///< NaNs are left out (np.nanmean / np.nanstd / np.nanpercentile)
+    raise,      ///< a NaN makes the call throw std::invalid_argument
 };
 
 /// How a percentile between two order statistics is chosen: numpy's `method=` of the same name.
 /// With the sorted values v, n of them, and the rank x = (n − 1) · q / 100:
 enum class percentile_method {
-    linear,   ///< v[⌊x⌋] interpolated towards v[⌊x⌋ + 1] by x − ⌊x⌋ (numpy's default)
-    lower,    ///< v[⌊x⌋]
-    higher,   ///< v[⌈x⌉]
-    nearest,  ///< v[x rounded to the nearest integer, halves to even] (np.around)
-    midpoint, ///< (v[⌊x⌋] + v[⌈x⌉]) / 2, computed as numpy does
+    linear,    ///< v[⌊x⌋] interpolated towards v[⌊x⌋ + 1] by x − ⌊x⌋ (numpy's default)
+    lower,     ///< v[⌊x⌋]
+    higher,    ///< v[⌈x⌉]
+    nearest,   ///< v[x rounded to the nearest integer, halves to even] (np.around)
+    midpoint,  ///< (v[⌊x⌋] + v[⌈x⌉]) / 2, computed as numpy does
 };
 
 /// Options of the percentile functions (`percentile_in_place`, `percentiles_of_pieces`).
 struct percentile_options {
-    percentile_method method = percentile_method::linear; ///< numpy's `method=`
-    nan_policy nans = nan_policy::propagate;              ///< what a NaN in the data does
+    percentile_method method = percentile_method::linear;  ///< numpy's `method=`
+    nan_policy nans = nan_policy::propagate;               ///< what a NaN in the data does
 };
 
 /// Options of `summarize` / `summarize_pieces`: which percentiles, the std's degrees of freedom,
 /// the percentile method and the NaN policy. The defaults are the 95 % interval with numpy's
 /// defaults (ddof 0, linear, NaN propagates), i.e. what the (values, lower_q, upper_q) forms do.
 struct summary_options {
-    double lower_q = 2.5;                                 ///< lower percentile, in [0, 100]
-    double upper_q = 97.5;                                ///< upper percentile, in [0, 100]
-    std::size_t ddof = 0;                                 ///< std divides by count − ddof (NaN if that is <= 0)
-    nan_policy nans = nan_policy::propagate;              ///< what a NaN in the data does
-    percentile_method method = percentile_method::linear; ///< numpy's `method=` for both percentiles
+    double lower_q = 2.5;                                  ///< lower percentile, in [0, 100]
+    double upper_q = 97.5;                                 ///< upper percentile, in [0, 100]
+    std::size_t ddof = 0;                                  ///< std divides by count − ddof (NaN if that is <= 0)
+    nan_policy nans = nan_policy::propagate;               ///< what a NaN in the data does
+    percentile_method method = percentile_method::linear;  ///< numpy's `method=` for both percentiles
 };
 
 /// Mean, standard deviation and a two-sided percentile interval of a sample.
 struct sample_summary {
-    std::size_t count = 0; ///< number of values used (with nan_policy::omit, the non-NaN ones)
-    double mean = 0;       ///< arithmetic mean
-    double stddev = 0;     ///< standard deviation, sqrt(Σ(v − mean)² / (count − ddof)); ddof 0 by default
-    double lower = 0;      ///< lower percentile (e.g. 2.5 %)
-    double upper = 0;      ///< upper percentile (e.g. 97.5 %)
-    std::size_t nans = 0;  ///< NaN values in the data (left out with nan_policy::omit)
+    std::size_t count = 0;  ///< number of values used (with nan_policy::omit, the non-NaN ones)
+    double mean = 0;        ///< arithmetic mean
+    double stddev = 0;      ///< standard deviation, sqrt(Σ(v − mean)² / (count − ddof)); ddof 0 by default
+    double lower = 0;       ///< lower percentile (e.g. 2.5 %)
+    double upper = 0;       ///< upper percentile (e.g. 97.5 %)
+    std::size_t nans = 0;   ///< NaN values in the data (left out with nan_policy::omit)
 };
 
 namespace detail {
@@ -114,8 +114,8 @@ struct nan_as_zero {
 /// (v − mean)², rounded as numpy's separate subtract and multiply do; with `omit_nans`, NaN
 /// gives 0 (np.nanvar zeroes the NaN positions before squaring).
 struct squared_deviation {
-    double mean = 0;        ///< the sample's mean
-    bool omit_nans = false; ///< NaN → 0
+    double mean = 0;         ///< the sample's mean
+    bool omit_nans = false;  ///< NaN → 0
     /// Returns (v − mean)² (or 0 for NaN with omit_nans).
     PARKIT_DETAIL_STATS_NO_CONTRACT_ATTR double operator()(double v) const noexcept {
         PARKIT_DETAIL_STATS_NO_CONTRACT_BODY
@@ -184,8 +184,8 @@ inline void check_percentile_method(percentile_method method, const char* where,
     if (method != percentile_method::linear && method != percentile_method::lower &&
         method != percentile_method::higher && method != percentile_method::nearest &&
         method != percentile_method::midpoint)
-        fail(where, std::string(arg) + " is not a percentile_method (" + std::to_string(static_cast<int>(method)) +
-                        ")");
+        fail(where,
+             std::string(arg) + " is not a percentile_method (" + std::to_string(static_cast<int>(method)) + ")");
 }
 
 /// Throws for nan_policy::raise when the data hold `nans` > 0 NaNs.
@@ -203,15 +203,15 @@ inline double stddev_of(double m2, std::size_t count, std::size_t ddof) noexcept
     return std::sqrt(m2 / static_cast<double>(count - ddof));
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// Count, sum and M2 (sum of squared deviations from the mean) of a piece of a sample:
 /// computed where the piece is made, merged in piece order into the moments of the whole.
 struct partial_moments {
-    std::size_t count = 0; ///< number of values (with nan_policy::omit, the non-NaN ones)
-    double sum = 0;        ///< their sum, as np.sum (np.nansum with omit)
-    double m2 = 0;         ///< Σ(value − sum / count)², as numpy sums it
-    std::size_t nans = 0;  ///< NaN values in the piece
+    std::size_t count = 0;  ///< number of values (with nan_policy::omit, the non-NaN ones)
+    double sum = 0;         ///< their sum, as np.sum (np.nansum with omit)
+    double m2 = 0;          ///< Σ(value − sum / count)², as numpy sums it
+    std::size_t nans = 0;   ///< NaN values in the piece
 
     /// Moments of `values` as numpy computes them (np.add.reduce's order: 8192-value chunks
     /// summed pairwise), so `mean()` is np.mean's and `variance(ddof)` np.var's bit for bit.
@@ -295,10 +295,10 @@ namespace detail {
 /// ranks of `previous` and `next` and the weight `gamma` for `_lerp(previous, next, gamma)`,
 /// or (lower / higher / nearest) the one rank read.
 struct percentile_rank {
-    std::size_t below = 0;     ///< rank of numpy's `previous` (0-based)
-    std::size_t above = 0;     ///< rank of `next`: below + 1, or below at the top (numpy reads it even for gamma 0)
-    double gamma = 0;          ///< interpolation weight, exactly numpy's (also its odd ones at the top)
-    bool interpolates = false; ///< linear and midpoint: _lerp; the others: the value at `below`
+    std::size_t below = 0;      ///< rank of numpy's `previous` (0-based)
+    std::size_t above = 0;      ///< rank of `next`: below + 1, or below at the top (numpy reads it even for gamma 0)
+    double gamma = 0;           ///< interpolation weight, exactly numpy's (also its odd ones at the top)
+    bool interpolates = false;  ///< linear and midpoint: _lerp; the others: the value at `below`
 
     /// Last rank the percentile reads.
     [[nodiscard]] std::size_t last() const noexcept { return above; }
@@ -317,28 +317,28 @@ inline double round_half_even(double x) noexcept {
 /// @throws std::invalid_argument if q is outside [0, 100] (or NaN).
 inline percentile_rank rank_of_percentile(std::size_t n, double q, percentile_method method, const char* where,
                                           const char* arg = "q") {
-    if (!(q >= 0.0 && q <= 100.0))
-        fail(where, std::string(arg) + " must be in [0, 100], got " + std::to_string(q));
+    if (!(q >= 0.0 && q <= 100.0)) fail(where, std::string(arg) + " must be in [0, 100], got " + std::to_string(q));
     const double x = static_cast<double>(n - 1) * (q / 100.0);
     percentile_rank r;
     switch (method) {
-    case percentile_method::lower:
-    case percentile_method::higher:
-    case percentile_method::nearest: {
-        const double index = method == percentile_method::lower    ? std::floor(x)
-                             : method == percentile_method::higher ? std::ceil(x)
-                                                                    : round_half_even(x);
-        r.below = r.above = std::min(static_cast<std::size_t>(index), n - 1);
-        return r;
-    }
-    case percentile_method::linear:
-    case percentile_method::midpoint: break;
-    default: check_percentile_method(method, where, "method");
+        case percentile_method::lower:
+        case percentile_method::higher:
+        case percentile_method::nearest: {
+            const double index = method == percentile_method::lower    ? std::floor(x)
+                                 : method == percentile_method::higher ? std::ceil(x)
+                                                                       : round_half_even(x);
+            r.below = r.above = std::min(static_cast<std::size_t>(index), n - 1);
+            return r;
+        }
+        case percentile_method::linear:
+        case percentile_method::midpoint:
+            break;
+        default:
+            check_percentile_method(method, where, "method");
     }
     // numpy's _get_indexes and _get_gamma: at or above the last rank both neighbours are the
     // last value and `previous_indexes` is -1, so gamma = virtual + 1 there.
-    const double virtual_index =
-        method == percentile_method::midpoint ? 0.5 * (std::floor(x) + std::ceil(x)) : x;
+    const double virtual_index = method == percentile_method::midpoint ? 0.5 * (std::floor(x) + std::ceil(x)) : x;
     r.interpolates = true;
     double previous = std::floor(virtual_index);
     if (virtual_index >= static_cast<double>(n - 1)) {
@@ -408,9 +408,9 @@ inline std::vector<double> strided_sample(std::span<const std::span<const double
                                           std::size_t count) {
     std::vector<double> sample;
     sample.reserve(count);
-    std::size_t next = 0;  // global position of the next sampled value
-    std::size_t taken = 0; // positions sampled so far
-    std::size_t start = 0; // global position of the current piece's first value
+    std::size_t next = 0;   // global position of the next sampled value
+    std::size_t taken = 0;  // positions sampled so far
+    std::size_t start = 0;  // global position of the current piece's first value
     for (const auto& piece : pieces) {
         for (; next < start + piece.size() && taken < count; next += stride, ++taken)
             if (!std::isnan(piece[next - start])) sample.push_back(piece[next - start]);
@@ -421,8 +421,8 @@ inline std::vector<double> strided_sample(std::span<const std::span<const double
 
 /// A value range [lo, hi] that should hold the ranks a percentile reads.
 struct value_bracket {
-    double lo = -std::numeric_limits<double>::infinity(); ///< smallest candidate value
-    double hi = std::numeric_limits<double>::infinity();  ///< largest candidate value
+    double lo = -std::numeric_limits<double>::infinity();  ///< smallest candidate value
+    double hi = std::numeric_limits<double>::infinity();   ///< largest candidate value
 };
 
 /// The `index`-th smallest value of `sample` (reorders it).
@@ -450,8 +450,8 @@ inline value_bracket bracket_from_sample(std::vector<double>& sample, std::size_
 /// What one piece holds relative to a bracket: how many values lie below it and which inside
 /// (NaNs are in neither).
 struct bracket_tally {
-    std::size_t below = 0;      ///< values < lo
-    std::vector<double> inside; ///< values in [lo, hi]
+    std::size_t below = 0;       ///< values < lo
+    std::vector<double> inside;  ///< values in [lo, hi]
 };
 
 /// Tallies `piece` against each of `brackets` into the matching entry of `tallies` (bounds and
@@ -466,7 +466,8 @@ inline void tally_piece(std::span<const double> piece, std::span<const value_bra
         std::vector<double>& inside = tallies[k].inside;
         for (double v : piece) {
             below += static_cast<std::size_t>(v < lo);
-            if (v >= lo && v <= hi) [[unlikely]] inside.push_back(v);
+            if (v >= lo && v <= hi) [[unlikely]]
+                inside.push_back(v);
         }
         tallies[k].below = below;
     }
@@ -521,15 +522,15 @@ std::vector<double> percentiles_of_pieces(std::span<const std::span<const double
     check_percentile_method(options.method, where, "options.method");
     const std::size_t total = total_size(pieces);
     if (total == 0) fail(where, "pieces hold no values");
-    for (double q : qs) rank_of_percentile(total, q, options.method, where); // checks q
+    for (double q : qs) rank_of_percentile(total, q, options.method, where);  // checks q
     if (nans == unknown_nans) nans = count_nans_of_pieces(pieces, for_each);
     check_no_nans(options.nans, nans, where);
     std::vector<double> results(qs.size(), std::numeric_limits<double>::quiet_NaN());
-    const std::size_t n = total - nans; // the values the percentiles are taken of
-    if ((nans > 0 && options.nans == nan_policy::propagate) || n == 0) return results; // numpy: NaN
+    const std::size_t n = total - nans;  // the values the percentiles are taken of
+    if ((nans > 0 && options.nans == nan_policy::propagate) || n == 0) return results;  // numpy: NaN
     std::vector<percentile_rank> ranks;
     for (double q : qs) ranks.push_back(rank_of_percentile(n, q, options.method, where));
-    std::vector<double> all; // the full selection's copy, made only when needed
+    std::vector<double> all;  // the full selection's copy, made only when needed
     const auto full_selection = [&](std::size_t k) {
         if (all.empty()) all = nans == 0 ? concatenate(pieces) : concatenate_valid(pieces, n);
         results[k] = value_at_rank(all, ranks[k].below, ranks[k]);
@@ -544,9 +545,8 @@ std::vector<double> percentiles_of_pieces(std::span<const std::span<const double
     // tallies[i * brackets + k]: piece i against bracket k; body i writes only piece i's slots.
     const std::size_t stride = brackets.size();
     std::vector<bracket_tally> tallies(stride * pieces.size());
-    for_each(pieces.size(), [&](std::size_t i) {
-        tally_piece(pieces[i], brackets, std::span(tallies).subspan(i * stride, stride));
-    });
+    for_each(pieces.size(),
+             [&](std::size_t i) { tally_piece(pieces[i], brackets, std::span(tallies).subspan(i * stride, stride)); });
     for (std::size_t k = 0; k < ranks.size(); ++k) {
         const std::span<const bracket_tally> mine = std::span<const bracket_tally>(tallies).subspan(k);
         if (!percentile_from_tallies(mine, stride, ranks[k], results[k])) full_selection(k);
@@ -573,8 +573,8 @@ template <class F>
 double chunk_sum(std::span<const std::span<const double>> pieces, std::span<const std::size_t> starts,
                  std::size_t first, std::size_t count, const F& f) {
     // The last piece starting at or before `first` (empty pieces share their start with the next).
-    std::size_t i = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end() - 1, first) -
-                                             starts.begin()) - 1;
+    std::size_t i =
+        static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end() - 1, first) - starts.begin()) - 1;
     std::size_t offset = first - starts[i];
     if (offset + count <= pieces[i].size()) return pairwise_sum(pieces[i].data() + offset, count, f);
     std::vector<double> chunk;
@@ -641,7 +641,7 @@ inline sample_summary make_summary(std::size_t count, std::size_t nans, double m
             .nans = nans};
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// The q-th percentile (0 <= q <= 100) of `values` exactly as `np.percentile(values, q,
 /// method=options.method)` computes it (numpy 1.24: rank (n − 1) · (q / 100), numpy's `_lerp`),
@@ -654,7 +654,7 @@ inline double percentile_in_place(std::span<double> values, double q, const perc
     detail::check_nan_policy(options.nans, where, "options.nans");
     detail::check_percentile_method(options.method, where, "options.method");
     if (values.empty()) detail::fail(where, "values is empty");
-    detail::rank_of_percentile(values.size(), q, options.method, where); // checks q
+    detail::rank_of_percentile(values.size(), q, options.method, where);  // checks q
     const std::size_t nans = detail::count_nans(values);
     detail::check_no_nans(options.nans, nans, where);
     if (nans == values.size() || (nans > 0 && options.nans == nan_policy::propagate))
@@ -683,8 +683,8 @@ inline sample_summary summarize(std::span<const double> values, const summary_op
     const std::size_t n = omit ? values.size() - nans : values.size();
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     if (n == 0) return detail::make_summary(0, nans, nan, nan, options.ddof, nan, nan);
-    const double sum = omit ? detail::numpy_sum(values, detail::nan_as_zero{})
-                            : detail::numpy_sum(values, detail::plain_value{});
+    const double sum =
+        omit ? detail::numpy_sum(values, detail::nan_as_zero{}) : detail::numpy_sum(values, detail::plain_value{});
     const double mean = sum / static_cast<double>(n);
     const double m2 = detail::numpy_sum(values, detail::squared_deviation{.mean = mean, .omit_nans = omit});
     double lower = nan;
@@ -722,17 +722,16 @@ inline sample_summary summarize(std::span<const double> values, double lower_q =
 /// @throws std::invalid_argument if the pieces hold no values, a q is outside [0, 100], an
 /// option is not one of its enum's values, or the data contain NaN with nan_policy::raise.
 template <class ForEach = sequential_for_each>
-    requires(!std::is_same_v<std::remove_cvref_t<ForEach>, percentile_options>)
-std::vector<double> percentiles_of_pieces(std::span<const std::span<const double>> pieces, std::span<const double> qs,
-                                          const percentile_options& options, ForEach&& for_each = {}) {
+requires(!std::is_same_v<std::remove_cvref_t<ForEach>, percentile_options>) std::vector<double> percentiles_of_pieces(
+    std::span<const std::span<const double>> pieces, std::span<const double> qs, const percentile_options& options,
+    ForEach&& for_each = {}) {
     return detail::percentiles_of_pieces(pieces, qs, for_each, detail::default_percentile_sample, options);
 }
 
 /// `percentiles_of_pieces(pieces, qs, {}, for_each)`: numpy's linear method, NaN propagates.
 template <class ForEach = sequential_for_each>
-    requires(!std::is_same_v<std::remove_cvref_t<ForEach>, percentile_options>)
-std::vector<double> percentiles_of_pieces(std::span<const std::span<const double>> pieces, std::span<const double> qs,
-                                          ForEach&& for_each = {}) {
+requires(!std::is_same_v<std::remove_cvref_t<ForEach>, percentile_options>) std::vector<double> percentiles_of_pieces(
+    std::span<const std::span<const double>> pieces, std::span<const double> qs, ForEach&& for_each = {}) {
     return detail::percentiles_of_pieces(pieces, qs, for_each, detail::default_percentile_sample);
 }
 
@@ -763,10 +762,11 @@ sample_summary summarize_pieces(std::span<const std::span<const double>> pieces,
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     if (n == 0) return detail::make_summary(0, nans, nan, nan, options.ddof, nan, nan);
     const double mean = sum / static_cast<double>(n);
-    const double m2 = nans > 0 && !omit ? nan // NaN propagates: numpy's m2 is NaN too
-                                        : detail::numpy_sum_of_pieces(
-                                              pieces, starts,
-                                              detail::squared_deviation{.mean = mean, .omit_nans = omit}, for_each);
+    const double m2 =
+        nans > 0 && !omit
+            ? nan  // NaN propagates: numpy's m2 is NaN too
+            : detail::numpy_sum_of_pieces(pieces, starts, detail::squared_deviation{.mean = mean, .omit_nans = omit},
+                                          for_each);
     const double qs[] = {options.lower_q, options.upper_q};
     const auto p = detail::percentiles_of_pieces(pieces, qs, for_each, detail::default_percentile_sample,
                                                  {.method = options.method, .nans = options.nans}, nans, where);
@@ -824,8 +824,8 @@ sample_summary summarize_pieces(std::span<const std::span<const double>> pieces,
 /// entry per piece, or a percentile is outside [0, 100].
 template <class ForEach = sequential_for_each>
 sample_summary summarize_pieces(std::span<const std::span<const double>> pieces,
-                                std::span<const partial_moments> moments, double lower_q = 2.5,
-                                double upper_q = 97.5, ForEach&& for_each = {}) {
+                                std::span<const partial_moments> moments, double lower_q = 2.5, double upper_q = 97.5,
+                                ForEach&& for_each = {}) {
     return summarize_pieces(pieces, moments, summary_options{.lower_q = lower_q, .upper_q = upper_q}, for_each);
 }
 
@@ -838,7 +838,7 @@ sample_summary summarize_pieces(std::span<const std::span<const double>> pieces,
     return summarize_pieces(pieces, summary_options{.lower_q = lower_q, .upper_q = upper_q}, for_each);
 }
 
-} // namespace parkit::kernels
+}  // namespace parkit::kernels
 
 #undef PARKIT_DETAIL_STATS_NO_CONTRACT_BODY
 #undef PARKIT_DETAIL_STATS_NO_CONTRACT_ATTR

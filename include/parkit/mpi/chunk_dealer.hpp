@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "../detail/map/chunking.hpp"
 #include "../detail/distributed/distributed_map.hpp"
+#include "../detail/map/chunking.hpp"
 
 namespace parkit::mpi {
 

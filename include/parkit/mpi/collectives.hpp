@@ -46,9 +46,8 @@ inline constexpr std::size_t broadcast_piece_bytes = std::size_t{1} << 30;
 /// Broadcasts `bytes` from `root` (in pieces of at most 1 GiB); other ranks receive into it.
 /// With `call` != 0 this starts parkit's collective call number `call` (enter_collective),
 /// named `what`: a rank that never joins it gives join_error / join_timeout (`timeout_s` > 0).
-inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int root = 0,
-                            std::uint64_t call = 0, const char* what = "MPI_Ibcast",
-                            double timeout_s = 0.0) {
+inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int root = 0, std::uint64_t call = 0,
+                            const char* what = "MPI_Ibcast", double timeout_s = 0.0) {
     std::uint64_t size = bytes.size();
     MPI_Request request;
     check(MPI_Ibcast(&size, 1, MPI_UINT64_T, root, comm, &request), "MPI_Ibcast");
@@ -59,8 +58,7 @@ inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int ro
     bytes.resize(static_cast<std::size_t>(size));
     for (std::size_t offset = 0; offset < bytes.size(); offset += broadcast_piece_bytes) {
         const int piece = static_cast<int>(std::min(broadcast_piece_bytes, bytes.size() - offset));
-        check(MPI_Ibcast(bytes.data() + offset, piece, MPI_BYTE, root, comm, &request),
-              "MPI_Ibcast");
+        check(MPI_Ibcast(bytes.data() + offset, piece, MPI_BYTE, root, comm, &request), "MPI_Ibcast");
         wait_all(&request, 1, "MPI_Ibcast");
     }
 }
@@ -69,16 +67,15 @@ inline void broadcast_bytes(MPI_Comm comm, std::vector<std::byte>& bytes, int ro
 /// @throws std::logic_error / std::invalid_argument naming `function`.
 inline int check_collective(const char* function, const collective_options& opts) {
     if (!mpi_active()) {
-        throw std::logic_error(
-            std::string("parkit::mpi::") + function +
-            ": MPI is not initialised: create a parkit::mpi::environment at the start of "
-            "main and keep it alive");
+        throw std::logic_error(std::string("parkit::mpi::") + function +
+                               ": MPI is not initialised: create a parkit::mpi::environment at the start of "
+                               "main and keep it alive");
     }
     const int ranks = size();
     if (opts.root < 0 || opts.root >= ranks) {
         throw std::invalid_argument(std::string("parkit::mpi::") + function + ": options.root is " +
-                                    std::to_string(opts.root) + ", not a rank of the " +
-                                    std::to_string(ranks) + "-rank job");
+                                    std::to_string(opts.root) + ", not a rank of the " + std::to_string(ranks) +
+                                    "-rank job");
     }
     if (!(opts.join_timeout_s >= 0)) {
         throw std::invalid_argument(std::string("parkit::mpi::") + function +
@@ -147,8 +144,7 @@ std::vector<T> scatter(const std::vector<T>& values, const collective_options& o
             const std::size_t start = send.size();
             output_archive{send}(std::vector<T>(values.begin() + static_cast<std::ptrdiff_t>(begin),
                                                 values.begin() + static_cast<std::ptrdiff_t>(end)));
-            if (send.size() >
-                static_cast<std::size_t>(INT_MAX)) {  // every rank learns it: count -1
+            if (send.size() > static_cast<std::size_t>(INT_MAX)) {  // every rank learns it: count -1
                 std::fill(counts.begin(), counts.end(), -1);
                 break;
             }
@@ -159,8 +155,7 @@ std::vector<T> scatter(const std::vector<T>& values, const collective_options& o
     int mine = 0;
     MPI_Request request;
     const std::uint64_t call = detail::enter_collective();
-    detail::check(MPI_Iscatter(counts.data(), 1, MPI_INT, &mine, 1, MPI_INT, opts.root, comm,
-                               &request),
+    detail::check(MPI_Iscatter(counts.data(), 1, MPI_INT, &mine, 1, MPI_INT, opts.root, comm, &request),
                   "MPI_Iscatter");
     detail::wait_collective(comm, request, call, "parkit::mpi::scatter", opts.join_timeout_s);
     if (mine < 0) {
@@ -169,8 +164,8 @@ std::vector<T> scatter(const std::vector<T>& values, const collective_options& o
             "carries (2 GiB); scatter fewer or smaller values at a time");
     }
     std::vector<std::byte> block(static_cast<std::size_t>(mine));
-    detail::check(MPI_Iscatterv(send.data(), counts.data(), offsets.data(), MPI_BYTE, block.data(),
-                                mine, MPI_BYTE, opts.root, comm, &request),
+    detail::check(MPI_Iscatterv(send.data(), counts.data(), offsets.data(), MPI_BYTE, block.data(), mine, MPI_BYTE,
+                                opts.root, comm, &request),
                   "MPI_Iscatterv");
     detail::wait_all(&request, 1, "MPI_Iscatterv");
     return from_bytes<std::vector<T>>(block);

@@ -55,8 +55,8 @@ inline void check(int code, const char* what) {
     char text[MPI_MAX_ERROR_STRING] = {};
     int length = 0;
     MPI_Error_string(code, text, &length);
-    throw std::runtime_error(std::string("parkit::mpi: ") + what + " failed: " +
-                             std::string(text, static_cast<std::size_t>(length)));
+    throw std::runtime_error(std::string("parkit::mpi: ") + what +
+                             " failed: " + std::string(text, static_cast<std::size_t>(length)));
 }
 
 /// True between MPI_Init and MPI_Finalize.
@@ -90,9 +90,8 @@ inline constexpr int departure_tag = 7003;
 
 /// What this rank knows about departures (see `announce_departure`).
 struct departure_log {
-    std::uint64_t entered = 0;  ///< parkit collective calls this rank entered
-    std::vector<std::pair<int, std::uint64_t>>
-        left;  ///< (rank, calls it had entered) of ranks gone
+    std::uint64_t entered = 0;                        ///< parkit collective calls this rank entered
+    std::vector<std::pair<int, std::uint64_t>> left;  ///< (rank, calls it had entered) of ranks gone
 };
 
 /// This process's departure log.
@@ -109,9 +108,7 @@ inline void collect_departures(MPI_Comm comm) {
         check(MPI_Iprobe(MPI_ANY_SOURCE, departure_tag, comm, &arrived, &status), "MPI_Iprobe");
         if (arrived == 0) return;
         std::uint64_t calls = 0;
-        check(MPI_Recv(&calls, 1, MPI_UINT64_T, status.MPI_SOURCE, departure_tag, comm,
-                       MPI_STATUS_IGNORE),
-              "MPI_Recv");
+        check(MPI_Recv(&calls, 1, MPI_UINT64_T, status.MPI_SOURCE, departure_tag, comm, MPI_STATUS_IGNORE), "MPI_Recv");
         departures().left.emplace_back(status.MPI_SOURCE, calls);
     }
 }
@@ -123,17 +120,13 @@ inline void collect_departures(MPI_Comm comm) {
 /// would wait for them anyway. Errors are ignored (the job is ending).
 inline void announce_departure(MPI_Comm comm) noexcept {
     int me = 0, ranks = 1;
-    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || MPI_Comm_size(comm, &ranks) != MPI_SUCCESS ||
-        ranks == 1)
-        return;
+    if (MPI_Comm_rank(comm, &me) != MPI_SUCCESS || MPI_Comm_size(comm, &ranks) != MPI_SUCCESS || ranks == 1) return;
     const std::uint64_t calls = departures().entered;
     std::vector<MPI_Request> sends;
     for (int r = 0; r < ranks; ++r) {
         if (r == me || (me != 0 && r != 0)) continue;
         sends.emplace_back();
-        if (MPI_Isend(&calls, 1, MPI_UINT64_T, r, departure_tag, comm, &sends.back()) !=
-            MPI_SUCCESS)
-            sends.pop_back();
+        if (MPI_Isend(&calls, 1, MPI_UINT64_T, r, departure_tag, comm, &sends.back()) != MPI_SUCCESS) sends.pop_back();
     }
     const std::size_t owed = me == 0 ? static_cast<std::size_t>(ranks - 1) : 1;
     try {
@@ -175,8 +168,7 @@ public:
     environment(int& argc, char**& argv, thread_level required = thread_level::funneled)
         : environment(&argc, &argv, required) {}
     /// Initialises MPI without the program's arguments.
-    explicit environment(thread_level required = thread_level::funneled)
-        : environment(nullptr, nullptr, required) {}
+    explicit environment(thread_level required = thread_level::funneled) : environment(nullptr, nullptr, required) {}
 
     environment(const environment&) = delete;
     environment& operator=(const environment&) = delete;

@@ -89,17 +89,13 @@ struct map_summary {
 /// @throws std::invalid_argument on every rank naming the first rank that differs from rank 0;
 /// join_error when a rank left without joining, join_timeout past `job.join_timeout_s`.
 inline void check_same_inputs(MPI_Comm comm, const distributed_map_job& job, int ranks) {
-    const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0],
-                                   job.input_hash[1]};
+    const std::uint64_t mine[4] = {job.total, job.inputs_hashed ? 1u : 0u, job.input_hash[0], job.input_hash[1]};
     std::vector<std::uint64_t> all(4 * static_cast<std::size_t>(ranks));
     MPI_Request request;
     const std::uint64_t call = enter_collective();
-    check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request),
-          "MPI_Iallgather");
+    check(MPI_Iallgather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, comm, &request), "MPI_Iallgather");
     wait_collective(comm, request, call, "parkit::parallel_map (backend::mpi)", job.join_timeout_s);
-    auto word = [&](int r, int k) {
-        return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)];
-    };
+    auto word = [&](int r, int k) { return all[4 * static_cast<std::size_t>(r) + static_cast<std::size_t>(k)]; };
     const std::string advice =
         "; every rank must make the same call with the same inputs (build them on rank 0 and "
         "share them with parkit::mpi::broadcast)";
@@ -115,8 +111,7 @@ inline void check_same_inputs(MPI_Comm comm, const distributed_map_job& job, int
         }
     }
     for (int r = 0; r < ranks; ++r) {
-        if (word(r, 1) == 0)
-            return;  // some rank did not hash (check off, or unserializable inputs)
+        if (word(r, 1) == 0) return;  // some rank did not hash (check off, or unserializable inputs)
     }
     for (int r = 1; r < ranks; ++r) {
         if (word(r, 2) != word(0, 2) || word(r, 3) != word(0, 3)) {
@@ -151,9 +146,9 @@ inline distributed_chunk run_chunk(const distributed_map_job& job, index_range r
 inline void fail_oversized(distributed_chunk& chunk, std::size_t bytes) {
     chunk.outcomes.clear();
     parkit::output_archive archive{chunk.outcomes};
-    const auto error = std::make_exception_ptr(std::length_error(
-        "parkit::parallel_map (backend::mpi): the results of a chunk take " + std::to_string(bytes) +
-        " bytes, more than one MPI message carries (2 GiB); use a smaller options.chunk_size"));
+    const auto error = std::make_exception_ptr(
+        std::length_error("parkit::parallel_map (backend::mpi): the results of a chunk take " + std::to_string(bytes) +
+                          " bytes, more than one MPI message carries (2 GiB); use a smaller options.chunk_size"));
     for (std::uint64_t i = 0; i < chunk.count; ++i) parkit::detail::encode_task_failure(archive, error);
     chunk.failed = true;
 }
@@ -348,8 +343,10 @@ inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MP
     std::vector<std::byte> message;
     for (int thread = 0; thread < threads; ++thread) {
         const index_range first = first_chunk(job, rank, thread);
-        if (first.begin < first.end) chunks.push(first);
-        else request_work(comm, message);  // no static work: ask at once
+        if (first.begin < first.end)
+            chunks.push(first);
+        else
+            request_work(comm, message);  // no static work: ask at once
     }
     for (int i = 0; i < requests_prefetched; ++i) request_work(comm, message);
     std::thread computing([&] {
@@ -379,8 +376,10 @@ inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MP
         check(MPI_Test(&reply, &arrived, MPI_STATUS_IGNORE), "waiting for rank 0");
         bool busy = arrived != 0;
         if (arrived != 0) {
-            if (assignment[0] >= assignment[1]) ++refusals;
-            else chunks.push({assignment[0], assignment[1]});
+            if (assignment[0] >= assignment[1])
+                ++refusals;
+            else
+                chunks.push({assignment[0], assignment[1]});
             if (refusals < in_flight) {
                 check(MPI_Irecv(assignment, 2, MPI_UINT64_T, 0, work_assign_tag, comm, &reply), "MPI_Irecv");
             }
@@ -390,8 +389,10 @@ inline distributed_map_outcome run_other_rank(const distributed_map_job& job, MP
             busy = true;
         }
         if (!error.empty()) abort_job(error.c_str());  // rank 0 would wait forever
-        if (busy) pace.reset();
-        else pace.pause();
+        if (busy)
+            pace.reset();
+        else
+            pace.pause();
     }
     chunks.close();
     computing.join();

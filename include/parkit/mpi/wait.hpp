@@ -66,8 +66,8 @@ inline std::uint64_t enter_collective() noexcept {
 /// `announce_departure`) or, with `timeout_s` > 0, when that many seconds pass.
 /// @throws parkit::mpi::join_error / join_timeout (the request stays pending: the job cannot
 /// go on and should end); std::runtime_error when MPI reports an error.
-inline void wait_collective(MPI_Comm comm, MPI_Request& request, std::uint64_t call,
-                            const char* what, double timeout_s) {
+inline void wait_collective(MPI_Comm comm, MPI_Request& request, std::uint64_t call, const char* what,
+                            double timeout_s) {
     backoff pace;
     const auto start = std::chrono::steady_clock::now();
     const auto here = [] { return " (on rank " + std::to_string(rank()) + ")"; };
@@ -78,22 +78,19 @@ inline void wait_collective(MPI_Comm comm, MPI_Request& request, std::uint64_t c
         collect_departures(comm);
         for (const auto& [who, calls] : departures().left) {
             if (calls < call) {
-                throw join_error(
-                    std::string("parkit::mpi: rank ") + std::to_string(who) +
-                    " left the job (its parkit::mpi::environment ended) without joining " + what +
-                    here() + ": every rank must make the same parkit calls in the same order");
+                throw join_error(std::string("parkit::mpi: rank ") + std::to_string(who) +
+                                 " left the job (its parkit::mpi::environment ended) without joining " + what + here() +
+                                 ": every rank must make the same parkit calls in the same order");
             }
         }
         if (timeout_s > 0 &&
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-                timeout_s) {
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
             char seconds[32];
             std::snprintf(seconds, sizeof seconds, "%g", timeout_s);
-            throw join_timeout(
-                std::string("parkit::mpi: waited ") + seconds +
-                " s (options.mpi.join_timeout_s) in " + what + here() +
-                " for ranks that never joined: every rank must make the same parkit calls in the "
-                "same order; the job cannot go on");
+            throw join_timeout(std::string("parkit::mpi: waited ") + seconds + " s (options.mpi.join_timeout_s) in " +
+                               what + here() +
+                               " for ranks that never joined: every rank must make the same parkit calls in the "
+                               "same order; the job cannot go on");
         }
         pace.pause();
     }

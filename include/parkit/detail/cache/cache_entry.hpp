@@ -54,13 +54,13 @@ inline std::string hash_hex(const hash128& h) {
 
 /// Fixed-size header at the start of every cache entry file.
 struct entry_header {
-    std::array<char, 8> magic;           ///< `entry_magic`
-    std::uint32_t version;               ///< `entry_format_version`
-    std::uint32_t header_bytes;          ///< sizeof(entry_header) when written
-    hash128 key_hash;                    ///< MurmurHash3_x64_128 of the key bytes
-    std::uint64_t key_bytes;             ///< length of the key that follows the header
-    std::uint64_t payload_bytes;         ///< length of the payload that follows the key
-    std::uint64_t payload_checksum;      ///< first word of MurmurHash3_x64_128(payload, seed 1)
+    std::array<char, 8> magic;       ///< `entry_magic`
+    std::uint32_t version;           ///< `entry_format_version`
+    std::uint32_t header_bytes;      ///< sizeof(entry_header) when written
+    hash128 key_hash;                ///< MurmurHash3_x64_128 of the key bytes
+    std::uint64_t key_bytes;         ///< length of the key that follows the header
+    std::uint64_t payload_bytes;     ///< length of the payload that follows the key
+    std::uint64_t payload_checksum;  ///< first word of MurmurHash3_x64_128(payload, seed 1)
 };
 
 /// The first eight bytes of every entry.
@@ -125,8 +125,7 @@ inline bool header_fits(const entry_header& header, std::uint64_t file_size, con
 
 /// The payload of the entry image `file` if it is a complete, intact entry for exactly `key`;
 /// otherwise nothing, with the reason in `why`.
-inline std::optional<std::span<const std::byte>> decode_entry(std::span<const std::byte> file,
-                                                              const hash128& key_hash,
+inline std::optional<std::span<const std::byte>> decode_entry(std::span<const std::byte> file, const hash128& key_hash,
                                                               std::span<const std::byte> key,
                                                               const char*& why) noexcept {
     entry_header header{};
@@ -202,8 +201,10 @@ inline std::optional<file_image> read_entry_file(const std::string& path, read_b
     why = nullptr;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
-        if (errno == ELOOP) why = "the entry's path is a symbolic link (not followed)";
-        else if (errno != ENOENT) why = "the entry cannot be opened";
+        if (errno == ELOOP)
+            why = "the entry's path is a symbolic link (not followed)";
+        else if (errno != ENOENT)
+            why = "the entry cannot be opened";
         return std::nullopt;
     }
     struct closer {

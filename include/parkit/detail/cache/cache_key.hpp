@@ -44,24 +44,28 @@ constexpr bool read_value_byte() {
 
 /// Byte `I` of `T` holds part of a member's value (it is not padding).
 template <class T, std::size_t I>
-concept value_byte = requires { typename std::integral_constant<bool, read_value_byte<T, I>()>; };
+concept value_byte = requires {
+    typename std::integral_constant<bool, read_value_byte<T, I>()>;
+};
 
 /// `T{}` is a constant expression, so its bytes can be examined at compile time.
 template <class T>
-concept constant_default = requires { typename std::integral_constant<bool, (static_cast<void>(T{}), true)>; };
+concept constant_default = requires {
+    typename std::integral_constant<bool, (static_cast<void>(T{}), true)>;
+};
 
 /// Which bytes of `T` are value bytes (true) and which are padding (false).
 template <class T>
 inline constexpr std::array<bool, sizeof(T)> value_byte_mask = [] {
-    if constexpr (std::is_same_v<std::remove_cv_t<T>, long double> &&
-                  std::numeric_limits<long double>::digits == 64) {
+    if constexpr (std::is_same_v<std::remove_cv_t<T>, long double> && std::numeric_limits<long double>::digits == 64) {
         std::array<bool, sizeof(T)> mask{};  // x87 extended precision: 10 value bytes, then padding
         for (std::size_t i = 0; i < 10 && i < sizeof(T); ++i) mask[i] = true;
         return mask;
     } else {
         return []<std::size_t... I>(std::index_sequence<I...>) {
             return std::array<bool, sizeof(T)>{value_byte<T, I>...};
-        }(std::make_index_sequence<sizeof(T)>{});
+        }
+        (std::make_index_sequence<sizeof(T)>{});
     }
 }();
 
@@ -163,7 +167,7 @@ private:
         } else if constexpr (is_specialization_v<T, std::variant>) {
             out_(value.index());
             std::visit([this](const auto& alternative) { save(alternative); }, value);
-        } else if constexpr (requires(T& v, key_writer& w) { v.serialize(w); }) {
+        } else if constexpr (requires(T & v, key_writer & w) { v.serialize(w); }) {
             const_cast<T&>(value).serialize(*this);  // cereal's convention, as output_archive
         } else {
             out_(value);

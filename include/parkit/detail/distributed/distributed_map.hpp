@@ -27,21 +27,21 @@
 #include "../../core/process_errors.hpp"
 #include "../../core/serialization.hpp"
 #include "../map/chunking.hpp"
-#include "input_hash.hpp"
-#include "../support/iota_range.hpp"
 #include "../map/map_engine.hpp"
-#include "../progress/progress_reporter.hpp"
 #include "../process/task_codec.hpp"
+#include "../progress/progress_reporter.hpp"
+#include "../support/iota_range.hpp"
+#include "input_hash.hpp"
 
 namespace parkit::detail {
 
 /// The outcomes of one chunk of tasks as one rank ran them.
 struct distributed_chunk {
-    std::uint64_t begin = 0;  ///< index of the chunk's first task
-    std::uint64_t count = 0;  ///< tasks run (a raise-mode chunk stops after its first failure)
-    std::int32_t rank = 0;    ///< the rank that ran them
-    bool failed = false;      ///< whether any of them threw
-    std::int64_t busy_ns = 0;  ///< wall time the rank spent on them
+    std::uint64_t begin = 0;          ///< index of the chunk's first task
+    std::uint64_t count = 0;          ///< tasks run (a raise-mode chunk stops after its first failure)
+    std::int32_t rank = 0;            ///< the rank that ran them
+    bool failed = false;              ///< whether any of them threw
+    std::int64_t busy_ns = 0;         ///< wall time the rank spent on them
     std::vector<std::byte> outcomes;  ///< the tasks' outcomes in index order (task_codec.hpp)
 
     /// Serialization (cereal protocol).
@@ -59,15 +59,15 @@ struct distributed_topology {
 
 /// One `parallel_map` call, as the engine sees it.
 struct distributed_map_job {
-    std::size_t total = 0;       ///< tasks in the call (the engine checks all ranks agree)
-    int ranks = 1;               ///< ranks taking part (`distributed_topology::size`)
-    std::size_t chunk_size = 0;  ///< fixed tasks per chunk; 0 = automatic
-    int threads_per_rank = 1;    ///< threads a rank runs chunks on, each its own chunk (>= 1)
-    bool broadcast = false;      ///< every rank gets every chunk back
-    bool stop_at_failure = true;  ///< raise mode: deal no more chunks after a failure
-    bool inputs_hashed = false;   ///< `input_hash` holds this rank's inputs' hash (input_hash.hpp)
+    std::size_t total = 0;                 ///< tasks in the call (the engine checks all ranks agree)
+    int ranks = 1;                         ///< ranks taking part (`distributed_topology::size`)
+    std::size_t chunk_size = 0;            ///< fixed tasks per chunk; 0 = automatic
+    int threads_per_rank = 1;              ///< threads a rank runs chunks on, each its own chunk (>= 1)
+    bool broadcast = false;                ///< every rank gets every chunk back
+    bool stop_at_failure = true;           ///< raise mode: deal no more chunks after a failure
+    bool inputs_hashed = false;            ///< `input_hash` holds this rank's inputs' hash (input_hash.hpp)
     std::uint64_t input_hash[2] = {0, 0};  ///< compared across ranks when every rank hashed
-    double join_timeout_s = 0.0;  ///< seconds to wait for every rank at the start; 0 = forever
+    double join_timeout_s = 0.0;           ///< seconds to wait for every rank at the start; 0 = forever
     /// Runs tasks [range.begin, range.end) on this rank; sets `chunk.count`, `chunk.failed`,
     /// `chunk.outcomes`. Task exceptions are encoded, never thrown.
     std::function<void(index_range range, distributed_chunk& chunk)> run_chunk;
@@ -111,8 +111,7 @@ inline int resolve_threads_per_rank(int threads_per_rank) {
     try {
         return resolve_n_jobs(threads_per_rank);
     } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("parkit::parallel_map: options.mpi.threads_per_rank: ") +
-                                    e.what());
+        throw std::invalid_argument(std::string("parkit::parallel_map: options.mpi.threads_per_rank: ") + e.what());
     }
 }
 
@@ -143,8 +142,8 @@ void decode_chunk(const distributed_chunk& chunk, OnValue&& on_value, OnFailure&
         decode_task<R>(
             archive, [&](auto&&... value) { on_value(i, std::forward<decltype(value)>(value)...); },
             [&](std::string type, std::string message) {
-                on_failure(i, std::make_exception_ptr(
-                                  remote_error(i, std::move(type), std::move(message), chunk.rank)));
+                on_failure(i,
+                           std::make_exception_ptr(remote_error(i, std::move(type), std::move(message), chunk.rank)));
             });
     }
 }
@@ -166,8 +165,7 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
     }
     const int threads = resolve_threads_per_rank(opts.mpi.threads_per_rank);
     if (!(opts.mpi.join_timeout_s >= 0)) {
-        throw std::invalid_argument(
-            "parkit::parallel_map: options.mpi.join_timeout_s must be >= 0 (0 = wait forever)");
+        throw std::invalid_argument("parkit::parallel_map: options.mpi.join_timeout_s must be >= 0 (0 = wait forever)");
     }
     const distributed_topology where = engine->topology();
     const bool root = where.rank == 0;
@@ -217,8 +215,10 @@ auto run_distributed_map(F& f, Range&& inputs, const basic_options<OnError>& opt
         } else {
             const std::vector<task_failure> sorted = failures.sorted();
             if (!sorted.empty()) throw make_task_error(sorted.front().index, sorted.front().error);
-            if constexpr (!std::is_void_v<R>) return std::vector<R>{};
-            else return;
+            if constexpr (!std::is_void_v<R>)
+                return std::vector<R>{};
+            else
+                return;
         }
     }
     return finish_map<R, collect>(input.size(), results, failures.sorted());

@@ -34,8 +34,7 @@ template <class Range>
 inline constexpr bool inputs_hashable =
     std::is_same_v<std::remove_cvref_t<Range>, iota_range> ||
     (is_serializable_v<std::ranges::range_value_t<Range>> &&
-     std::is_convertible_v<std::ranges::range_reference_t<Range>,
-                           const std::ranges::range_value_t<Range>&>);
+     std::is_convertible_v<std::ranges::range_reference_t<Range>, const std::ranges::range_value_t<Range>&>);
 
 /// The fingerprint of `input` (an `indexed_input` over `range`): equal for equal element values
 /// in the same order. Null when the elements cannot be serialized (then only the count can be
@@ -48,8 +47,7 @@ std::optional<hash128> hash_inputs(Range& range, const Input& input) {
         return murmur3_128(std::as_bytes(std::span<const std::uint64_t>(bounds)));
     } else if constexpr (!inputs_hashable<Range>) {
         return std::nullopt;
-    } else if constexpr (std::ranges::contiguous_range<Range> && memcpy_serializable<V> &&
-                         key_bytes_are_value<V>) {
+    } else if constexpr (std::ranges::contiguous_range<Range> && memcpy_serializable<V> && key_bytes_are_value<V>) {
         const auto* data = std::ranges::data(range);
         return murmur3_128(std::as_bytes(std::span<const V>(data, input.size())));
     } else {

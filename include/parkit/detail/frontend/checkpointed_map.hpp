@@ -14,8 +14,8 @@
 #include "../../core/options.hpp"
 #include "../../core/serialization.hpp"
 #include "../../memory.hpp"
-#include "../map/argument_checks.hpp"
 #include "../cache/cache_entry.hpp"
+#include "../map/argument_checks.hpp"
 #include "../support/murmur_hash.hpp"
 
 namespace parkit::detail {
@@ -53,8 +53,8 @@ auto run_checkpointed(F& f, const basic_options<OnError>& opts, const char* call
 /// Whether a map of `F` over `Input` can keep its results in a disk cache: a serializable,
 /// default-constructible result and a serializable input (the key).
 template <class R, class Input>
-inline constexpr bool checkpointable_v = !std::is_void_v<R> && is_serializable_v<R> &&
-                                         std::is_default_constructible_v<R> && is_serializable_v<Input>;
+inline constexpr bool checkpointable_v =
+    !std::is_void_v<R> && is_serializable_v<R> && std::is_default_constructible_v<R> && is_serializable_v<Input>;
 
 /// The refusal of a checkpoint for a map whose inputs or results cannot be stored.
 inline std::invalid_argument not_checkpointable(const char* call) {

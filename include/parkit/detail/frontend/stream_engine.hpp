@@ -35,8 +35,8 @@
 #include "../../thread_pool.hpp"
 #include "../map/argument_checks.hpp"
 #include "../map/option_checks.hpp"
-#include "../progress/progress_reporter.hpp"
 #include "../process/task_codec.hpp"
+#include "../progress/progress_reporter.hpp"
 
 namespace parkit::detail {
 
@@ -57,12 +57,12 @@ struct process_pool_access {
     /// Sends `inputs` as one task message running `(*f)(input)` for each.
     template <class F, class R, class In>
     static future<std::vector<std::byte>> submit_batch(process_pool& pool, F* f, std::span<const In> inputs) {
-        return pool.enqueue<std::vector<std::byte>>(
-            &run_addressed_batch<F, R, In>, &complete_with_bytes, inputs.size(), "imap", [&](output_archive& out) {
-                out.write_bytes(static_cast<const void*>(&f), sizeof f);
-                out(static_cast<std::uint64_t>(inputs.size()));
-                for (const In& x : inputs) out(x);
-            });
+        return pool.enqueue<std::vector<std::byte>>(&run_addressed_batch<F, R, In>, &complete_with_bytes, inputs.size(),
+                                                    "imap", [&](output_archive& out) {
+                                                        out.write_bytes(static_cast<const void*>(&f), sizeof f);
+                                                        out(static_cast<std::uint64_t>(inputs.size()));
+                                                        for (const In& x : inputs) out(x);
+                                                    });
     }
 };
 
@@ -75,8 +75,10 @@ struct stream_item_maker {
 
     /// The item of task `index`, which returned `result`.
     static item ok(std::size_t index, R&& result) {
-        if constexpr (Collect) return wrap(index, task_outcome<R>{index, std::optional<R>(std::move(result)), nullptr});
-        else return wrap(index, std::move(result));
+        if constexpr (Collect)
+            return wrap(index, task_outcome<R>{index, std::optional<R>(std::move(result)), nullptr});
+        else
+            return wrap(index, std::move(result));
     }
     /// The item of task `index`, which failed (collect only).
     static item failed(std::size_t index, std::exception_ptr error) {
@@ -85,20 +87,22 @@ struct stream_item_maker {
 
 private:
     static item wrap(std::size_t index, value&& v) {
-        if constexpr (Ordered) return std::move(v);
-        else return item(index, std::move(v));
+        if constexpr (Ordered)
+            return std::move(v);
+        else
+            return item(index, std::move(v));
     }
 };
 
 /// Consecutive inputs of a stream, run as one unit, and their items.
 template <class In, class Item>
 struct stream_chunk {
-    std::size_t first = 0;                   ///< input index of inputs[0]
-    std::vector<In> inputs;                  ///< copies taken from the input range
-    std::vector<std::optional<Item>> items;  ///< one per input once run (raise: up to the failure)
+    std::size_t first = 0;                                 ///< input index of inputs[0]
+    std::vector<In> inputs;                                ///< copies taken from the input range
+    std::vector<std::optional<Item>> items;                ///< one per input once run (raise: up to the failure)
     std::size_t failed_at = static_cast<std::size_t>(-1);  ///< raise: position of the first failure
-    std::exception_ptr failure;              ///< raise: that failure
-    bool done = false;                       ///< guarded by the stream's mutex
+    std::exception_ptr failure;                            ///< raise: that failure
+    bool done = false;                                     ///< guarded by the stream's mutex
 
     /// Number of inputs.
     [[nodiscard]] std::size_t size() const noexcept { return inputs.size(); }
@@ -115,19 +119,19 @@ struct stream_shared {
 
     explicit stream_shared(F fn) : f(std::move(fn)) {}
 
-    F f;                                  ///< the task; its address is what worker processes use
-    process_pool* remote = nullptr;       ///< set for backend::processes
+    F f;                             ///< the task; its address is what worker processes use
+    process_pool* remote = nullptr;  ///< set for backend::processes
     double target_ns = stream_chunk_target_ns_threads;
 
     std::mutex mutex;
-    std::condition_variable changed;      ///< a chunk finished, or the last loop left
-    std::deque<chunk_ptr> pending;        ///< taken from the input, not started (input order)
-    std::deque<chunk_ptr> finished;       ///< unordered: finished, not yet consumed
-    std::size_t loops = 0;                ///< loop tasks submitted and not yet left
-    std::size_t running = 0;              ///< chunks being run (by loops or the consumer)
-    std::size_t waiters = 0;              ///< consumer threads blocked on `changed`
-    bool cancelled = false;               ///< the stream ended: run nothing more
-    bool failed = false;                  ///< raise: a task failed, take no more input
+    std::condition_variable changed;  ///< a chunk finished, or the last loop left
+    std::deque<chunk_ptr> pending;    ///< taken from the input, not started (input order)
+    std::deque<chunk_ptr> finished;   ///< unordered: finished, not yet consumed
+    std::size_t loops = 0;            ///< loop tasks submitted and not yet left
+    std::size_t running = 0;          ///< chunks being run (by loops or the consumer)
+    std::size_t waiters = 0;          ///< consumer threads blocked on `changed`
+    bool cancelled = false;           ///< the stream ended: run nothing more
+    bool failed = false;              ///< raise: a task failed, take no more input
     /// Smoothed measured time per input (< 0: unknown); written with the mutex held, read
     /// without it by the consumer sizing chunks (atomic: a hint, never a data race).
     std::atomic<double> ns_per_task{-1.0};
@@ -204,9 +208,10 @@ private:
     void run_remote(chunk& c, std::size_t begin, std::size_t end) {
         std::vector<std::byte> reply;
         try {
-            reply = process_pool_access::submit_batch<F, R, In>(
-                        *remote, &f, std::span<const In>(c.inputs.data() + begin, end - begin))
-                        .get();
+            reply =
+                process_pool_access::submit_batch<F, R, In>(*remote, &f,
+                                                            std::span<const In>(c.inputs.data() + begin, end - begin))
+                    .get();
         } catch (...) {
             const std::exception_ptr error = std::current_exception();
             if (end - begin == 1) {
@@ -234,16 +239,20 @@ public:
     explicit held_input(Range&& range) : range_(hold(std::forward<Range>(range))) {}
     /// The range.
     auto& get() noexcept {
-        if constexpr (by_reference) return *range_;
-        else return range_;
+        if constexpr (by_reference)
+            return *range_;
+        else
+            return range_;
     }
 
 private:
     static constexpr bool by_reference = std::is_lvalue_reference_v<Range>;
     using stored = std::conditional_t<by_reference, std::remove_reference_t<Range>*, std::remove_cvref_t<Range>>;
     static stored hold(Range&& range) {
-        if constexpr (by_reference) return std::addressof(range);
-        else return stored(std::move(range));
+        if constexpr (by_reference)
+            return std::addressof(range);
+        else
+            return stored(std::move(range));
     }
     stored range_;
 };
@@ -327,7 +336,7 @@ public:
         if constexpr (std::ranges::sized_range<held_range>)
             total = static_cast<std::size_t>(std::ranges::size(inputs_.get()));
         progress_.emplace(opts.progress, opts.on_progress, total, workers_,
-                          opts.backend == backend::processes ? "processes"
+                          opts.backend == backend::processes    ? "processes"
                           : opts.backend == backend::sequential ? "sequential"
                                                                 : "threads");
     }

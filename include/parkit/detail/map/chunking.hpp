@@ -26,13 +26,11 @@ namespace parkit::detail {
 /// ranks (by message); for threads (`chunk_dispenser`, one slot per worker's own range) a
 /// lock, so `shortest` is one task and `longest` the ~50 us a worker's measured time per task
 /// allows. The result stays within [shortest, max(longest, shortest)] and within `left`.
-inline std::size_t guided_chunk_length(
-    std::size_t left, std::size_t slots, std::size_t shortest = 1,
-    std::size_t longest = std::numeric_limits<std::size_t>::max()) noexcept {
+inline std::size_t guided_chunk_length(std::size_t left, std::size_t slots, std::size_t shortest = 1,
+                                       std::size_t longest = std::numeric_limits<std::size_t>::max()) noexcept {
     const std::size_t lowest = std::max<std::size_t>(shortest, 1);
     const std::size_t guided = left / (4 * std::max<std::size_t>(slots, 1));
-    return std::min(std::clamp(guided, lowest, std::max(longest, lowest)),
-                    std::max<std::size_t>(left, 1));
+    return std::min(std::clamp(guided, lowest, std::max(longest, lowest)), std::max<std::size_t>(left, 1));
 }
 
 /// A half-open range of input indices.
@@ -133,8 +131,7 @@ public:
         const double wanted = target_chunk_ns / std::max(c.ns_per_task, 0.1);
         const double grown = std::min(wanted, 16.0 * static_cast<double>(c.chunk));
         // 2^62 bounds the double before the conversion (a double at 2^64 would not fit).
-        c.chunk = std::min(static_cast<std::size_t>(std::clamp(grown, 1.0, 0x1p62)),
-                           std::max<std::size_t>(total_, 1));
+        c.chunk = std::min(static_cast<std::size_t>(std::clamp(grown, 1.0, 0x1p62)), std::max<std::size_t>(total_, 1));
     }
 
     /// Estimated time to finish the unclaimed part of `c`'s own range, from `c`'s measurements
@@ -226,8 +223,7 @@ private:
                 if (begin >= end) continue;  // emptied meanwhile: look again
                 const std::size_t unit = std::max<std::size_t>(fixed_, 1);
                 const std::size_t units = max_chunks(end - begin, unit);
-                from =
-                    units < 2 ? begin : begin + (units / 2) * unit;  // the victim keeps the front
+                from = units < 2 ? begin : begin + (units / 2) * unit;  // the victim keeps the front
                 to = end;
                 v.end.store(from, std::memory_order_relaxed);
             }
@@ -254,10 +250,9 @@ private:
 /// (0 = automatic, chunks of one task or more): never more than there are chunks, nor more
 /// than `max_map_workers`, and at least 1. `workers` is a resolved count.
 inline int workers_for_work(int workers, std::size_t tasks, std::size_t chunk_size) noexcept {
-    const std::size_t cap = std::min(chunk_dispenser::max_chunks(tasks, chunk_size),
-                                     static_cast<std::size_t>(max_map_workers));
-    return static_cast<int>(
-        std::min(static_cast<std::size_t>(std::max(workers, 1)), std::max<std::size_t>(cap, 1)));
+    const std::size_t cap =
+        std::min(chunk_dispenser::max_chunks(tasks, chunk_size), static_cast<std::size_t>(max_map_workers));
+    return static_cast<int>(std::min(static_cast<std::size_t>(std::max(workers, 1)), std::max<std::size_t>(cap, 1)));
 }
 
 }  // namespace parkit::detail

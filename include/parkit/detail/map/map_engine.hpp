@@ -21,10 +21,10 @@
 #include "../../core/collected.hpp"
 #include "../../core/errors.hpp"
 #include "../../core/options.hpp"
-#include "chunking.hpp"
-#include "option_checks.hpp"
 #include "../progress/progress_reporter.hpp"
 #include "../support/tick_clock.hpp"
+#include "chunking.hpp"
+#include "option_checks.hpp"
 
 namespace parkit::detail {
 
@@ -72,8 +72,8 @@ using map_result_t = std::remove_cvref_t<std::invoke_result_t<F&, std::ranges::r
 /// types without a default constructor).
 template <class R, bool Collect>
 class result_store {
-    static constexpr bool direct = !Collect && std::is_default_constructible_v<R> &&
-                                   std::is_move_assignable_v<R> && !std::is_same_v<R, bool>;
+    static constexpr bool direct =
+        !Collect && std::is_default_constructible_v<R> && std::is_move_assignable_v<R> && !std::is_same_v<R, bool>;
     using slot = std::conditional_t<direct, R, std::optional<R>>;
 
 public:
@@ -208,8 +208,8 @@ public:
     /// A call over `input`; `touch_pages(bytes, size)` may map a big result vector's pages on
     /// several threads (see result_store).
     template <class TouchPages>
-    map_call(F& f, const indexed_input<Range>& input, int workers, std::size_t chunk_size,
-             progress_reporter& progress, TouchPages&& touch_pages)
+    map_call(F& f, const indexed_input<Range>& input, int workers, std::size_t chunk_size, progress_reporter& progress,
+             TouchPages&& touch_pages)
         : f_(f),
           input_(input),
           results_(std::is_void_v<R> ? 0 : input.size(), touch_pages),
@@ -340,8 +340,7 @@ auto finish_map(std::size_t total, Store& results, std::vector<task_failure> fai
 /// runner tasks submitted to `executor` (null: the caller alone). Returns `std::vector<R>`
 /// (or nothing for void functions); with `on_error::collect`, `parkit::collected<R>`.
 template <class Executor, class F, class Range, class OnError>
-auto run_map(Executor* executor, int workers, F& f, Range&& inputs,
-             const basic_options<OnError>& opts) {
+auto run_map(Executor* executor, int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
     constexpr bool collect = std::is_same_v<OnError, on_error::collect_t>;
     using range_t = std::remove_reference_t<Range>;
     using R = map_result_t<F, range_t>;

@@ -51,10 +51,14 @@ inline void require_no_mpi_settings(const mpi_options& mpi, backend where, const
 /// progress lines and refusals.
 inline const char* backend_name(backend b) noexcept {
     switch (b) {
-        case backend::sequential: return "sequential";
-        case backend::threads: return "threads";
-        case backend::processes: return "processes";
-        case backend::mpi: return "mpi";
+        case backend::sequential:
+            return "sequential";
+        case backend::threads:
+            return "threads";
+        case backend::processes:
+            return "processes";
+        case backend::mpi:
+            return "mpi";
     }
     return "unknown";
 }
@@ -78,10 +82,9 @@ void require_executor_map_options(const Options& opts, const char* call, backend
             throw std::invalid_argument(std::string(call) + ": options.backend has an unknown value (" +
                                         std::to_string(static_cast<int>(opts.backend)) +
                                         "); leave it out: the pool runs tasks on its " + where);
-        throw std::invalid_argument(std::string(call) + ": options.backend = " + name +
-                                    " cannot apply: the pool runs tasks on its " + where +
-                                    "; use parkit::parallel_map(f, inputs, {.backend = parkit::backend::" + name +
-                                    "})");
+        throw std::invalid_argument(
+            std::string(call) + ": options.backend = " + name + " cannot apply: the pool runs tasks on its " + where +
+            "; use parkit::parallel_map(f, inputs, {.backend = parkit::backend::" + name + "})");
     }
     require_no_mpi_settings(opts.mpi, backend::threads, call);
     require_no_in_flight_window(opts.max_in_flight, call);

@@ -23,8 +23,8 @@
 
 #include "../../core/errors.hpp"
 #include "../../core/options.hpp"
-#include "map_engine.hpp"
 #include "../progress/progress_reporter.hpp"
+#include "map_engine.hpp"
 
 namespace parkit::detail {
 
@@ -44,11 +44,11 @@ struct timed_map_state {
     std::mutex mutex;
     std::condition_variable changed;
     std::vector<std::optional<clock::time_point>> running_since;  // per worker: its task's start
-    std::size_t next = 0;       // next input to start (guarded by mutex)
-    std::size_t done = 0;       // tasks finished
-    std::size_t alive = 0;      // worker threads not yet left
-    bool abandoned = false;     // the caller timed out: start nothing more
-    bool stopped = false;       // raise: a task failed, start nothing more
+    std::size_t next = 0;                                         // next input to start (guarded by mutex)
+    std::size_t done = 0;                                         // tasks finished
+    std::size_t alive = 0;                                        // worker threads not yet left
+    bool abandoned = false;                                       // the caller timed out: start nothing more
+    bool stopped = false;                                         // raise: a task failed, start nothing more
 
     /// Worker thread `w`: runs inputs until none is left or the call stopped.
     static void work(const std::shared_ptr<timed_map_state>& self, std::size_t w) {
@@ -89,8 +89,7 @@ struct timed_map_state {
 
 /// Whether a timed map can keep its own copies of `F` and of the elements of `Range`.
 template <class F, class Range>
-inline constexpr bool timed_map_supported_v =
-    std::is_copy_constructible_v<std::decay_t<F>> &&
+inline constexpr bool timed_map_supported_v = std::is_copy_constructible_v<std::decay_t<F>>&&
     std::is_copy_constructible_v<std::remove_cvref_t<std::ranges::range_reference_t<Range>>>;
 
 /// Why a timed map refused a move-only function or move-only inputs.
@@ -111,10 +110,12 @@ auto run_timed_thread_map(int workers, F& f, Range&& inputs, const basic_options
     static_assert(timed_map_supported_v<F, Range>);
     {
         std::vector<In> copies;
-        if constexpr (std::ranges::sized_range<Range>) copies.reserve(static_cast<std::size_t>(std::ranges::size(inputs)));
+        if constexpr (std::ranges::sized_range<Range>)
+            copies.reserve(static_cast<std::size_t>(std::ranges::size(inputs)));
         for (auto&& x : inputs) copies.emplace_back(x);
         const std::size_t n = copies.size();
-        const std::size_t threads = std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(workers), n));
+        const std::size_t threads =
+            std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(workers), n));
         auto shared = std::make_shared<state>(f, std::move(copies), threads);
         progress_reporter progress(opts.progress, opts.on_progress, n, static_cast<int>(threads), backend);
         const auto limit = std::chrono::duration_cast<typename state::clock::duration>(

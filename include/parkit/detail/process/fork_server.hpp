@@ -6,11 +6,10 @@
 ///
 /// Why not fork replacements from the pool's manager thread: a fork copies only the forking
 /// thread, so every lock another thread of the parent held at that moment stays locked forever
-/// in the child. glibc's malloc guards itself with fork handlers, but other allocators do not
-/// (GCC 12's AddressSanitizer allocator, seen here: a replacement worker deadlocked in its first
-/// malloc because the caller of `map` was allocating while the manager forked), nor do the
-/// user's own mutexes. The server has one thread and never takes a lock, so every worker starts
-/// from the same state: the parent as it was when the pool was made.
+/// in the child. glibc's malloc guards itself with fork handlers, but other allocators (GCC
+/// 12's AddressSanitizer allocator among them) do not, nor do the user's own mutexes: a worker
+/// forked while another thread allocates can deadlock in its first malloc. The server has one thread and never takes a
+/// lock, so every worker starts from the same state: the parent as it was when the pool was made.
 ///
 /// Protocol (SOCK_SEQPACKET, one request and one reply at a time): `spawn` -> the new worker's
 /// pid and, as SCM_RIGHTS, the parent's end of its socket; `reap` / `kill_and_reap` -> the wait
@@ -119,7 +118,8 @@ private:
                 return worker_process{static_cast<pid_t>(answer.value), fd};
             }
             if (attempt > 0)
-                throw std::system_error(EPIPE, std::generic_category(), "parkit: the fork server of a process_pool failed");
+                throw std::system_error(EPIPE, std::generic_category(),
+                                        "parkit: the fork server of a process_pool failed");
             stop_locked(registry);
             start(registry, lock);
         }
@@ -283,8 +283,8 @@ private:
     void* context_;               // passed to every worker's body
     std::vector<pid_t> live_;     // the server's: its workers not reaped yet
     std::vector<pid_t> spawned_;  // the parent's: workers of the current server not reaped yet
-    pid_t pid_ = -1;           // the parent's: the server
-    int fd_ = -1;              // the parent's: its end of the server's socket
+    pid_t pid_ = -1;              // the parent's: the server
+    int fd_ = -1;                 // the parent's: its end of the server's socket
 };
 
 }  // namespace parkit::detail

@@ -38,9 +38,10 @@ using process_trampoline = message_kind (*)(std::span<const std::byte> payload, 
 /// fork) or a class without state (a lambda without captures), rebuilt there by default
 /// construction.
 template <class F>
-inline constexpr bool transferable_callable_v =
-    (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
-    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>);
+inline constexpr bool transferable_callable_v = (std::is_pointer_v<F> &&
+                                                 std::is_function_v<std::remove_pointer_t<F>>) ||
+                                                (std::is_class_v<F> && std::is_empty_v<F> &&
+                                                 std::is_default_constructible_v<F>);
 
 /// Replaces `out` by one failed outcome (task_codec.hpp) for the exception being handled: a
 /// message that could not be run at all (undecodable, an initializer that failed, a reply over
@@ -160,8 +161,9 @@ inline void process_worker_main(int fd, void* context) {
             (*setup->initializer)();
         } catch (...) {
             const std::exception_ptr error = std::current_exception();
-            initializer_failure = "parkit::process_pool: the initializer threw in a worker process: " +
-                                  exception_type_name(error) + ": " + exception_message(error);
+            initializer_failure =
+                "parkit::process_pool: the initializer threw in a worker process: " + exception_type_name(error) +
+                ": " + exception_message(error);
         }
     }
     message_reader inbox;
@@ -188,8 +190,9 @@ inline void process_worker_main(int fd, void* context) {
         }
         if (out.size() > max_message_bytes) {
             try {
-                throw serialization_error("parkit::process_pool: the task's result takes " + std::to_string(out.size()) +
-                                          " bytes, over the limit of " + std::to_string(max_message_bytes) +
+                throw serialization_error("parkit::process_pool: the task's result takes " +
+                                          std::to_string(out.size()) + " bytes, over the limit of " +
+                                          std::to_string(max_message_bytes) +
                                           " between processes (PARKIT_MAX_MESSAGE_BYTES)");
             } catch (...) {
                 encode_current_exception(out);

@@ -54,11 +54,11 @@ namespace parkit::detail {
 
 /// What a message is.
 enum class message_kind : std::uint32_t {
-    task = 1,       ///< parent -> worker: run this (payload: trampoline + arguments)
-    result = 2,     ///< worker -> parent: the message ran (payload: its tasks' outcomes, task_codec.hpp)
-    exception = 3,  ///< worker -> parent: the message could not run (payload: one failed outcome)
-    chunk = 4,      ///< parent -> worker: run tasks [begin, end) of the current map
-    chunk_done = 5, ///< worker -> parent: results of a chunk
+    task = 1,        ///< parent -> worker: run this (payload: trampoline + arguments)
+    result = 2,      ///< worker -> parent: the message ran (payload: its tasks' outcomes, task_codec.hpp)
+    exception = 3,   ///< worker -> parent: the message could not run (payload: one failed outcome)
+    chunk = 4,       ///< parent -> worker: run tasks [begin, end) of the current map
+    chunk_done = 5,  ///< worker -> parent: results of a chunk
 };
 
 /// A number drawn once per process tree (before its first parkit fork, so parent, fork
@@ -84,11 +84,11 @@ inline constexpr std::uint32_t no_slot = ~std::uint32_t{0};
 /// Fixed-size header of every message.
 struct message_header {
     message_kind kind;
-    std::uint32_t elapsed_us = 0;  ///< worker -> parent: how long the task ran (µs, saturated)
-    std::uint64_t id = 0;          ///< task id / chunk begin
-    std::uint64_t size = 0;        ///< payload bytes that follow
+    std::uint32_t elapsed_us = 0;       ///< worker -> parent: how long the task ran (µs, saturated)
+    std::uint64_t id = 0;               ///< task id / chunk begin
+    std::uint64_t size = 0;             ///< payload bytes that follow
     std::uint32_t tag = message_tag();  ///< see message_tag()
-    std::uint32_t slot = no_slot;  ///< parent -> pool worker: the worker's slot (its claim counter)
+    std::uint32_t slot = no_slot;       ///< parent -> pool worker: the worker's slot (its claim counter)
 };
 
 /// Largest payload one message between processes may carry: 1 GiB unless the program defines
@@ -309,8 +309,7 @@ private:
     void make_room() {
         if (begin_ == end_) begin_ = end_ = 0;
         const std::size_t buffered = end_ - begin_;
-        const std::size_t need =
-            std::max(buffered + chunk, std::min(pending_message_bytes(), 2 * buffered + chunk));
+        const std::size_t need = std::max(buffered + chunk, std::min(pending_message_bytes(), 2 * buffered + chunk));
         if (begin_ > 0 && buffer_.size() - begin_ < need) {
             std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
             end_ -= begin_;
@@ -412,7 +411,8 @@ inline void become_child_of(pid_t parent) noexcept {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
     if (::getppid() != parent) ::_exit(0);
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGQUIT, SIGCHLD})
+        ::signal(sig, SIG_DFL);
     sigset_t all;
     ::sigemptyset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);

@@ -11,7 +11,6 @@
 /// fails with `worker_crashed` / `task_timeout`, the unfinished rest of its chunk is queued
 /// again, and a replacement worker is forked.
 
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -32,23 +31,22 @@
 #include "../../core/serialization.hpp"
 #include "../map/argument_checks.hpp"
 #include "../map/map_engine.hpp"
-#include "process_io.hpp"
 #include "../progress/progress_reporter.hpp"
-#include "task_codec.hpp"
 #include "../task/worker_context.hpp"
+#include "process_io.hpp"
+#include "task_codec.hpp"
 
 namespace parkit::detail {
 
 /// What a process worker is doing, in memory shared with the parent.
 struct alignas(64) worker_activity {
     static constexpr std::uint64_t idle = ~std::uint64_t{0};
-    std::atomic<std::uint64_t> task{idle};  ///< index of the running task, or idle
+    std::atomic<std::uint64_t> task{idle};    ///< index of the running task, or idle
     std::atomic<std::int64_t> started_ns{0};  ///< steady_clock time the task started
 };
 
 inline std::int64_t steady_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
@@ -58,7 +56,8 @@ class process_map_call {
     using store_t = result_store<R, Collect>;
 
 public:
-    process_map_call(F& f, const indexed_input<Range>& input, int workers, const basic_options<std::conditional_t<Collect, on_error::collect_t, on_error::raise_t>>& opts,
+    process_map_call(F& f, const indexed_input<Range>& input, int workers,
+                     const basic_options<std::conditional_t<Collect, on_error::collect_t, on_error::raise_t>>& opts,
                      progress_reporter& progress)
         : f_(f),
           input_(input),
@@ -210,7 +209,8 @@ private:
         for (std::size_t i = 0; i < workers_; ++i) {
             if (slots_[i].busy && slots_[i].process.watch < 0 && slots_[i].process.pid > 0) {
                 siginfo_t info{};
-                if (::waitid(P_PID, static_cast<id_t>(slots_[i].process.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                if (::waitid(P_PID, static_cast<id_t>(slots_[i].process.pid), &info, WEXITED | WNOHANG | WNOWAIT) ==
+                        0 &&
                     info.si_pid != 0)
                     lost_worker(i, nullptr);
             }
@@ -357,8 +357,8 @@ private:
 
 /// Whether results of type R can come back from a worker process.
 template <class R>
-inline constexpr bool process_map_result_v =
-    std::is_void_v<R> || (is_serializable_v<R> && std::is_default_constructible_v<R>);
+inline constexpr bool process_map_result_v = std::is_void_v<R> ||
+                                             (is_serializable_v<R> && std::is_default_constructible_v<R>);
 
 /// Runs a map over `inputs` in `workers` forked processes. Returns what `run_map` returns.
 template <class F, class Range, class OnError>
@@ -370,7 +370,8 @@ auto run_process_map(int workers, F& f, Range&& inputs, const basic_options<OnEr
                   "parkit::parallel_map with backend::processes: the result type must be serializable "
                   "and default-constructible (see parkit/core/serialization.hpp)");
     const indexed_input<range_t> input(inputs);
-    progress_reporter progress(opts.progress, opts.on_progress, input.size(), workers, backend_name(backend::processes));
+    progress_reporter progress(opts.progress, opts.on_progress, input.size(), workers,
+                               backend_name(backend::processes));
     process_map_call<F, range_t, R, collect> call(f, input, workers, opts, progress);
     std::vector<task_failure> failures;
     if (input.size() > 0) failures = call.run();

@@ -48,22 +48,21 @@ inline std::string progress_line(const progress_info& p, const progress_end* end
     char buffer[200];
     if (!p.total_known) {
         if (end != nullptr && *end == progress_end::failed) {
-            std::snprintf(buffer, sizeof buffer, "[parkit] Stopped after a failure: %zu done | elapsed: %.1fs",
-                          p.done, p.elapsed_s);
+            std::snprintf(buffer, sizeof buffer, "[parkit] Stopped after a failure: %zu done | elapsed: %.1fs", p.done,
+                          p.elapsed_s);
         } else {
             std::snprintf(buffer, sizeof buffer, "[parkit] Done %zu | elapsed: %.1fs | %.1f tasks/s%s", p.done,
                           p.elapsed_s, p.rate(), end != nullptr ? " finished" : "");
         }
     } else if (end != nullptr && *end == progress_end::failed) {
         std::snprintf(buffer, sizeof buffer,
-                      "[parkit] Stopped after a failure: %zu of %zu done, %zu not run | elapsed: %.1fs",
-                      p.done, p.total, p.total - std::min(p.done, p.total), p.elapsed_s);
+                      "[parkit] Stopped after a failure: %zu of %zu done, %zu not run | elapsed: %.1fs", p.done,
+                      p.total, p.total - std::min(p.done, p.total), p.elapsed_s);
     } else if (end != nullptr) {
-        std::snprintf(buffer, sizeof buffer, "[parkit] Done %zu out of %zu | elapsed: %.1fs finished",
-                      p.done, p.total, p.elapsed_s);
+        std::snprintf(buffer, sizeof buffer, "[parkit] Done %zu out of %zu | elapsed: %.1fs finished", p.done, p.total,
+                      p.elapsed_s);
     } else {
-        std::snprintf(buffer, sizeof buffer,
-                      "[parkit] Done %zu out of %zu | elapsed: %.1fs remaining: %.1fs", p.done,
+        std::snprintf(buffer, sizeof buffer, "[parkit] Done %zu out of %zu | elapsed: %.1fs remaining: %.1fs", p.done,
                       p.total, p.elapsed_s, p.eta_s());
     }
     return buffer;
@@ -109,14 +108,11 @@ inline std::string progress_bar(const progress_info& p, int columns) {
     const struct {
         std::string_view prefix;
         const std::string* timing;
-    } layouts[] = {{"[parkit] ", &full_timing},
-                   {"", &full_timing},
-                   {"", &short_timing},
-                   {"", nullptr}};
+    } layouts[] = {{"[parkit] ", &full_timing}, {"", &full_timing}, {"", &short_timing}, {"", nullptr}};
     for (const auto& layout : layouts) {
         const std::size_t timing_size = layout.timing ? layout.timing->size() : 0;
-        const int fixed = static_cast<int>(layout.prefix.size() + std::char_traits<char>::length(pct) +
-                                           2 + std::char_traits<char>::length(count) + timing_size);
+        const int fixed = static_cast<int>(layout.prefix.size() + std::char_traits<char>::length(pct) + 2 +
+                                           std::char_traits<char>::length(count) + timing_size);
         const int width = std::min(max_bar, limit - fixed);
         if (width < min_bar) continue;
         const int filled = std::clamp(static_cast<int>(p.fraction() * width), 0, width);
@@ -140,9 +136,9 @@ class progress_reporter;
 /// The bar drawn last on this process's terminal, so `parkit::progress_write` can print above
 /// it; its mutex serialises every write to the terminal made by parkit's progress.
 struct terminal_bar_registry {
-    std::mutex mutex;                        ///< held for every bar draw and progress_write
+    std::mutex mutex;                           ///< held for every bar draw and progress_write
     const progress_reporter* active = nullptr;  ///< the bar on screen, if any
-    std::string line;                        ///< what that bar shows (redrawn after a write)
+    std::string line;                           ///< what that bar shows (redrawn after a write)
 };
 
 /// The process-wide registry (function-local static: initialised on first use).
@@ -175,10 +171,10 @@ inline constexpr std::size_t unknown_total = static_cast<std::size_t>(-1);
 /// Tracks finished tasks of one map call and reports them.
 class progress_reporter {
 public:
-    /// Reporter for `total` tasks (`unknown_total` for a stream) on `workers` workers; prints when `print`, calls `callback`
-    /// when set. `backend_name` appears in the first printed line.
-    progress_reporter(bool print, std::function<void(const progress_info&)> callback,
-                      std::size_t total, int workers, const char* backend_name)
+    /// Reporter for `total` tasks (`unknown_total` for a stream) on `workers` workers; prints when `print`, calls
+    /// `callback` when set. `backend_name` appears in the first printed line.
+    progress_reporter(bool print, std::function<void(const progress_info&)> callback, std::size_t total, int workers,
+                      const char* backend_name)
         : print_(print),
           terminal_(print && ::isatty(STDERR_FILENO) == 1),
           callback_(std::move(callback)),
@@ -189,8 +185,8 @@ public:
         if (!active()) return;
         if (print_) {
             std::lock_guard lock(bar_registry().mutex);
-            std::fprintf(stderr, "[parkit] Using backend %s with %d concurrent worker%s.\n",
-                         backend_name, workers, workers == 1 ? "" : "s");
+            std::fprintf(stderr, "[parkit] Using backend %s with %d concurrent worker%s.\n", backend_name, workers,
+                         workers == 1 ? "" : "s");
             std::fflush(stderr);
         }
         if (terminal_) {
@@ -206,9 +202,8 @@ public:
         if (!active()) return;
         stop_timer();
         if (!print_) return;
-        const progress_end end = std::uncaught_exceptions() > uncaught_at_start_
-                                     ? progress_end::failed
-                                     : progress_end::finished;
+        const progress_end end =
+            std::uncaught_exceptions() > uncaught_at_start_ ? progress_end::failed : progress_end::finished;
         try {
             std::lock_guard lock(report_mutex_);
             print_final(snapshot(), end);

@@ -3,10 +3,9 @@
 /// Keeps a woken worker off the CPU of the thread that woke it.
 ///
 /// Linux places a thread woken by another one next to its waker ("wake affine"), and on some
-/// machines (seen on the project's 2-vCPU virtual machines) it then leaves the two sharing one
-/// CPU for many milliseconds while another CPU idles: a 15 ms parallel_map on 2 cores took
-/// 13 ms instead of 7.5 ms in about half of the runs, with the process using exactly one CPU's
-/// worth of time. The waker in parkit is a thread that goes on computing (a parallel_map caller
+/// machines (small virtual machines among them) it then leaves the two sharing one CPU for
+/// many milliseconds while another CPU idles, so a map runs at one CPU's speed (measurements
+/// in docs/performance.md, History). The waker in parkit is a thread that goes on computing (a parallel_map caller
 /// that just spawned a runner, a submitter), so sharing its CPU is never what is wanted. A
 /// worker woken on its waker's CPU therefore moves itself: it narrows its affinity to the
 /// allowed CPUs minus that one (the kernel migrates it at once) and restores its mask. Two

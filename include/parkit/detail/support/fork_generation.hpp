@@ -21,8 +21,7 @@ inline std::atomic<unsigned>& fork_generation_counter() noexcept {
 /// (0 there, 1 in its children, ...). Cheap: one relaxed atomic load.
 inline unsigned fork_generation() noexcept {
     static const bool registered = [] {
-        ::pthread_atfork(nullptr, nullptr,
-                         [] { fork_generation_counter().fetch_add(1, std::memory_order_relaxed); });
+        ::pthread_atfork(nullptr, nullptr, [] { fork_generation_counter().fetch_add(1, std::memory_order_relaxed); });
         return true;
     }();
     (void)registered;

@@ -32,12 +32,32 @@ public:
         constexpr explicit iterator(I i) : i_(i) {}
         constexpr I operator*() const { return i_; }
         constexpr I operator[](difference_type n) const { return static_cast<I>(i_ + static_cast<I>(n)); }
-        constexpr iterator& operator++() { ++i_; return *this; }
-        constexpr iterator operator++(int) { iterator t = *this; ++i_; return t; }
-        constexpr iterator& operator--() { --i_; return *this; }
-        constexpr iterator operator--(int) { iterator t = *this; --i_; return t; }
-        constexpr iterator& operator+=(difference_type n) { i_ = static_cast<I>(i_ + static_cast<I>(n)); return *this; }
-        constexpr iterator& operator-=(difference_type n) { i_ = static_cast<I>(i_ - static_cast<I>(n)); return *this; }
+        constexpr iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        constexpr iterator operator++(int) {
+            iterator t = *this;
+            ++i_;
+            return t;
+        }
+        constexpr iterator& operator--() {
+            --i_;
+            return *this;
+        }
+        constexpr iterator operator--(int) {
+            iterator t = *this;
+            --i_;
+            return t;
+        }
+        constexpr iterator& operator+=(difference_type n) {
+            i_ = static_cast<I>(i_ + static_cast<I>(n));
+            return *this;
+        }
+        constexpr iterator& operator-=(difference_type n) {
+            i_ = static_cast<I>(i_ - static_cast<I>(n));
+            return *this;
+        }
         friend constexpr iterator operator+(iterator a, difference_type n) { return a += n; }
         friend constexpr iterator operator+(difference_type n, iterator a) { return a += n; }
         friend constexpr iterator operator-(iterator a, difference_type n) { return a -= n; }
@@ -67,4 +87,4 @@ private:
 /// The indices [first, last) as `std::size_t`: what `parkit::indices` returns.
 using iota_range = basic_iota_range<std::size_t>;
 
-} // namespace parkit::detail
+}  // namespace parkit::detail

@@ -58,10 +58,20 @@ inline hash128 murmur3_128(std::span<const std::byte> data, std::uint32_t seed =
     for (std::size_t i = 0; i < nblocks; ++i) {
         std::uint64_t k1 = load_le64(bytes + 16 * i);
         std::uint64_t k2 = load_le64(bytes + 16 * i + 8);
-        k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1;
-        h1 = rotl64(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
-        k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
-        h2 = rotl64(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+        k1 *= c1;
+        k1 = rotl64(k1, 31);
+        k1 *= c2;
+        h1 ^= k1;
+        h1 = rotl64(h1, 27);
+        h1 += h2;
+        h1 = h1 * 5 + 0x52dce729;
+        k2 *= c2;
+        k2 = rotl64(k2, 33);
+        k2 *= c1;
+        h2 ^= k2;
+        h2 = rotl64(h2, 31);
+        h2 += h1;
+        h2 = h2 * 5 + 0x38495ab5;
     }
 
     const unsigned char* tail = bytes + nblocks * 16;
@@ -69,9 +79,20 @@ inline hash128 murmur3_128(std::span<const std::byte> data, std::uint32_t seed =
     std::uint64_t k1 = 0;
     std::uint64_t k2 = 0;
     for (std::size_t i = rest; i > 8; --i) k2 ^= static_cast<std::uint64_t>(tail[i - 1]) << (8 * (i - 9));
-    if (rest > 8) { k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2; }
-    for (std::size_t i = rest < 8 ? rest : 8; i > 0; --i) k1 ^= static_cast<std::uint64_t>(tail[i - 1]) << (8 * (i - 1));
-    if (rest > 0) { k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1; }
+    if (rest > 8) {
+        k2 *= c2;
+        k2 = rotl64(k2, 33);
+        k2 *= c1;
+        h2 ^= k2;
+    }
+    for (std::size_t i = rest < 8 ? rest : 8; i > 0; --i)
+        k1 ^= static_cast<std::uint64_t>(tail[i - 1]) << (8 * (i - 1));
+    if (rest > 0) {
+        k1 *= c1;
+        k1 = rotl64(k1, 31);
+        k1 *= c2;
+        h1 ^= k1;
+    }
 
     h1 ^= len;
     h2 ^= len;

@@ -103,7 +103,7 @@ private:
     /// Batches of free blocks of one size, traded between threads' caches.
     struct exchange {
         std::mutex mutex;
-        std::atomic<std::size_t> count{0};           // batches held (read without the lock)
+        std::atomic<std::size_t> count{0};               // batches held (read without the lock)
         std::array<free_block*, max_batches> batches{};  // each a chain of batch_size blocks
     };
     static exchange& exchange_for(std::size_t cls) noexcept {

@@ -57,11 +57,11 @@ private:
 /// when_all / when_any). A state keeps its listeners in an intrusive list (`next`); the owner
 /// keeps the listener alive until it has fired or was detached.
 struct completion_listener {
-    completion_queue* queue = nullptr;  ///< where to post the slot (when `fire` is null)
-    std::size_t slot = 0;               ///< the future's position in the caller's sequence
+    completion_queue* queue = nullptr;                           ///< where to post the slot (when `fire` is null)
+    std::size_t slot = 0;                                        ///< the future's position in the caller's sequence
     void (*fire)(completion_listener& self) noexcept = nullptr;  ///< custom reaction, if any
-    void* context = nullptr;            ///< the owner of a custom listener
-    completion_listener* next = nullptr;  ///< managed by the state while registered
+    void* context = nullptr;                                     ///< the owner of a custom listener
+    completion_listener* next = nullptr;                         ///< managed by the state while registered
 
     /// Tells the owner that the state is done (called once, by the finishing thread).
     void notify() noexcept {

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// The state a task shares with its future: phase, result or exception, waiters, and the
-/// listeners told when it is done (as_completed ranges, wait calls, continuations, callbacks). One allocation per task holds
-/// this state and the task's callable together.
+/// listeners told when it is done (as_completed ranges, wait calls, continuations, callbacks). One allocation per task
+/// holds this state and the task's callable together.
 
 #include <array>
 #include <atomic>
@@ -12,17 +12,17 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <new>
-#include <memory>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
-#include "completion_queue.hpp"
 #include "../support/small_object_cache.hpp"
 #include "../support/spin.hpp"
+#include "completion_queue.hpp"
 #include "worker_context.hpp"
 
 namespace parkit::detail {
@@ -71,9 +71,7 @@ public:
     /// States are allocated from a per-thread cache of small blocks (one state per task).
     static void* operator new(std::size_t size) { return small_object_cache::allocate(size); }
     /// Returns a state's block to the cache.
-    static void operator delete(void* block, std::size_t size) noexcept {
-        small_object_cache::deallocate(block, size);
-    }
+    static void operator delete(void* block, std::size_t size) noexcept { small_object_cache::deallocate(block, size); }
     /// Over-aligned states bypass the cache.
     static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
     /// Frees an over-aligned state.
@@ -99,9 +97,7 @@ public:
     /// Submission index (or input position) of the task.
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
     /// Current phase.
-    [[nodiscard]] phase current_phase() const noexcept {
-        return phase_.load(std::memory_order_acquire);
-    }
+    [[nodiscard]] phase current_phase() const noexcept { return phase_.load(std::memory_order_acquire); }
     /// True once the task has a value, an exception, or was cancelled.
     [[nodiscard]] bool done() const noexcept {
         const phase p = current_phase();
@@ -119,8 +115,7 @@ public:
     /// pending -> cancelled, waking waiters; false if the task already started or finished.
     bool try_cancel() noexcept {
         phase expected = phase::pending;
-        if (!phase_.compare_exchange_strong(expected, phase::cancelled,
-                                            std::memory_order_seq_cst)) {
+        if (!phase_.compare_exchange_strong(expected, phase::cancelled, std::memory_order_seq_cst)) {
             return false;
         }
         notify_done();
@@ -176,8 +171,8 @@ public:
         do {
             if (head == delivered_marker()) return false;
             listener->next = head;
-        } while (!listeners_.compare_exchange_weak(head, listener, std::memory_order_acq_rel,
-                                                   std::memory_order_acquire));
+        } while (
+            !listeners_.compare_exchange_weak(head, listener, std::memory_order_acq_rel, std::memory_order_acquire));
         return true;
     }
 

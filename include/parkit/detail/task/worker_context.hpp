@@ -9,8 +9,8 @@ namespace parkit::detail {
 
 /// Identity of the pool worker the current thread is, with a hook that runs one queued task.
 struct worker_context {
-    void* pool = nullptr;              ///< the pool that owns this worker thread
-    std::size_t index = 0;             ///< the worker's index in that pool
+    void* pool = nullptr;                                      ///< the pool that owns this worker thread
+    std::size_t index = 0;                                     ///< the worker's index in that pool
     bool (*run_one)(void* pool, std::size_t index) = nullptr;  ///< runs one queued task, if any
 };
 

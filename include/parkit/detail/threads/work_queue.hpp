@@ -63,14 +63,13 @@ public:
     [[nodiscard]] bool has_work() const noexcept {
         const std::size_t pos = dequeue_pos_.load(std::memory_order_seq_cst);
         const cell& c = cells_[pos & mask];
-        return c.sequence.load(std::memory_order_seq_cst) == pos + 1 ||
-               overflow_used_.load(std::memory_order_seq_cst);
+        return c.sequence.load(std::memory_order_seq_cst) == pos + 1 || overflow_used_.load(std::memory_order_seq_cst);
     }
 
     /// True when a task is queued or a push is in progress (a slot reserved, its task not
     /// published yet): what a worker must check before it sleeps or exits. With `has_work`
     /// alone, a shutting-down worker could exit while a task its submitter had already returned
-    /// as accepted sat behind another submitter's unfinished push (seen once in a stress test).
+    /// as accepted sat behind another submitter's unfinished push.
     [[nodiscard]] bool has_work_or_push_in_progress() const noexcept {
         const std::size_t head = dequeue_pos_.load(std::memory_order_seq_cst);  // first: tail >= head
         return enqueue_pos_.load(std::memory_order_seq_cst) != head || overflow_used_.load(std::memory_order_seq_cst);

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// The step methods behind `integrate_ode`: one attempted step with its error estimate and its
-/// interpolating polynomial, Boost.Odeint's Dormand–Prince 5(4) and Rosenbrock 4(3). Step-size control, events and output are the caller's (`integrate_ode`), the same for
-/// every method.
+/// interpolating polynomial, Boost.Odeint's Dormand–Prince 5(4) and Rosenbrock 4(3). Step-size control, events and
+/// output are the caller's (`integrate_ode`), the same for every method.
 
 #include <Eigen/Dense>
 #include <boost/numeric/odeint/stepper/rosenbrock4.hpp>
@@ -37,9 +37,9 @@ std::span<const double> ode_span(const State& y, std::vector<double>& scratch) {
 template <class State, class Rhs>
 class dopri5_method {
 public:
-    static constexpr int error_order = 4;          ///< order of the error estimate (scipy's)
+    static constexpr int error_order = 4;           ///< order of the error estimate (scipy's)
     static constexpr std::size_t dense_degree = 5;  ///< degree of the interpolating polynomial
-    static constexpr bool stiff = false;           ///< an explicit method
+    static constexpr bool stiff = false;            ///< an explicit method
 
     /// The method for `rhs` starting at (t0, y0): evaluates f(t0, y0).
     dopri5_method(Rhs& rhs, const State& y0, double t0) : rhs_(rhs), dydt_(y0), dydt_new_(y0) { rhs_(y0, dydt_, t0); }
@@ -81,16 +81,22 @@ private:
 template <class State, class Rhs, class Jacobian>
 class rosenbrock4_method {
 public:
-    static constexpr int error_order = 3;          ///< order of the error estimate
+    static constexpr int error_order = 3;           ///< order of the error estimate
     static constexpr std::size_t dense_degree = 3;  ///< degree of the interpolating polynomial
-    static constexpr bool stiff = true;            ///< a stiff solver
+    static constexpr bool stiff = true;             ///< a stiff solver
 
     /// The method for `rhs` (and `jacobian`, if not empty) starting at (t0, y0); counts the
     /// Jacobians it computes in `jacobian_evaluations`.
-    rosenbrock4_method(Rhs& rhs, const Jacobian& jacobian, const State& y0, double t0, std::size_t& jacobian_evaluations)
-        : rhs_(rhs), jacobian_(jacobian), jacobian_evaluations_(jacobian_evaluations), n_(std::ranges::size(y0)),
-          y_(y0), f_(y0) {
-        for (vector* v : {&x_, &x_new_, &x_err_, &f0_, &dfdt_, &g1_, &g2_, &g3_, &g4_, &g5_, &tmp_, &k_, &cont3_, &cont4_})
+    rosenbrock4_method(Rhs& rhs, const Jacobian& jacobian, const State& y0, double t0,
+                       std::size_t& jacobian_evaluations)
+        : rhs_(rhs),
+          jacobian_(jacobian),
+          jacobian_evaluations_(jacobian_evaluations),
+          n_(std::ranges::size(y0)),
+          y_(y0),
+          f_(y0) {
+        for (vector* v :
+             {&x_, &x_new_, &x_err_, &f0_, &dfdt_, &g1_, &g2_, &g3_, &g4_, &g5_, &tmp_, &k_, &cont3_, &cont4_})
             v->resize(static_cast<Eigen::Index>(n_));
         jac_.resize(static_cast<Eigen::Index>(n_), static_cast<Eigen::Index>(n_));
         prepare(y0, t0);
