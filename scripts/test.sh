@@ -2,19 +2,22 @@
 # parkit tests: install missing Debian packages, build (Release) in build/ and run
 # ctest. With --sanitizers (or PARKIT_SANITIZERS=1) also run the tests under
 # ThreadSanitizer (build-tsan/) and AddressSanitizer+UBSan (build-asan/);
-# --sanitizers-only runs just those two (CI runs the plain build first).
-#   Usage: bash scripts/test.sh [--sanitizers | --sanitizers-only]
+# --sanitizers-only runs just those two (CI runs the plain build first). --clang-only
+# builds the test suite with clang++ (build-clang/, Release) and runs it.
+#   Usage: bash scripts/test.sh [--sanitizers | --sanitizers-only | --clang-only]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 sanitizers="${PARKIT_SANITIZERS:-0}"
 plain=1
+clang=0
 for arg in "$@"; do
     case "$arg" in
         --sanitizers) sanitizers=1 ;;
         --sanitizers-only) sanitizers=1; plain=0 ;;
-        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-        *) echo "test.sh: unknown argument '$arg' (use --sanitizers or --sanitizers-only)" >&2; exit 2 ;;
+        --clang-only) clang=1; plain=0; sanitizers=0 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "test.sh: unknown argument '$arg' (use --sanitizers, --sanitizers-only or --clang-only)" >&2; exit 2 ;;
     esac
 done
 jobs="$(nproc)"
@@ -22,20 +25,24 @@ jobs="$(nproc)"
 echo "==> parkit: checking system packages"
 bash scripts/install-deps.sh
 
-# configure_build_test <dir> <prefix command...> -- <cmake options...>
+# configure_build_test <dir> <prefix command...> -- <cmake options...> [-- <ctest options...>]
 # The prefix (env vars, setarch) also wraps the build: catch_discover_tests
 # runs the test binary at build time to list its test cases.
 configure_build_test() {
     local dir="$1"; shift
     local prefix=()
+    local options=() ctest_options=()
     while [[ "$1" != "--" ]]; do prefix+=("$1"); shift; done
     shift
+    while (($# > 0)) && [[ "$1" != "--" ]]; do options+=("$1"); shift; done
+    (($# > 0)) && shift
+    ctest_options=("$@")
     echo "==> parkit: configuring $dir"
-    cmake -S . -B "$dir" -DPARKIT_BUILD_TESTS=ON "$@" &&
+    cmake -S . -B "$dir" -DPARKIT_BUILD_TESTS=ON "${options[@]}" &&
     echo "==> parkit: building $dir" &&
     "${prefix[@]}" cmake --build "$dir" -j"$jobs" &&
     echo "==> parkit: testing $dir" &&
-    "${prefix[@]}" ctest --test-dir "$dir" --output-on-failure -j2
+    "${prefix[@]}" ctest --test-dir "$dir" --output-on-failure -j2 "${ctest_options[@]}"
 }
 
 failed=()
@@ -81,6 +88,17 @@ if [[ "$sanitizers" == 1 ]]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo "${asan_flags[@]}" -DPARKIT_SANITIZE=address,undefined \
         -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF \
         || failed+=("build-asan (AddressSanitizer+UBSan)")
+fi
+
+if [[ "$clang" == 1 ]]; then
+    # The same unit, kernel, MPI and compile-fail tests built by clang++ (Debian 12: clang 14
+    # with libstdc++). The package, docs, layout, fuzz and second-compiler tests run in the
+    # plain build only: they build their own programs, with both compilers already.
+    configure_build_test build-clang env -- \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release -DPARKIT_SANITIZE= \
+        -DPARKIT_BUILD_EXAMPLES=OFF -DPARKIT_BUILD_BENCHMARKS=OFF -- \
+        -E '^(package|docs|other_compiler|layout|fuzz)\.' \
+        || failed+=("build-clang (clang++)")
 fi
 
 if ((${#failed[@]} > 0)); then

@@ -163,8 +163,8 @@ TEST_CASE("when_any gives the position of the first to finish", "[when][when_any
     CHECK(futures[0].get() == 0);
     // A failure counts as finishing.
     std::vector<parkit::future<int>> failing;
+    gate = false;  // before the submit: an open gate lets the task finish before the failure
     failing.push_back(pool.submit(gated(gate, 0)));
-    gate = false;
     failing.push_back(pool.submit([]() -> int { throw std::runtime_error("x"); }));
     CHECK(parkit::when_any(failing).get() == 1);
     gate = true;

@@ -1,8 +1,8 @@
 /// @file
 /// libFuzzer target for the decoders of what crosses a process boundary:
 /// `parkit::input_archive` / `from_bytes` over many types, `detail::decode_outcome` (the
-/// per-task records of a batch reply), and the message framing itself (`message_reader` and
-/// `receive_message` reading a socket full of headers whose announced sizes are arbitrary).
+/// per-task records of a batch reply), and the message framing itself (`message_reader`, with
+/// large and small reads, over a socket full of headers whose announced sizes are arbitrary).
 /// The first byte picks the decoder, the rest is the message.
 ///
 /// Arbitrary bytes must give a value or a `parkit::serialization_error` (a refused header for
@@ -153,29 +153,20 @@ int socket_holding(const std::vector<std::byte>& stream) {
     return fds[1];
 }
 
-/// Reads a message stream as the pool's manager reads its workers (message_reader), then as
-/// a per-call map does (receive_message): headers announcing any size must be refused or read
-/// as far as the bytes go, never allocated up front.
+/// Reads a message stream as a parent reads its workers (64 KiB reads), then as a worker of a
+/// per-call map reads its parent (small reads): headers announcing any size must be refused or
+/// read as far as the bytes go, never allocated up front.
 void read_messages(std::span<const std::byte> bytes) {
     const std::vector<std::byte> stream = message_stream(bytes);
-    {
+    for (const std::size_t min_read : {std::size_t{64} << 10, std::size_t{64}}) {
         const int fd = socket_holding(stream);
-        parkit::detail::message_reader reader;
+        parkit::detail::message_reader reader(min_read);
         parkit::detail::message_header header{};
         std::span<const std::byte> payload;
         while (!reader.bad() && reader.fill(fd)) {
             while (reader.next(header, payload)) {
                 if (payload.size() != header.size) fail("a payload of another size than its header");
             }
-        }
-        ::close(fd);
-    }
-    {
-        const int fd = socket_holding(stream);
-        parkit::detail::message_header header{};
-        std::vector<std::byte> payload;
-        while (parkit::detail::receive_message(fd, header, payload)) {
-            if (payload.size() != header.size) fail("a payload of another size than its header");
         }
         ::close(fd);
     }

@@ -57,12 +57,13 @@ struct process_pool_access {
     /// Sends `inputs` as one task message running `(*f)(input)` for each.
     template <class F, class R, class In>
     static future<std::vector<std::byte>> submit_batch(process_pool& pool, F* f, std::span<const In> inputs) {
-        return pool.enqueue<std::vector<std::byte>>(&run_addressed_batch<F, R, In>, &complete_with_bytes, inputs.size(),
-                                                    "imap", [&](output_archive& out) {
-                                                        out.write_bytes(static_cast<const void*>(&f), sizeof f);
-                                                        out(static_cast<std::uint64_t>(inputs.size()));
-                                                        for (const In& x : inputs) out(x);
-                                                    });
+        return pool.scheduler_.enqueue<std::vector<std::byte>>(&run_addressed_batch<F, R, In>, &complete_with_bytes,
+                                                               inputs.size(), "imap", [&](output_archive& out) {
+                                                                   out.write_bytes(static_cast<const void*>(&f),
+                                                                                   sizeof f);
+                                                                   out(static_cast<std::uint64_t>(inputs.size()));
+                                                                   for (const In& x : inputs) out(x);
+                                                               });
     }
 };
 

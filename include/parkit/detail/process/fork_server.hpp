@@ -87,22 +87,6 @@ public:
         return answer.value;
     }
 
-    /// Kills a worker, closes its socket and reaps it.
-    void kill(worker_process& w) noexcept {
-        close_parent_fd(w.fd);
-        close_parent_fd(w.watch);
-        if (w.pid > 0) reap(w.pid, true);
-        w = worker_process{};
-    }
-
-    /// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
-    void stop(worker_process& w) noexcept {
-        close_parent_fd(w.fd);
-        close_parent_fd(w.watch);
-        if (w.pid > 0) reap(w.pid, false);
-        w = worker_process{};
-    }
-
 private:
     worker_process spawn_unwatched() {
         descriptor_registry& registry = *registry_of_this_process();

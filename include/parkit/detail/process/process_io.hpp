@@ -187,23 +187,6 @@ private:
     std::size_t bytes_ = 0;
 };
 
-/// Reads exactly `size` bytes; false on end of stream (peer gone).
-inline bool receive_exact(int fd, void* data, std::size_t size) {
-    auto* out = static_cast<char*>(data);
-    while (size > 0) {
-        const ssize_t n = ::recv(fd, out, size, 0);
-        if (n == 0) return false;
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == ECONNRESET) return false;
-            throw std::system_error(errno, std::generic_category(), "parkit: receiving from a worker process");
-        }
-        out += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 /// Whether `header` can be trusted: this process tree's tag, a known kind and a size within
 /// `max_message_bytes`. Checked before a byte of the payload is allocated.
 inline bool valid_header(const message_header& header) noexcept {
@@ -221,31 +204,18 @@ inline std::string describe_bad_header(const message_header& header) {
     return "a message of unknown kind " + std::to_string(static_cast<std::uint32_t>(header.kind));
 }
 
-/// Reads one message into `header` and `payload` (reusing its capacity); false if the peer
-/// is gone or sent a malformed header (see valid_header; then `*refused` is set, when given):
-/// either way the caller ends that worker instead of trusting it further. The payload grows
-/// with what arrives (at most doubling), never to the announced size at once.
-inline bool receive_message(int fd, message_header& header, std::vector<std::byte>& payload, bool* refused = nullptr) {
-    if (!receive_exact(fd, &header, sizeof header)) return false;
-    if (!valid_header(header)) {
-        if (refused != nullptr) *refused = true;
-        return false;
-    }
-    payload.clear();
-    while (payload.size() < header.size) {
-        const std::size_t old = payload.size();
-        const std::size_t step = std::min<std::size_t>(header.size - old, std::max<std::size_t>(old, 64 << 10));
-        payload.resize(old + step);
-        if (!receive_exact(fd, payload.data() + old, step)) return false;
-    }
-    return true;
-}
-
 /// Reads messages from a stream socket through a buffer, so that one `recv` brings in every
 /// message the peer has written so far (a batch of tasks, several replies) instead of two
-/// `recv`s per message. A message larger than the buffer grows it and is read in place.
+/// `recv`s per message. A message larger than the buffer grows it and is read in place. The
+/// one reader of every message between parkit's processes, on both sides.
 class message_reader {
 public:
+    /// A reader whose `recv`s ask for at least `min_read` bytes: 64 KiB (many replies per
+    /// `recv`) by default; a worker forked from a thread of a busy parent reads its small
+    /// messages with a small buffer instead, to allocate as little as it can there.
+    explicit message_reader(std::size_t min_read = std::size_t{64} << 10) noexcept
+        : min_read_(std::max(min_read, sizeof(message_header))) {}
+
     /// Reads what the socket holds (blocking until at least one byte arrives, unless
     /// `nonblocking`: then true with nothing read when nothing is there); false at end of
     /// stream (the peer is gone).
@@ -293,8 +263,6 @@ public:
     [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
 
 private:
-    static constexpr std::size_t chunk = std::size_t{64} << 10;  // bytes read at least per recv
-
     // Bytes the message at begin_ needs in all (header and payload), as far as known.
     std::size_t pending_message_bytes() const noexcept {
         if (end_ - begin_ < sizeof(message_header)) return sizeof(message_header);
@@ -303,13 +271,14 @@ private:
         return valid_header(header) ? sizeof header + header.size : sizeof header;
     }
 
-    // Moves the unread bytes to the front and grows the buffer so that at least `chunk` more
+    // Moves the unread bytes to the front and grows the buffer so that at least `min_read_` more
     // bytes can arrive, and up to the whole message being read, but never more than twice what
     // has arrived of it: memory follows the bytes received, not what a header announces.
     void make_room() {
         if (begin_ == end_) begin_ = end_ = 0;
         const std::size_t buffered = end_ - begin_;
-        const std::size_t need = std::max(buffered + chunk, std::min(pending_message_bytes(), 2 * buffered + chunk));
+        const std::size_t need =
+            std::max(buffered + min_read_, std::min(pending_message_bytes(), 2 * buffered + min_read_));
         if (begin_ > 0 && buffer_.size() - begin_ < need) {
             std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
             end_ -= begin_;
@@ -318,6 +287,7 @@ private:
         if (buffer_.size() - begin_ < need) buffer_.resize(begin_ + need);
     }
 
+    std::size_t min_read_;  // bytes each recv asks for at least
     std::vector<std::byte> buffer_;
     std::size_t begin_ = 0, end_ = 0;  // unread bytes: [begin_, end_)
     bool bad_ = false;
@@ -559,22 +529,6 @@ inline int kill_and_reap(pid_t pid) noexcept {
     return reap(pid);
 }
 
-/// Kills a worker with SIGKILL, closes its socket and reaps it.
-inline void kill_worker(worker_process& w) noexcept {
-    if (w.pid > 0) kill_and_reap(w.pid);
-    close_parent_fd(w.fd);
-    close_parent_fd(w.watch);
-    w = worker_process{};
-}
-
-/// Ends a worker politely: closing its socket makes its loop see end of stream and exit.
-inline void stop_worker(worker_process& w) noexcept {
-    close_parent_fd(w.fd);
-    close_parent_fd(w.watch);
-    if (w.pid > 0) reap(w.pid);
-    w = worker_process{};
-}
-
 /// An array of `T` in anonymous shared memory (MAP_SHARED): made before a fork, the same
 /// objects at the same address in the parent and its children, for what the parent must see
 /// of a worker without a message (which task it runs; how many tasks it has claimed).
@@ -594,6 +548,8 @@ public:
     ~shared_array() { ::munmap(items_, bytes()); }
     /// Element `i`.
     T& operator[](std::size_t i) noexcept { return items_[i]; }
+    /// Element `i`.
+    const T& operator[](std::size_t i) const noexcept { return items_[i]; }
     /// The first element.
     T* data() noexcept { return items_; }
 

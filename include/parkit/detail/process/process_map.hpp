@@ -16,9 +16,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -35,6 +37,7 @@
 #include "../task/worker_context.hpp"
 #include "process_io.hpp"
 #include "task_codec.hpp"
+#include "worker_set.hpp"
 
 namespace parkit::detail {
 
@@ -50,7 +53,8 @@ inline std::int64_t steady_ns() noexcept {
         .count();
 }
 
-/// One call's worker processes and the parent's bookkeeping.
+/// One call's worker processes (a `worker_set` of forks of the caller) and the parent's
+/// bookkeeping: the chunks waiting, the chunk each worker runs, results and failures.
 template <class F, class Range, class R, bool Collect>
 class process_map_call {
     using store_t = result_store<R, Collect>;
@@ -61,13 +65,13 @@ public:
                      progress_reporter& progress)
         : f_(f),
           input_(input),
-          workers_(static_cast<std::size_t>(std::max(1, std::min<int>(workers, static_cast<int>(input.size()))))),
           chunk_size_(opts.chunk_size),
           timeout_s_(opts.task_timeout_s),
           progress_(progress),
-          activity_(workers_),
+          activity_(worker_count(workers, input.size())),
           results_(input.size()),
-          slots_(workers_) {
+          busy_(worker_count(workers, input.size())),
+          workers_(busy_.size(), spawner{this}) {
         require_valid_timeout(opts.task_timeout_s, "parkit::parallel_map: options.task_timeout_s");
         pending_.push_back(index_range{0, input.size()});
     }
@@ -75,55 +79,24 @@ public:
     process_map_call(const process_map_call&) = delete;
     process_map_call& operator=(const process_map_call&) = delete;
 
-    /// Kills and reaps every worker still running (normal ends have stopped them already).
-    ~process_map_call() {
-        for (auto& s : slots_) kill_worker(s.process);
-    }
-
     /// Runs the whole map; returns the failures sorted by index.
     std::vector<task_failure> run() {
-        for (std::size_t i = 0; i < workers_; ++i) spawn(i);
-        std::vector<pollfd> fds;
-        std::vector<std::size_t> owners;
+        for (std::size_t i = 0; i < workers_.size(); ++i) workers_.spawn(i);
         while (!finished()) {
-            for (std::size_t i = 0; i < workers_; ++i) {
-                if (!slots_[i].busy && slots_[i].process.fd >= 0) hand_out(i);
+            for (std::size_t i = 0; i < workers_.size(); ++i) {
+                if (!busy_[i].has_value() && workers_.alive(i)) hand_out(i);
             }
             if (finished()) break;
-            fds.clear();
-            owners.clear();
-            bool unwatched = false;
-            for (std::size_t i = 0; i < workers_; ++i) {
-                if (!slots_[i].busy) continue;
-                fds.push_back(pollfd{slots_[i].process.fd, POLLIN, 0});
-                owners.push_back(i);
-                // The pidfd: a worker's death is noticed at once, even when a process its task
-                // forked holds the socket open (without one, a look every 100 ms).
-                if (slots_[i].process.watch >= 0) {
-                    fds.push_back(pollfd{slots_[i].process.watch, POLLIN, 0});
-                    owners.push_back(i);
-                } else {
-                    unwatched = true;
-                }
-            }
-            if (fds.empty()) {
-                // No worker could be forked: fail what is left rather than hang.
+            // No worker could be forked: fail what is left rather than hang.
+            if (std::none_of(busy_.begin(), busy_.end(), [](const auto& b) { return b.has_value(); }))
                 throw std::runtime_error("parkit::parallel_map: no worker process is left (fork failed)");
-            }
-            const int timeout_ms = timeout_s_ > 0 ? 20 : unwatched ? 100 : -1;
-            if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR)
-                throw std::system_error(errno, std::generic_category(), "parkit: poll");
-            for (std::size_t k = 0; k < fds.size(); ++k) {
-                const std::size_t i = owners[k];
-                if (!fds[k].revents || !slots_[i].busy) continue;
-                // Data, or the pidfd says it ended (its last reply, if any, is in the socket
-                // already): take what is there without blocking.
-                receive_replies(i, fds[k].fd == slots_[i].process.watch);
-            }
-            if (unwatched) check_unwatched_workers();
+            // With a time limit, a look at the running tasks every 20 ms.
+            const auto until = timeout_s_ > 0 ? std::chrono::steady_clock::now() + std::chrono::milliseconds(20)
+                                              : std::chrono::steady_clock::time_point::max();
+            workers_.wait(*this, until);
             if (timeout_s_ > 0) check_deadlines();
         }
-        for (auto& s : slots_) stop_worker(s.process);
+        workers_.end_all(worker_ending::stop);
         std::sort(failures_.begin(), failures_.end(),
                   [](const task_failure& a, const task_failure& b) { return a.index < b.index; });
         return std::move(failures_);
@@ -133,16 +106,26 @@ public:
     store_t& results() noexcept { return results_; }
 
 private:
-    struct slot {
-        worker_process process;
-        message_reader inbox;  // the worker's replies, buffered until whole
-        index_range chunk{};
-        bool busy = false;
+    template <class>
+    friend class worker_set;
+
+    /// Forks a worker of this call (see worker_main).
+    struct spawner {
+        process_map_call* call;
+        worker_process spawn(std::size_t slot) {
+            return spawn_worker([call = call, slot](int fd) { call->worker_main(fd, slot, call->activity_[slot]); });
+        }
+        static int reap(pid_t pid, bool kill) noexcept { return kill ? kill_and_reap(pid) : detail::reap(pid); }
     };
 
+    static std::size_t worker_count(int workers, std::size_t inputs) noexcept {
+        return static_cast<std::size_t>(std::max(1, std::min<int>(workers, static_cast<int>(inputs))));
+    }
+
     bool finished() const noexcept {
-        if (stop_) return true;  // raise mode after a failure: the destructor kills the workers
-        return pending_.empty() && std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.busy; });
+        if (stop_) return true;  // raise mode after a failure: the worker set's destructor kills the workers
+        return pending_.empty() &&
+               std::none_of(busy_.begin(), busy_.end(), [](const auto& b) { return b.has_value(); });
     }
 
     // Chunk sizes: fixed, or guided (a share of what is left), so the last chunks are small
@@ -151,7 +134,7 @@ private:
         if (chunk_size_ > 0) return std::min(chunk_size_, available);
         std::size_t left = 0;
         for (const auto& r : pending_) left += r.end - r.begin;
-        return guided_chunk_length(left, workers_, 1, available);
+        return guided_chunk_length(left, workers_.size(), 1, available);
     }
 
     void hand_out(std::size_t i) {
@@ -161,78 +144,54 @@ private:
         const index_range chunk{front.begin, front.begin + length};
         front.begin += length;
         if (front.begin == front.end) pending_.pop_front();
-        slot& s = slots_[i];
         activity_[i].task.store(worker_activity::idle, std::memory_order_relaxed);
         std::uint64_t end = chunk.end;
-        s.chunk = chunk;
-        s.busy = true;
-        if (!send_message(s.process.fd, message_kind::chunk, chunk.begin,
+        busy_[i] = chunk;
+        if (!send_message(workers_.process(i).fd, message_kind::chunk, chunk.begin,
                           std::as_bytes(std::span<const std::uint64_t>(&end, 1)))) {
-            lost_worker(i, nullptr);
+            lost(i, workers_.end(i, worker_ending::kill), {});
         }
     }
 
-    // Takes what worker i has sent (poll saw data, or `ended`: its pidfd says it is gone)
-    // without ever blocking: a reply is taken once it is buffered whole, so a worker that
-    // stops in the middle of one — killed while writing, or whose task wrote a partial header
-    // into the socket and then hangs — cannot stall the map or its time limits. The worker is
-    // lost when the stream ends, when it sends something that is no reply to its chunk (a bad
-    // header: see valid_header), or when it ended with its chunk unanswered.
-    void receive_replies(std::size_t i, bool ended) {
-        slot& s = slots_[i];
-        bool open = true;
-        std::string problem;
-        try {
-            open = s.inbox.fill(s.process.fd, true);
-        } catch (const std::exception& e) {
-            problem = std::string("a reply that could not be received (") + e.what() + ")";
-        }
-        message_header header{};
-        std::span<const std::byte> payload;
-        while (problem.empty() && s.busy && s.inbox.next(header, payload)) {
-            if (header.kind == message_kind::chunk_done && header.id == s.chunk.begin) {
-                take_chunk(i, payload);
-            } else {
-                problem = "a reply to a chunk it was not running";
-            }
-        }
-        if (problem.empty() && s.inbox.bad()) problem = s.inbox.problem();
-        if (!problem.empty()) {
-            lost_worker(i, nullptr, problem);
-        } else if (s.busy && (!open || ended)) {
-            lost_worker(i, nullptr);
-        }
+    // worker_set hooks: only workers running a chunk are waited on.
+    bool watching(std::size_t i) const noexcept { return busy_[i].has_value(); }
+
+    // worker_set hook: a reply must be the end of the chunk worker i runs.
+    bool take(std::size_t i, const message_header& header, std::span<const std::byte> payload) {
+        if (!busy_[i] || header.kind != message_kind::chunk_done || header.id != busy_[i]->begin) return false;
+        const index_range chunk = *busy_[i];
+        decode_outcomes<R>(
+            payload, chunk.begin, chunk.end,
+            [&](std::size_t index, auto&& value) {
+                if constexpr (!std::is_void_v<R>) results_.put(index, std::move(value));
+            },
+            [&](std::size_t index, std::exception_ptr error) { fail(index, std::move(error)); });
+        progress_.advance(chunk.end - chunk.begin);
+        busy_[i].reset();
+        deaths_without_progress_ = 0;
+        return true;
     }
 
-    // Busy workers without a pidfd that have ended (the fallback of a kernel without pidfd_open).
-    void check_unwatched_workers() {
-        for (std::size_t i = 0; i < workers_; ++i) {
-            if (slots_[i].busy && slots_[i].process.watch < 0 && slots_[i].process.pid > 0) {
-                siginfo_t info{};
-                if (::waitid(P_PID, static_cast<id_t>(slots_[i].process.pid), &info, WEXITED | WNOHANG | WNOWAIT) ==
-                        0 &&
-                    info.si_pid != 0)
-                    lost_worker(i, nullptr);
-            }
-        }
-    }
-
-    void spawn(std::size_t i) {
-        slots_[i].inbox = message_reader{};
-        slots_[i].process = spawn_worker([this, i](int fd) { worker_main(fd, i, activity_[i]); });
+    // worker_set hook: worker i is gone (see timed_out for a time limit).
+    void lost(std::size_t i, int status, const std::string& protocol_error) {
+        settle_chunk_of_lost(i, worker_death_error(running_task(i), status, protocol_error), !protocol_error.empty());
     }
 
     // The worker process: run chunks until the parent closes the socket.
     void worker_main(int fd, std::size_t index, worker_activity& me) {
         become_process_worker(index);  // this_worker::index(); the parent's pools do not exist here
-        // receive_message, not message_reader: this child was forked from a thread of the
-        // caller's while other threads may hold allocator locks, so it allocates as little as
-        // it can (message_reader's 64 KiB buffer hangs such a child under GCC 12's ASan, whose
-        // large-block allocator has no fork handler; process_pool's workers come from a fork
-        // server and may).
+        // A small reader: this child was forked from a thread of the caller's while other
+        // threads may hold allocator locks, so it allocates as little as it can (a 64 KiB buffer
+        // hangs such a child under GCC 12's ASan, whose large-block allocator has no fork
+        // handler; process_pool's workers come from a fork server and may).
+        message_reader inbox(256);
         message_header header{};
-        std::vector<std::byte> in, out;
-        while (receive_message(fd, header, in)) {
+        std::span<const std::byte> in;
+        std::vector<std::byte> out;
+        for (;;) {
+            while (!inbox.next(header, in)) {
+                if (inbox.bad() || !inbox.fill(fd)) return;
+            }
             std::uint64_t end = 0;
             if (header.kind != message_kind::chunk || in.size() != sizeof end) ::_exit(71);
             std::memcpy(&end, in.data(), sizeof end);
@@ -267,71 +226,61 @@ private:
         }
     }
 
-    void take_chunk(std::size_t i, std::span<const std::byte> payload) {
-        slot& s = slots_[i];
-        decode_outcomes<R>(
-            payload, s.chunk.begin, s.chunk.end,
-            [&](std::size_t index, auto&& value) {
-                if constexpr (!std::is_void_v<R>) results_.put(index, std::move(value));
-            },
-            [&](std::size_t index, std::exception_ptr error) { fail(index, std::move(error)); });
-        progress_.advance(s.chunk.end - s.chunk.begin);
-        s.busy = false;
-        deaths_without_progress_ = 0;
+    // The task worker i was running when it was lost, or the chunk's first one when it was
+    // between tasks (only a protocol error then uses it).
+    std::size_t running_task(std::size_t i) const noexcept {
+        const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
+        const index_range chunk = busy_[i].value_or(index_range{});
+        return running != worker_activity::idle && running >= chunk.begin && running < chunk.end
+                   ? static_cast<std::size_t>(running)
+                   : chunk.begin;
     }
 
-    // Worker i died (or was killed for `timeout`, or for `protocol_error`: what it sent): fail
-    // its current task, requeue the rest of its chunk, fork a replacement. A protocol error
-    // after the chunk's last task cannot be pinned on one task: the chunk's tasks are queued
-    // again one per chunk, so the one at fault is found by running it alone.
-    void lost_worker(std::size_t i, const std::exception_ptr* timeout_error, const std::string& protocol_error = {}) {
-        slot& s = slots_[i];
-        int status = 0;
-        if (timeout_error) {
-            kill_worker(s.process);
-        } else {
-            close_parent_fd(s.process.fd);
-            status = kill_and_reap(s.process.pid);
-            s.process.pid = -1;
-            kill_worker(s.process);  // closes the pidfd
-        }
+    // Worker i is gone, its chunk unanswered: the task it was running fails with `error`, the
+    // rest of its chunk is queued again, and a replacement is forked. A protocol error after
+    // the chunk's last task cannot be pinned on one task: the chunk's tasks are queued again
+    // one per chunk, so the one at fault is found by running it alone.
+    void settle_chunk_of_lost(std::size_t i, std::exception_ptr error, bool protocol_error) {
         const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
-        s.busy = false;
-        if (running != worker_activity::idle && running >= s.chunk.begin && running < s.chunk.end) {
+        const std::optional<index_range> chunk = std::exchange(busy_[i], std::nullopt);
+        if (!chunk) {
+            // Died while idle (killed from outside): nothing to fail.
+        } else if (running != worker_activity::idle && running >= chunk->begin && running < chunk->end) {
             const std::size_t index = static_cast<std::size_t>(running);
-            fail(index, timeout_error ? *timeout_error : worker_death_error(index, status, protocol_error));
-            requeue(index_range{s.chunk.begin, index});
-            requeue(index_range{index + 1, s.chunk.end});
+            fail(index, std::move(error));
+            requeue(index_range{chunk->begin, index});
+            requeue(index_range{index + 1, chunk->end});
             progress_.advance(1);
-        } else if (!protocol_error.empty() && s.chunk.end - s.chunk.begin == 1) {
-            fail(s.chunk.begin, worker_death_error(s.chunk.begin, status, protocol_error));
+        } else if (protocol_error && chunk->end - chunk->begin == 1) {
+            fail(chunk->begin, std::move(error));
             progress_.advance(1);
-        } else if (!protocol_error.empty()) {
-            for (std::size_t k = s.chunk.end; k-- > s.chunk.begin;) requeue(index_range{k, k + 1});
+        } else if (protocol_error) {
+            for (std::size_t k = chunk->end; k-- > chunk->begin;) requeue(index_range{k, k + 1});
         } else {
-            requeue(s.chunk);  // died between tasks: nothing of the chunk is known to be at fault
+            requeue(*chunk);  // died between tasks: nothing of the chunk is known to be at fault
             // Killed from outside now and then is fine; workers that die again and again before
             // finishing any chunk mean the environment is broken: give up rather than loop.
-            if (++deaths_without_progress_ > 3 * workers_ + 3)
+            if (++deaths_without_progress_ > 3 * workers_.size() + 3)
                 throw std::runtime_error("parkit::parallel_map: worker processes keep dying before finishing any work");
         }
-        if (!stop_) spawn(i);
+        if (!stop_) workers_.spawn(i);
     }
 
     void requeue(index_range r) {
         if (r.begin < r.end) pending_.push_front(r);
     }
 
+    // Kills the workers whose running task is past `task_timeout_s`: it fails with task_timeout.
     void check_deadlines() {
         const std::int64_t now = steady_ns();
         const auto limit = static_cast<std::int64_t>(timeout_s_ * 1e9);
-        for (std::size_t i = 0; i < workers_; ++i) {
-            if (!slots_[i].busy) continue;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (!busy_[i]) continue;
             const std::uint64_t running = activity_[i].task.load(std::memory_order_acquire);
             if (running == worker_activity::idle) continue;
             if (now - activity_[i].started_ns.load(std::memory_order_relaxed) <= limit) continue;
-            const auto error = make_error_ptr<task_timeout>(static_cast<std::size_t>(running), timeout_s_);
-            lost_worker(i, &error);
+            workers_.end(i, worker_ending::kill);
+            settle_chunk_of_lost(i, make_error_ptr<task_timeout>(static_cast<std::size_t>(running), timeout_s_), false);
         }
     }
 
@@ -342,17 +291,17 @@ private:
 
     F& f_;
     const indexed_input<Range>& input_;
-    const std::size_t workers_;
     const std::size_t chunk_size_;
     const double timeout_s_;
     progress_reporter& progress_;
     shared_array<worker_activity> activity_;
     store_t results_;
-    std::vector<slot> slots_;
+    std::vector<std::optional<index_range>> busy_;  // per worker: the chunk it runs, if any
     std::deque<index_range> pending_;
     std::vector<task_failure> failures_;
     std::size_t deaths_without_progress_ = 0;  // worker deaths outside tasks since the last chunk done
     bool stop_ = false;
+    worker_set<spawner> workers_;  // last: destroyed (killing what runs) before the rest
 };
 
 /// Whether results of type R can come back from a worker process.
