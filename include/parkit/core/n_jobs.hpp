@@ -12,10 +12,7 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
-#if defined(__unix__)
-#include <fcntl.h>
-#include <unistd.h>
-#endif
+#include "../detail/support/file_start.hpp"
 
 namespace parkit {
 
@@ -35,12 +32,8 @@ inline int affinity_cores() noexcept {
 /// be read. POSIX reads rather than <fstream>, which every parkit user would otherwise parse.
 inline std::string first_line_of(const char* path) noexcept {
     std::string line;
-#if defined(__unix__)
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return line;
     char buffer[128];
-    const ssize_t got = ::read(fd, buffer, sizeof buffer - 1);
-    ::close(fd);
+    const long got = detail::read_file_start(path, buffer, sizeof buffer);
     if (got <= 0) return line;
     const std::size_t length = static_cast<std::size_t>(got);
     const auto* newline = static_cast<const char*>(std::memchr(buffer, '\n', length));
@@ -49,9 +42,6 @@ inline std::string first_line_of(const char* path) noexcept {
     } catch (...) {
         line.clear();
     }
-#else
-    (void)path;
-#endif
     return line;
 }
 

@@ -200,7 +200,6 @@ public:
         }
     }
 
-
     /// Cancels queued tasks and kills running ones (fail with task_cancelled), then stops:
     /// the pool is destroyed by an exception unwinding the stack.
     void abort() {
@@ -324,10 +323,8 @@ private:
     bool may_send_ahead(std::size_t i, const queued_task& task, std::size_t depth, clock::time_point now) const {
         const worker_slot& slot = slots_[i];
         const bool front_started = fresh_[i] < slot.in_flight.size();
-        return slot.in_flight.size() < depth &&
-               slot.in_flight_bytes + task.payload.size() <= max_pipeline_bytes &&
-               (!front_started ||
-                now - slot.started <= std::chrono::duration<double, std::micro>(pipeline_budget_us));
+        return slot.in_flight.size() < depth && slot.in_flight_bytes + task.payload.size() <= max_pipeline_bytes &&
+               (!front_started || now - slot.started <= std::chrono::duration<double, std::micro>(pipeline_budget_us));
     }
 
     // The live worker with room for `task` and the fewest tasks in flight (the lowest index on a
@@ -337,7 +334,8 @@ private:
         std::size_t best = slots_.size();
         for (std::size_t i = 0; i < slots_.size(); ++i) {
             const worker_slot& slot = slots_[i];
-            if (!workers_.alive(i) || slot.withdrawn || (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now)))
+            if (!workers_.alive(i) || slot.withdrawn ||
+                (!slot.in_flight.empty() && !may_send_ahead(i, task, depth, now)))
                 continue;
             if (best == slots_.size() || slot.in_flight.size() < slots_[best].in_flight.size()) best = i;
         }
@@ -401,8 +399,7 @@ private:
             if (!workers_.alive(i) || slot.withdrawn || slot.in_flight.size() < 2 || now < withdraw_time(slot))
                 continue;
             std::uint64_t claimed = claims_[i].load(std::memory_order_acquire);
-            while (!claims_[i].compare_exchange_weak(claimed, claimed | claims_closed,
-                                                     std::memory_order_acq_rel)) {
+            while (!claims_[i].compare_exchange_weak(claimed, claimed | claims_closed, std::memory_order_acq_rel)) {
             }
             slot.withdrawn = true;
             // Tasks the worker started (claimed) and has not answered stay; the rest never run there.
@@ -551,8 +548,7 @@ private:
             const auto now = clock::now();
             for (std::size_t i = 0; i < slots_.size(); ++i) {
                 if (!slots_[i].in_flight.empty() && now >= slots_[i].deadline)
-                    fail_running(i, make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_),
-                                 true);
+                    fail_running(i, make_error_ptr<task_timeout>(slots_[i].in_flight.front().id, timeout_s_), true);
             }
         }
         workers_.end_all(worker_ending::stop);
@@ -575,14 +571,14 @@ private:
     const std::size_t size_;
     const double timeout_s_;
     shared_array<std::atomic<std::uint64_t>> claims_;  // per slot: tasks its worker started (see claim_task)
-    std::function<void()> initializer_;   // run by each worker before its first task (may be empty)
-    process_worker_setup setup_;  // what the workers inherit: claims_, initializer_
-    fork_server server_;          // forks the workers (constructor, then manager thread)
-    worker_set<served_spawner> workers_;  // the processes; the manager's (and the constructor's) only
+    std::function<void()> initializer_;                // run by each worker before its first task (may be empty)
+    process_worker_setup setup_;                       // what the workers inherit: claims_, initializer_
+    fork_server server_;                               // forks the workers (constructor, then manager thread)
+    worker_set<served_spawner> workers_;               // the processes; the manager's (and the constructor's) only
     int wake_[2] = {-1, -1};
     std::vector<worker_slot> slots_;  // the manager thread's (and the constructor's) only
     std::vector<std::size_t> fresh_;  // manager: tasks assigned to each worker, not yet sent
-    message_batch batch_;     // manager: the messages of one send
+    message_batch batch_;             // manager: the messages of one send
     double task_us_ = -1.0;           // manager: estimated run time of a task (µs), < 0 = none yet
     std::thread manager_;
     std::mutex mutex_;  // guards queue_ and closed_

@@ -49,6 +49,7 @@
 
 #include "../../core/errors.hpp"
 #include "../../core/process_errors.hpp"
+#include "../support/file_start.hpp"
 
 namespace parkit::detail {
 
@@ -467,13 +468,8 @@ inline int open_process_watch(pid_t pid) noexcept {
 inline bool process_has_ended(pid_t pid) noexcept {
     char path[32];
     std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return true;
     char text[512];
-    const ssize_t n = ::read(fd, text, sizeof text - 1);
-    ::close(fd);
-    if (n <= 0) return true;
-    text[n] = 0;
+    if (read_file_start(path, text, sizeof text) <= 0) return true;
     const char* close = std::strrchr(text, ')');
     return close == nullptr || close[1] == 0 || close[2] == 'Z' || close[2] == 'X';
 }
