@@ -2,7 +2,8 @@
 # Regenerate the docs' figures from one run: build (Release), run every example and
 # `parkit-bench --quick` once, copy the examples' PNGs to docs/images/, keep the raw benchmark
 # results in benchmarks/results/current_quick.{json,txt}, and rewrite the marked regions of
-# README.md, docs/examples.md and docs/performance.md (scripts/refresh_docs.py), each labelled
+# README.md, docs/examples.md and docs/performance.md (scripts/refresh_docs.py) and the
+# compile-cost table of docs/architecture.md (benchmarks/compile_cost.py), each labelled
 # with the machine, commit and date of the run. Run it on an otherwise idle machine, from a
 # committed tree (the label says "with uncommitted changes" otherwise).
 #   Usage: bash scripts/refresh-docs.sh [--build DIR] [--no-python]
@@ -65,4 +66,6 @@ cp "$run/bench.json" benchmarks/results/current_quick.json
 grep -v '^wrote /' "$run/bench.txt" > benchmarks/results/current_quick.txt   # no path of this machine
 
 "$python" scripts/refresh_docs.py rewrite "$run" README.md docs/examples.md docs/performance.md
+echo "==> refresh-docs: timing the compile-cost programs (benchmarks/compile_cost.py)"
+"$python" benchmarks/compile_cost.py --rounds 5 --write docs/architecture.md
 echo "==> refresh-docs: done; review the changes (git diff, the PNGs in docs/images/) before committing"

@@ -17,33 +17,17 @@
 #include "detail/distributed/distributed_map.hpp"
 #include "detail/frontend/checkpointed_map.hpp"
 #include "detail/map/argument_checks.hpp"
+#include "detail/map/call_checks.hpp"
 #include "detail/map/map_engine.hpp"
 #include "detail/map/option_checks.hpp"
 #include "detail/map/timed_map.hpp"
 #include "detail/process/process_map.hpp"
+#include "thread_map.hpp"
 #include "thread_pool.hpp"
 
 namespace parkit {
 
 namespace detail {
-
-/// Runs a map on `workers` threads (at most one per chunk, see `workers_for_work`): the calling
-/// thread alone (one worker), the process-wide pool, or — when more workers are asked for than
-/// the process-wide pool has (waiting work, e.g. n_jobs = 32 for downloads) — a pool of that
-/// many threads made for the call.
-template <class F, class Range, class OnError>
-auto run_thread_map(int workers, F& f, Range&& inputs, const basic_options<OnError>& opts) {
-    workers = workers_for_work(workers, static_cast<std::size_t>(std::ranges::size(inputs)), opts.chunk_size);
-    if (workers == 1) {
-        return run_map(static_cast<thread_pool*>(nullptr), 1, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool& shared = default_thread_pool();
-    if (static_cast<std::size_t>(workers - 1) <= shared.size()) {
-        return run_map(&shared, workers, f, std::forward<Range>(inputs), opts);
-    }
-    thread_pool own(workers - 1);
-    return run_map(&own, workers, f, std::forward<Range>(inputs), opts);
-}
 
 /// Picks where a `parallel_map` call runs and runs it: the calling thread alone
 /// (`backend::sequential`), threads (`run_thread_map`), worker processes forked for the call
@@ -103,52 +87,6 @@ auto dispatch_backend(F& f, Range&& inputs, const basic_options<OnError>& opts) 
     }
     return run_thread_map(workers, f, std::forward<Range>(inputs), opts);
 }
-
-/// Whether `parallel_map(f, inputs)` can run; when not, a static_assert says why in one line
-/// (instead of the compiler listing every overload with its constraints) and the call
-/// compiles no further.
-template <class F, class Range>
-constexpr bool map_arguments_fit() {
-    if constexpr (!std::ranges::range<Range>) {
-        static_assert(std::ranges::range<Range> && false,
-                      "parkit::parallel_map: inputs must be a range (a vector, an array, parkit::indices(n), ...)");
-        return false;
-    } else if constexpr (!std::ranges::sized_range<Range>) {
-        static_assert(std::ranges::sized_range<Range> && false,
-                      "parkit::parallel_map: inputs must be a sized range (a filter view is not): collect it into "
-                      "a std::vector first, or stream it with parkit::imap");
-        return false;
-    } else if constexpr (!std::invocable<F&, std::ranges::range_reference_t<Range>>) {
-        static_assert(std::is_invocable_v<F&, std::ranges::range_reference_t<Range>> && false,
-                      "parkit::parallel_map: f cannot be called with an element of inputs (check the type of "
-                      "f's parameter against the element type)");
-        return false;
-    } else {
-        return true;
-    }
-}
-
-/// The `f` of a `parallel_map` call that names an overload set or a function template, such as
-/// `std::sqrt`: no callable type can be deduced from such a name, so no ordinary overload
-/// applies and the compiler would list every one of them with its reason. This parameter type
-/// takes the name instead (converting it to a pointer to the member that fits the element type
-/// `V`), so that the overload that has it is chosen and stops the build with one line saying
-/// what to write. Any other `f` needs no conversion and takes the ordinary overloads.
-template <class V>
-struct unresolved_function {
-    // NOLINTBEGIN(google-explicit-constructor): the conversion is the point
-    unresolved_function(V (*)(V)) noexcept {}
-    unresolved_function(V (*)(const V&)) noexcept {}
-    template <class R>
-    unresolved_function(R (*)(V)) noexcept {}
-    template <class R>
-    unresolved_function(R (*)(const V&)) noexcept {}
-    // NOLINTEND(google-explicit-constructor)
-};
-
-/// False, but only once `T` is known: a static_assert on it fires when its template is used.
-template <class T>
-inline constexpr bool always_false_v = false;
 
 /// Runs a `parallel_map` call: through the checkpoint's cache when `options.checkpoint` is set
 /// (the cached function then runs on the chosen backend), else straight on the backend.
@@ -218,16 +156,8 @@ auto parallel_map(F&& f, Range&& inputs, const collect_options& opts) {
 template <class Range, class Options = options>
 requires std::ranges::range<Range> &&
     (std::same_as<Options, options> || std::same_as<Options, collect_options>)auto parallel_map(
-        detail::unresolved_function<std::ranges::range_value_t<Range>>, Range&&, const Options& = {}) {
-    static_assert(detail::always_false_v<Range>,
-                  "parkit::parallel_map: f names an overload set (such as std::sqrt) "
-                  "or a function template: pass a lambda, e.g. [](double x) { "
-                  "return std::sqrt(x); }");
-    // No follow-up errors at the call: the type a real call would return.
-    if constexpr (std::same_as<Options, collect_options>)
-        return collected<std::ranges::range_value_t<Range>>{};
-    else
-        return std::vector<std::ranges::range_value_t<Range>>{};
+        detail::unresolved_function<std::ranges::range_value_t<Range>> f, Range&& inputs, const Options& opts = {}) {
+    return detail::reject_unresolved_function<std::remove_reference_t<Range>, Options>(f, inputs, opts);
 }
 
 /// `parallel_map` over a braced list: `parallel_map(f, {1, 2, 3})`.

@@ -245,7 +245,8 @@ private:
                                         "the time limit is the pool's: parkit::process_pool "
                                         "pool({.n_jobs = ..., .task_timeout_s = ...})");
         detail::require_callable(f, "parkit::process_pool::map", "f");
-        detail::require_executor_map_options(opts, "parkit::process_pool::map", parkit::backend::processes);
+        detail::require_executor_map_options(opts, "parkit::process_pool::map", parkit::backend::processes,
+                                             "the pool runs tasks on its worker processes");
         check_usable("map");
         const detail::indexed_input<const Range> input(inputs);
         const std::size_t n = input.size();

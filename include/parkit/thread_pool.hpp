@@ -367,7 +367,8 @@ private:
     template <class F, class Range, class OnError>
     auto run_map_here(F& f, Range&& inputs, const basic_options<OnError>& opts) {
         detail::require_callable(f, "parkit::thread_pool::map", "f");
-        detail::require_executor_map_options(opts, "parkit::thread_pool::map");
+        detail::require_executor_map_options(opts, "parkit::thread_pool::map", backend::threads,
+                                             "the pool runs tasks on its threads");
         detail::require_no_task_timeout(opts.task_timeout_s, "parkit::thread_pool::map",
                                         "a pool's threads cannot leave a task behind; use "
                                         "parkit::parallel_map(f, inputs, {.task_timeout_s = ...}) or "

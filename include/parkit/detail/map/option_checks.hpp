@@ -71,20 +71,19 @@ inline void require_no_task_timeout(double task_timeout_s, const char* call, con
 
 /// The checks every call that runs on an executor's own workers makes: `backend` must be left at
 /// its default or name the executor's own kind (`own`: the executor decides where tasks run),
-/// and neither MPI settings, a stream window nor a checkpoint apply. (`task_timeout_s` is the
-/// caller's to check: each executor tells where a time limit is enforced instead.)
+/// and neither MPI settings, a stream window nor a checkpoint apply. `runs_on` says where the
+/// call runs its tasks ("the pool runs tasks on its threads"), for the message. (`task_timeout_s`
+/// is the caller's to check: each executor tells where a time limit is enforced instead.)
 template <class Options>
-void require_executor_map_options(const Options& opts, const char* call, backend own = backend::threads) {
+void require_executor_map_options(const Options& opts, const char* call, backend own, const char* runs_on) {
     if (opts.backend != backend::threads && opts.backend != own) {
         const std::string name = backend_name(opts.backend);
-        const std::string where = own == backend::processes ? "worker processes" : "threads";
         if (name == "unknown")
             throw std::invalid_argument(std::string(call) + ": options.backend has an unknown value (" +
-                                        std::to_string(static_cast<int>(opts.backend)) +
-                                        "); leave it out: the pool runs tasks on its " + where);
-        throw std::invalid_argument(
-            std::string(call) + ": options.backend = " + name + " cannot apply: the pool runs tasks on its " + where +
-            "; use parkit::parallel_map(f, inputs, {.backend = parkit::backend::" + name + "})");
+                                        std::to_string(static_cast<int>(opts.backend)) + "); leave it out: " + runs_on);
+        throw std::invalid_argument(std::string(call) + ": options.backend = " + name + " cannot apply: " + runs_on +
+                                    "; use parkit::parallel_map(f, inputs, {.backend = parkit::backend::" + name +
+                                    "}) of <parkit/parallel_map.hpp>");
     }
     require_no_mpi_settings(opts.mpi, backend::threads, call);
     require_no_in_flight_window(opts.max_in_flight, call);
