@@ -127,7 +127,7 @@ public:
         using task = detail::detached_task<std::decay_t<F>, std::decay_t<Args>...>;
         detail::require_callable(f, "parkit::thread_pool::detach", "f");
         require_usable("detach");
-        const std::size_t index = next_index_.fetch_add(1, std::memory_order_acq_rel);
+        const std::size_t index = take_index();
         detail::state_base* t = nullptr;
         try {
             t = new task(index, detached_errors_, std::forward<F>(f), std::forward<Args>(args)...);
@@ -313,9 +313,34 @@ private:
 
     // Per-worker counters, each written only by its worker (no shared cache line per task).
     struct alignas(64) worker_stats {
-        std::atomic<std::size_t> finished{0};  // queue references released (ran or no-op)
-        std::atomic<std::size_t> running{0};   // tasks on this worker's stack now
+        std::atomic<std::size_t> finished{0};   // queue references released (ran or no-op)
+        std::atomic<std::size_t> running{0};    // tasks on this worker's stack now
+        std::atomic<std::size_t> submitted{0};  // tasks its tasks submitted or detached
+        std::size_t index_next = 0;             // next of the submission indices it reserved
+        std::size_t index_end = 0;              // end of that block
     };
+
+    // Submission indices a worker reserves at once for the tasks its tasks submit.
+    static constexpr std::size_t index_block = 256;
+
+    // Counts a submission and gives it its index. From outside the pool: the next index of the
+    // shared counter, so a lone submitter numbers its tasks 0, 1, 2, ... From inside a task: the
+    // next of its worker's reserved block, counted in the worker's own stats, so fork-join
+    // recursion on several workers does not bounce one shared cache line per spawn.
+    std::size_t take_index() noexcept {
+        if (owns_current_thread()) {
+            worker_stats& w = stats_[detail::this_worker->index];
+            if (w.index_next == w.index_end) {
+                w.index_next = next_index_.fetch_add(index_block, std::memory_order_relaxed);
+                w.index_end = w.index_next + index_block;
+            }
+            // Published before the task is queued: whoever sees it finished sees it counted.
+            w.submitted.store(w.submitted.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+            return w.index_next++;
+        }
+        external_submitted_.fetch_add(1, std::memory_order_acq_rel);
+        return next_index_.fetch_add(1, std::memory_order_relaxed);
+    }
 
     template <class F, class... Args>
     auto submit_as(priority level, F&& f, Args&&... args) {
@@ -323,7 +348,7 @@ private:
         using state = detail::task_state<result, std::decay_t<F>, std::decay_t<Args>...>;
         detail::require_callable(f, "parkit::thread_pool::submit", "f");
         require_usable("submit");
-        const std::size_t index = next_index_.fetch_add(1, std::memory_order_acq_rel);
+        const std::size_t index = take_index();
         // Built first: if copying the callable or its arguments throws, nothing is queued.
         detail::state_ptr<detail::shared_state<result>> task;
         try {
@@ -349,7 +374,8 @@ private:
     std::size_t outstanding() const noexcept {
         std::size_t released = dropped_.load(std::memory_order_acquire);
         for (const worker_stats& w : stats_) released += w.finished.load(std::memory_order_acquire);
-        const std::size_t submitted = next_index_.load(std::memory_order_acquire);
+        std::size_t submitted = external_submitted_.load(std::memory_order_acquire);
+        for (const worker_stats& w : stats_) submitted += w.submitted.load(std::memory_order_acquire);
         return submitted > released ? submitted - released : 0;
     }
 
@@ -599,8 +625,9 @@ private:
     std::exception_ptr init_error_;      // first initializer failure (init_mutex_)
     std::size_t init_error_worker_ = 0;  // its worker (init_mutex_)
     std::vector<std::thread> threads_;
-    alignas(64) std::atomic<std::size_t> next_index_{0};  // written by submitters
-    std::atomic<bool> closed_{false};
+    alignas(64) std::atomic<std::size_t> next_index_{0};  // submission indices handed out
+    std::atomic<std::size_t> external_submitted_{0};      // submissions from outside the pool
+    alignas(64) std::atomic<bool> closed_{false};         // read by every submit: a line of its own
     std::atomic<bool> paused_{false};
     std::atomic<std::size_t> dropped_{0};       // submissions that never ran on a worker (cancelled, failed)
     alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers

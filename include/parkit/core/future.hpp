@@ -98,8 +98,10 @@ public:
     /// True when the task has a result or an exception, or was cancelled (get() won't block).
     [[nodiscard]] bool ready() const { return checked("ready").done(); }
 
-    /// Submission index: the n-th task submitted to its executor has index n (0-based); for map
-    /// calls, the position of the input.
+    /// Submission index, unique within its executor: tasks submitted from outside a pool are
+    /// numbered in submission order (a lone submitter's n-th task has index n, 0-based); tasks
+    /// that a thread pool's own tasks submit take indices from blocks reserved per worker, so
+    /// they are unique but not consecutive. For map calls, the position of the input.
     [[nodiscard]] std::size_t index() const { return checked("index").index(); }
 
     /// True when the future refers to a task and get() has not been called yet.
