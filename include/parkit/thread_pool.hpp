@@ -311,7 +311,7 @@ private:
         init_pending_ = 0;
     }
 
-    // Per-worker counters, each written only by its worker (no shared cache line per task).
+    /// Per-worker counters, each written only by its worker (no shared cache line per task).
     struct alignas(64) worker_stats {
         std::atomic<std::size_t> finished{0};   // queue references released (ran or no-op)
         std::atomic<std::size_t> running{0};    // tasks on this worker's stack now
@@ -627,7 +627,7 @@ private:
     std::vector<std::thread> threads_;
     alignas(64) std::atomic<std::size_t> next_index_{0};  // submission indices handed out
     std::atomic<std::size_t> external_submitted_{0};      // submissions from outside the pool
-    alignas(64) std::atomic<bool> closed_{false};         // read by every submit: a line of its own
+    alignas(64) std::atomic<bool> closed_{false};         // read by every submit: apart from the counters
     std::atomic<bool> paused_{false};
     std::atomic<std::size_t> dropped_{0};       // submissions that never ran on a worker (cancelled, failed)
     alignas(64) std::atomic<int> sleepers_{0};  // read by every submit, written by idle workers
